@@ -1,0 +1,244 @@
+/**
+ * The one definition of a `*.distill.json` file. From it come the runtime validation, the
+ * committed JSON Schema (media/distill.schema.json, for editor completion) and the README's
+ * config reference: edit here, then `npm run schema`.
+ */
+import { z } from 'zod';
+
+const positiveInt = () => z.number().int().positive();
+const fraction = () => z.number().min(0).max(1);
+
+export const ACTIVATIONS = ['relu', 'relu6', 'elu', 'selu', 'tanh', 'sigmoid', 'swish', 'softplus', 'linear'] as const;
+const activation = z.enum(ACTIVATIONS);
+
+const kernel = z.union([positiveInt(), z.tuple([positiveInt(), positiveInt()])]);
+
+const denseLayer = z.strictObject({
+  type: z.literal('dense'),
+  units: positiveInt().describe('Number of output units.'),
+  activation: activation.default('linear').describe('Activation applied to the output.'),
+});
+const conv2dLayer = z.strictObject({
+  type: z.literal('conv2d'),
+  filters: positiveInt().describe('Number of output channels.'),
+  kernelSize: kernel.default(3).describe('Kernel height and width, or one number for both.'),
+  strides: kernel.default(1).describe('Stride, or one number for both directions.'),
+  padding: z.enum(['same', 'valid']).default('same').describe('`same` keeps the spatial size at stride 1; `valid` uses no padding.'),
+  activation: activation.default('linear').describe('Activation applied to the output.'),
+});
+const batchnormLayer = z.strictObject({
+  type: z.literal('batchnorm'),
+  momentum: z.number().gt(0).lt(1).default(0.99).describe('Moving-average momentum of the running statistics (Keras convention).'),
+  epsilon: z.number().positive().default(1e-3).describe('Added to the variance for numerical stability.'),
+});
+const activationLayer = z.strictObject({
+  type: z.literal('activation'),
+  fn: activation.describe('The activation function.'),
+});
+const poolLayer = (kind: 'maxpool' | 'avgpool') =>
+  z.strictObject({
+    type: z.literal(kind),
+    poolSize: kernel.default(2).describe('Pooling window, or one number for both directions.'),
+    strides: kernel.optional().describe('Stride; defaults to the pool size.'),
+    padding: z.enum(['same', 'valid']).default('valid').describe('Padding mode.'),
+  });
+const flattenLayer = z.strictObject({ type: z.literal('flatten') });
+const dropoutLayer = z.strictObject({
+  type: z.literal('dropout'),
+  rate: z.number().min(0).lt(1).describe('Fraction of units dropped during training (none at inference).'),
+});
+
+export const layerSchema = z.discriminatedUnion('type', [
+  denseLayer,
+  conv2dLayer,
+  batchnormLayer,
+  activationLayer,
+  poolLayer('maxpool'),
+  poolLayer('avgpool'),
+  flattenLayer,
+  dropoutLayer,
+]);
+export type LayerSpec = z.infer<typeof layerSchema>;
+
+const mlpArchitecture = z.strictObject({
+  type: z.literal('mlp'),
+  hidden: z.array(positiveInt()).default([64]).describe('Widths of the hidden dense layers, in order.'),
+  activation: activation.default('relu').describe('Activation after each hidden layer.'),
+  dropout: z.number().min(0).lt(1).default(0).describe('Dropout rate after each hidden layer (0 = none).'),
+  batchNorm: z.boolean().default(false).describe('Batch normalisation after each hidden layer, before the activation.'),
+});
+const cnnArchitecture = z.strictObject({
+  type: z.literal('cnn'),
+  channels: z.array(positiveInt()).min(1).default([32, 64]).describe('Output channels of each conv block (conv, activation, pooling).'),
+  kernelSize: positiveInt().default(3).describe('Kernel size of every conv layer.'),
+  pool: z.enum(['max', 'avg', 'none']).default('max').describe('2x2 pooling after each conv block.'),
+  dense: z.array(positiveInt()).default([128]).describe('Widths of the dense layers after flattening.'),
+  activation: activation.default('relu').describe('Activation of conv and dense layers.'),
+  dropout: z.number().min(0).lt(1).default(0).describe('Dropout rate before each dense layer (0 = none).'),
+  batchNorm: z.boolean().default(false).describe('Batch normalisation after each conv layer.'),
+});
+const layersArchitecture = z.strictObject({
+  type: z.literal('layers'),
+  layers: z.array(layerSchema).min(1).describe('Explicit layer list; the input is the data shape (e.g. [28, 28, 1] for images).'),
+});
+
+export const architectureSchema = z
+  .discriminatedUnion('type', [mlpArchitecture, cnnArchitecture, layersArchitecture])
+  .describe('Model architecture. A final dense layer with one output (logit) per class is always added.');
+export type ArchitectureSpec = z.infer<typeof architectureSchema>;
+
+const idxFiles = z.strictObject({
+  images: z.string().min(1).describe('IDX images file (plain or .gz), relative to the config file.'),
+  labels: z.string().min(1).describe('IDX labels file (plain or .gz), relative to the config file.'),
+});
+
+const dataCommon = {
+  validationFraction: z.number().min(0).max(0.5).default(0.1)
+    .describe('Fraction of the training examples held out for validation after a seeded shuffle.'),
+  trainLimit: positiveInt().optional()
+    .describe('Use only this many training examples (taken after the seeded shuffle, class-balanced when possible). Useful to study KD with little data.'),
+  normalize: z.enum(['scale', 'standardize', 'none']).default('scale')
+    .describe('`scale`: pixels divided by 255 (IDX) or features min-max scaled to [0, 1] from the training split (CSV); `standardize`: zero mean and unit variance per feature from the training split; `none`: raw values.'),
+  batchSize: positiveInt().default(128).describe('Training batch size.'),
+  evalBatchSize: positiveInt().default(1000).describe('Batch size for evaluation and teacher inference (no gradients, so larger is faster).'),
+};
+
+const demoData = z.strictObject({
+  source: z.literal('demo').describe('The embedded Fashion-MNIST subset shipped with Distill Studio (4,000 training and 2,000 test images).'),
+  ...dataCommon,
+});
+const idxData = z.strictObject({
+  source: z.literal('idx').describe('IDX files, the MNIST / Fashion-MNIST format.'),
+  dir: z.string().min(1).optional()
+    .describe('A folder with the standard names (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...). Used for any split not given explicitly.'),
+  train: idxFiles.optional().describe('Training files; defaults to the standard names in `dir`.'),
+  test: idxFiles.optional().describe('Test files; defaults to the standard names in `dir`.'),
+  ...dataCommon,
+});
+const csvData = z.strictObject({
+  source: z.literal('csv').describe('CSV files with numeric features and one label column.'),
+  train: z.string().min(1).describe('Training CSV file, relative to the config file.'),
+  test: z.string().min(1).optional().describe('Test CSV file. Without it, `testFraction` of the training rows is held out.'),
+  testFraction: z.number().gt(0).max(0.5).default(0.2).describe('Fraction held out for testing when no `test` file is given.'),
+  label: z.union([z.string().min(1), z.number().int()]).default(-1)
+    .describe('Label column: its header name, or a 0-based index (negative counts from the end; -1 is the last column).'),
+  header: z.union([z.boolean(), z.literal('auto')]).default('auto').describe('Whether the first row is a header; `auto` detects it.'),
+  delimiter: z.string().length(1).default(',').describe('Field delimiter.'),
+  ...dataCommon,
+});
+
+export const dataSchema = z.discriminatedUnion('source', [demoData, idxData, csvData]).describe('Where the examples come from and how they are prepared.');
+export type DataSpec = z.infer<typeof dataSchema>;
+
+const teacherSchema = z
+  .discriminatedUnion('source', [
+    z.strictObject({
+      source: z.literal('demo').describe('The embedded Fashion-MNIST CNN teacher (trained by this engine on all 60,000 training images). Needs 28x28 images.'),
+    }),
+    z.strictObject({
+      source: z.literal('tfjs').describe('A TensorFlow.js layers model (model.json with its weight files).'),
+      path: z.string().min(1).describe('Path to model.json, relative to the config file. The model must output one logit per class.'),
+    }),
+    z.strictObject({
+      source: z.literal('train').describe('Train the teacher in this run, before distilling.'),
+      architecture: architectureSchema,
+      epochs: positiveInt().optional().describe('Teacher epochs; defaults to `train.epochs`.'),
+      learningRate: z.number().positive().optional().describe('Teacher learning rate; defaults to `train.optimizer.learningRate`.'),
+    }),
+  ])
+  .describe('The model whose knowledge is distilled.');
+
+const studentSchema = z.strictObject({
+  architecture: architectureSchema,
+}).describe('The small model being trained.');
+
+const distillSchema = z
+  .discriminatedUnion('method', [
+    z.strictObject({
+      method: z.literal('kd').describe('Hinton et al. 2015: soft targets at temperature T plus hard labels.'),
+      temperature: z.number().positive().default(4).describe('Softening temperature T (> 0); the soft-target term is scaled by T².'),
+      alpha: fraction().default(0.5).describe('Weight of the hard-label cross-entropy; the soft-target term gets 1 - alpha.'),
+    }),
+    z.strictObject({
+      method: z.literal('none').describe('No distillation: the student trains on labels only.'),
+    }),
+  ])
+  .describe('How the student learns from the teacher.');
+
+const optimizerSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('adam'),
+    learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
+    beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
+    beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
+    epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
+    weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient (PyTorch Adam semantics).'),
+  }),
+  z.strictObject({
+    type: z.literal('adamw'),
+    learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
+    beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
+    beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
+    epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
+    weightDecay: z.number().min(0).default(0.01).describe('Decoupled weight decay (Loshchilov & Hutter).'),
+  }),
+  z.strictObject({
+    type: z.literal('sgd'),
+    learningRate: z.number().positive().default(0.05).describe('Peak learning rate.'),
+    momentum: z.number().min(0).lt(1).default(0.9).describe('Momentum (PyTorch semantics; 0 = plain SGD).'),
+    nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
+    weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient.'),
+  }),
+]).describe('Optimizer and its hyper-parameters.');
+
+const scheduleSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('constant') }),
+  z.strictObject({
+    type: z.literal('step'),
+    everyEpochs: positiveInt().describe('Multiply the learning rate by `gamma` every this many epochs.'),
+    gamma: z.number().gt(0).max(1).default(0.1).describe('Decay factor.'),
+  }),
+  z.strictObject({
+    type: z.literal('cosine'),
+    minLearningRate: z.number().min(0).default(0).describe('Learning rate at the end of training.'),
+    warmupEpochs: z.number().min(0).default(0).describe('Linear warm-up from 0 over this many epochs (fractions allowed).'),
+  }),
+]).describe('Learning-rate schedule, applied per step.');
+
+const trainSchema = z.strictObject({
+  epochs: positiveInt().default(10).describe('Epochs for the student (and the baseline, and a trained teacher unless it sets its own).'),
+  optimizer: optimizerSchema.prefault({ type: 'adam' }),
+  schedule: scheduleSchema.prefault({ type: 'constant' }),
+  seed: z.number().int().min(0).default(0).describe('Seed for the data split, shuffling, initialisation and dropout: the same seed on the same backend gives the same run.'),
+  earlyStopping: z.strictObject({
+    patience: positiveInt().describe('Stop after this many epochs without improvement of validation accuracy.'),
+    minDelta: z.number().min(0).default(0).describe('Smallest change of validation accuracy that counts as improvement.'),
+    restoreBest: z.boolean().default(true).describe('Keep the weights of the best epoch rather than the last.'),
+  }).optional().describe('Stop a model\'s training when validation accuracy stops improving.'),
+  checkpointEvery: positiveInt().default(1).describe('Write a checkpoint every this many epochs (and always at the end of each phase).'),
+  logEvery: positiveInt().default(20).describe('Record step metrics every this many steps.'),
+}).describe('Training loop settings.');
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional().describe('JSON Schema reference for editors.'),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).max(64).default('run')
+    .describe('Run name, used in run folder names (letters, digits, `.`, `_`, `-`).'),
+  data: dataSchema,
+  teacher: teacherSchema,
+  student: studentSchema,
+  distill: distillSchema.prefault({ method: 'kd' }),
+  train: trainSchema.prefault({}),
+  baseline: z.boolean().default(true).describe('Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.'),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto')
+    .describe('TensorFlow.js backend. `auto` prefers tensorflow (native, GPU build first), then wasm, then cpu, skipping any that cannot train the models.'),
+  output: z.strictObject({
+    dir: z.string().min(1).default('.distill/runs').describe('Folder for run folders, relative to the config file.'),
+  }).prefault({}).describe('Where runs are written.'),
+}).describe('A Distill Studio knowledge-distillation run.');
+
+export type DistillConfig = z.infer<typeof configSchema>;
+export type DistillConfigInput = z.input<typeof configSchema>;
+export type OptimizerSpec = DistillConfig['train']['optimizer'];
+export type ScheduleSpec = DistillConfig['train']['schedule'];
+export type TeacherSpec = DistillConfig['teacher'];
+export type DistillSpec = DistillConfig['distill'];

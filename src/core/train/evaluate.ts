@@ -1,0 +1,65 @@
+/** Evaluation and batched inference, with one host sync per call rather than per batch. */
+import * as tf from '@tensorflow/tfjs';
+import type { EvalMetrics } from '../../protocol/events.ts';
+
+/** A split as tensors on the backend: examples [n, ...shape] and int32 labels [n]. */
+export interface DeviceSplit {
+  x: tf.Tensor;
+  y: tf.Tensor1D;
+  n: number;
+}
+
+function forward(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
+  return model.apply(x, { training: false }) as tf.Tensor2D;
+}
+
+/** Logits of `model` for every example, computed in batches (inference mode: no dropout, running BN statistics). */
+export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: number): tf.Tensor2D {
+  const n = x.shape[0];
+  const parts: tf.Tensor2D[] = [];
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    parts.push(tf.tidy(() => forward(model, x.slice(start, size))));
+  }
+  const all = parts.length === 1 ? parts[0] : tf.concat(parts);
+  if (parts.length > 1) tf.dispose(parts);
+  return all;
+}
+
+/**
+ * Accuracy and cross-entropy against the labels; with teacher logits also top-1 agreement and
+ * KL(teacher || model) at T = 1.
+ */
+export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D): EvalMetrics {
+  if (split.n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
+  const totals = tf.tidy(() => {
+    let sums = tf.zeros([4]);
+    for (let start = 0; start < split.n; start += batchSize) {
+      const size = Math.min(batchSize, split.n - start);
+      const logits = forward(model, split.x.slice(start, size));
+      const labels = split.y.slice(start, size);
+      const logProbs = tf.logSoftmax(logits);
+      const predicted = logits.argMax(1);
+      const correct = predicted.equal(labels).sum().cast('float32');
+      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), logProbs)));
+      let agree: tf.Tensor = tf.scalar(0);
+      let kl: tf.Tensor = tf.scalar(0);
+      if (teacherLogits) {
+        const t = teacherLogits.slice(start, size);
+        agree = predicted.equal(t.argMax(1)).sum().cast('float32');
+        const logP = tf.logSoftmax(t);
+        kl = tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logProbs)));
+      }
+      sums = sums.add(tf.stack([correct, ce, agree, kl]));
+    }
+    return sums;
+  });
+  const [correct, ce, agree, kl] = totals.dataSync();
+  totals.dispose();
+  const metrics: EvalMetrics = { accuracy: correct / split.n, loss: ce / split.n, examples: split.n };
+  if (teacherLogits) {
+    metrics.agreement = agree / split.n;
+    metrics.klToTeacher = kl / split.n;
+  }
+  return metrics;
+}

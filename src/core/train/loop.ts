@@ -1,0 +1,200 @@
+/**
+ * One training phase (teacher, scratch student or distilled student): seeded shuffling, the
+ * optimizer and schedule, per-epoch validation, early stopping, checkpoints and a graceful stop.
+ * Loss sums stay on the device and are read once per `logEvery` steps, not every step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DistillConfig } from '../config/schema.ts';
+import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEvent } from '../../protocol/events.ts';
+import type { LossTerms } from '../distill/losses.ts';
+import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
+import { CHECKPOINT_VERSION, type LoadedCheckpoint, type PhaseProgress } from './checkpoint.ts';
+import { evaluate, type DeviceSplit } from './evaluate.ts';
+import { Optimizer } from './optimizer.ts';
+import { learningRateAt } from './schedule.ts';
+
+/** Computes the loss terms of a batch from the model's logits, the teacher's logits and the labels. */
+export type LossFn = (logits: tf.Tensor2D, teacherLogits: tf.Tensor2D | undefined, labels: tf.Tensor1D) => LossTerms;
+
+/** The loss went NaN or infinite: training further would be on garbage. */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+}
+
+export interface PhaseHooks {
+  emitStep(e: EventPayload<StepEvent>): void;
+  emitEpoch(e: EventPayload<EpochEvent>): void;
+  /** Persists a checkpoint; returns its path. */
+  checkpoint(progress: PhaseProgress, optimizer: Optimizer, bestWeights: tf.Tensor[] | undefined): Promise<string>;
+  /** True once a stop was requested (SIGTERM/SIGINT): the phase checkpoints and returns. */
+  stopRequested(): boolean;
+}
+
+export interface PhaseSetup {
+  phase: Phase;
+  model: tf.LayersModel;
+  train: DeviceSplit;
+  validation: DeviceSplit;
+  /** Teacher logits aligned with `train` / `validation` rows, computed once (exact: no augmentation). */
+  teacherTrain?: tf.Tensor2D;
+  teacherValidation?: tf.Tensor2D;
+  loss: LossFn;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  evalBatchSize: number;
+  train_: DistillConfig['train'];
+  resumeFrom?: LoadedCheckpoint;
+}
+
+export interface PhaseOutcome {
+  progress: PhaseProgress;
+  stopped: boolean;
+  stoppedEarly: boolean;
+  lastCheckpoint?: string;
+}
+
+export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<PhaseOutcome> {
+  const { model, train, phase, train_: cfg } = setup;
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new Optimizer(cfg.optimizer, variables);
+  const stepsPerEpoch = Math.ceil(train.n / setup.batchSize);
+  let progress: PhaseProgress = {
+    version: CHECKPOINT_VERSION,
+    phase,
+    epochsDone: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    rngState: 0,
+    optimizerStep: 0,
+    best: null,
+    epochsWithoutImprovement: 0,
+  };
+  let bestWeights: tf.Tensor[] | undefined;
+  if (setup.resumeFrom) {
+    progress = { ...setup.resumeFrom.progress };
+    optimizer.setState({ step: progress.optimizerStep, slots: setup.resumeFrom.optimizerSlots() });
+    const best = setup.resumeFrom.bestWeights();
+    if (best) bestWeights = model.getWeights().map((w, i) => tf.keep(tf.tensor(best[i], w.shape)));
+  }
+  const early = cfg.earlyStopping;
+  let lastCheckpoint: string | undefined;
+  let stoppedEarly = false;
+
+  const saveCheckpoint = async () => {
+    progress.optimizerStep = optimizer.stepCount;
+    lastCheckpoint = await hooks.checkpoint(progress, optimizer, bestWeights);
+  };
+
+  try {
+    for (let epoch = progress.epochsDone + 1; epoch <= setup.epochs; epoch++) {
+      const order = permutation(train.n, mixSeed(cfg.seed, 'shuffle', epoch));
+      // Dropout masks draw from Math.random: reseed per epoch, or continue a checkpointed stream.
+      const rng = seedGlobalRandom(mixSeed(cfg.seed, phase, 'dropout', epoch));
+      if (progress.stepInEpoch > 0) rng.state = progress.rngState;
+      const epochStart = performance.now();
+      let windowStart = epochStart;
+      let windowSteps = 0;
+      let windowSamples = 0;
+      let epochSamples = 0;
+      let lossSums: Record<string, tf.Scalar> = {};
+      let epochLossSums: Record<string, number> = {};
+      let epochSteps = 0;
+      let correct: tf.Scalar = tf.scalar(0);
+      let lr = setup.learningRate;
+
+      for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
+        if (hooks.stopRequested()) {
+          progress.stepInEpoch = s;
+          progress.rngState = rng.state;
+          await saveCheckpoint();
+          tf.dispose([...Object.values(lossSums), correct]);
+          return { progress, stopped: true, stoppedEarly: false, lastCheckpoint };
+        }
+        const start = s * setup.batchSize;
+        const end = Math.min(train.n, start + setup.batchSize);
+        lr = learningRateAt(cfg.schedule, setup.learningRate, progress.globalStep, stepsPerEpoch, setup.epochs);
+        const batchIdx = tf.tensor1d(order.subarray(start, end), 'int32');
+        const kept: Record<string, tf.Scalar> = {};
+        let batchCorrect: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const xb = tf.gather(train.x, batchIdx);
+          const yb = tf.gather(train.y, batchIdx) as tf.Tensor1D;
+          const tb = setup.teacherTrain ? (tf.gather(setup.teacherTrain, batchIdx) as tf.Tensor2D) : undefined;
+          const logits = model.apply(xb, { training: true }) as tf.Tensor2D;
+          const terms = setup.loss(logits, tb, yb);
+          for (const [k, v] of Object.entries(terms)) if (v) kept[k] = tf.keep(v.mul(end - start) as tf.Scalar);
+          batchCorrect = tf.keep(logits.argMax(1).equal(yb).sum().cast('float32') as tf.Scalar);
+          return terms.total;
+        }, variables);
+        optimizer.apply(variables.map((v) => grads[v.name]), lr);
+        const prevSums = lossSums;
+        lossSums = tf.tidy(() => Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, prevSums[k] ? prevSums[k].add(v) : v.clone()])) as Record<string, tf.Scalar>);
+        const prevCorrect = correct;
+        correct = tf.tidy(() => prevCorrect.add(batchCorrect!));
+        tf.dispose([value, batchIdx, ...Object.values(grads), ...Object.values(kept), batchCorrect!, ...Object.values(prevSums), prevCorrect]);
+
+        progress.globalStep += 1;
+        windowSteps += 1;
+        windowSamples += end - start;
+        epochSamples += end - start;
+        const lastStep = s === stepsPerEpoch - 1;
+        if (progress.globalStep % cfg.logEvery === 0 || lastStep) {
+          const names = Object.keys(lossSums);
+          const values = tf.tidy(() => tf.stack(names.map((k) => lossSums[k]))).dataSync(); // the one host sync per window
+          const loss: LossValues = {};
+          names.forEach((k, i) => {
+            if (!Number.isFinite(values[i]))
+              throw new DivergenceError(`the ${k} loss became ${values[i]} at ${phase} step ${progress.globalStep} (epoch ${epoch})`);
+            loss[k] = values[i] / windowSamples;
+            epochLossSums[k] = (epochLossSums[k] ?? 0) + values[i];
+          });
+          epochSteps += windowSamples;
+          const now = performance.now();
+          hooks.emitStep({ type: 'step', phase, epoch, step: progress.globalStep, learningRate: lr, loss, samplesPerSecond: windowSamples / ((now - windowStart) / 1000) });
+          tf.dispose(Object.values(lossSums));
+          lossSums = {};
+          windowStart = now;
+          windowSteps = 0;
+          windowSamples = 0;
+        }
+      }
+      const trainAccuracy = correct.dataSync()[0] / epochSamples;
+      correct.dispose();
+      progress.stepInEpoch = 0;
+      progress.epochsDone = epoch;
+      const seconds = (performance.now() - epochStart) / 1000;
+      const validation: EvalMetrics | null = setup.validation.n > 0 ? evaluate(model, setup.validation, setup.evalBatchSize, setup.teacherValidation) : null;
+      hooks.emitEpoch({
+        type: 'epoch',
+        phase,
+        epoch,
+        epochs: setup.epochs,
+        learningRate: lr,
+        train: { loss: Object.fromEntries(Object.entries(epochLossSums).map(([k, v]) => [k, v / epochSteps])), accuracy: trainAccuracy },
+        validation,
+        seconds,
+        samplesPerSecond: epochSamples / seconds,
+      });
+      if (validation) {
+        const improved = !progress.best || validation.accuracy > progress.best.accuracy + (early?.minDelta ?? 0);
+        if (improved) {
+          progress.best = { accuracy: validation.accuracy, epoch };
+          progress.epochsWithoutImprovement = 0;
+          if (early?.restoreBest) {
+            tf.dispose(bestWeights ?? []);
+            bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+          }
+        } else progress.epochsWithoutImprovement += 1;
+      }
+      stoppedEarly = !!early && progress.epochsWithoutImprovement >= early.patience;
+      if (epoch % cfg.checkpointEvery === 0 && epoch < setup.epochs && !stoppedEarly) await saveCheckpoint();
+      if (stoppedEarly) break;
+    }
+    if (early?.restoreBest && bestWeights) model.setWeights(bestWeights);
+    return { progress, stopped: false, stoppedEarly, lastCheckpoint };
+  } finally {
+    optimizer.dispose();
+    tf.dispose(bestWeights ?? []);
+  }
+}

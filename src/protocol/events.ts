@@ -1,0 +1,201 @@
+/**
+ * The events a trainer appends to `<run>/events.jsonl`, one JSON object per line. They are the
+ * single source of truth for a run: the CLI summary, the extension's tree and the dashboard are
+ * all rebuilt from them. Every line carries `v` (the protocol version) and `t` (ISO time).
+ * Additive changes keep the version; a breaking change bumps it and readers say so plainly.
+ */
+
+export const EVENTS_VERSION = 1;
+
+/** Training phases of a run, in the order they run. */
+export type Phase = 'teacher' | 'scratch' | 'distill';
+export const PHASES: readonly Phase[] = ['teacher', 'scratch', 'distill'];
+
+export interface BackendInfo {
+  /** tfjs backend name: tensorflow, wasm or cpu. */
+  name: string;
+  /** Why it was chosen (and why better ones were not). */
+  reason: string;
+  /** Where it computes, e.g. "CPU (native TensorFlow 2.x)" or "GPU". */
+  device: string;
+  /** The preferences tried and what happened to each. */
+  tried: Array<{ name: string; ok: boolean; detail: string }>;
+}
+
+export interface ModelInfo {
+  params: number;
+  /** Bytes of the weights at fp32. */
+  bytes: number;
+  layers: string[];
+}
+
+/** Loss terms by name (total, hard, kd, ...); each logged on its own. */
+export type LossValues = Record<string, number>;
+
+export interface EvalMetrics {
+  accuracy: number;
+  /** Mean cross-entropy against the labels. */
+  loss: number;
+  /** Top-1 agreement with the teacher's predictions (absent without a teacher). */
+  agreement?: number;
+  /** Mean KL(teacher || model) at T=1 (absent without a teacher). */
+  klToTeacher?: number;
+  examples: number;
+}
+
+interface Base {
+  v: typeof EVENTS_VERSION;
+  t: string;
+}
+
+export interface RunStartedEvent extends Base {
+  type: 'run_started';
+  runId: string;
+  name: string;
+  configFile: string;
+  resumed: boolean;
+  pid: number;
+  backend: BackendInfo;
+  node: string;
+  platform: string;
+  phases: Phase[];
+  data: { train: number; validation: number; test: number; inputShape: number[]; classes: number };
+}
+
+export interface PhaseStartedEvent extends Base {
+  type: 'phase_started';
+  phase: Phase;
+  model: ModelInfo;
+  epochs: number;
+  stepsPerEpoch: number;
+  /** First epoch of this (possibly resumed) phase, 1-based. */
+  fromEpoch: number;
+}
+
+export interface StepEvent extends Base {
+  type: 'step';
+  phase: Phase;
+  epoch: number;
+  /** Global step within the phase, 1-based. */
+  step: number;
+  learningRate: number;
+  /** Mean of each loss term over the steps since the previous step event. */
+  loss: LossValues;
+  samplesPerSecond: number;
+}
+
+export interface EpochEvent extends Base {
+  type: 'epoch';
+  phase: Phase;
+  epoch: number;
+  epochs: number;
+  learningRate: number;
+  train: { loss: LossValues; accuracy: number };
+  validation: EvalMetrics | null;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface CheckpointEvent extends Base {
+  type: 'checkpoint';
+  phase: Phase;
+  epoch: number;
+  path: string;
+}
+
+export interface EvaluationEvent extends Base {
+  type: 'evaluation';
+  phase: Phase;
+  split: 'test' | 'validation';
+  metrics: EvalMetrics;
+}
+
+export interface PhaseFinishedEvent extends Base {
+  type: 'phase_finished';
+  phase: Phase;
+  epochs: number;
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+export interface ArtifactEvent extends Base {
+  type: 'artifact';
+  kind: 'student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs';
+  path: string;
+  bytes: number;
+}
+
+export interface SummaryRow {
+  model: 'teacher' | 'scratch' | 'distilled';
+  accuracy: number;
+  agreement?: number;
+  params: number;
+  bytes: number;
+}
+
+export interface RunFinishedEvent extends Base {
+  type: 'run_finished';
+  seconds: number;
+  summary: SummaryRow[];
+}
+
+export interface RunFailedEvent extends Base {
+  type: 'run_failed';
+  /** `user` for bad input the user can fix; `internal` for bugs and environment failures. */
+  kind: 'user' | 'internal';
+  reason: string;
+  phase?: Phase;
+  lastCheckpoint?: string;
+}
+
+export interface RunStoppedEvent extends Base {
+  type: 'run_stopped';
+  signal: string;
+  phase?: Phase;
+  lastCheckpoint?: string;
+}
+
+export type RunEvent =
+  | RunStartedEvent
+  | PhaseStartedEvent
+  | StepEvent
+  | EpochEvent
+  | CheckpointEvent
+  | EvaluationEvent
+  | PhaseFinishedEvent
+  | ArtifactEvent
+  | RunFinishedEvent
+  | RunFailedEvent
+  | RunStoppedEvent;
+
+export type RunEventType = RunEvent['type'];
+
+/** The payload of an event type, without the envelope fields. */
+export type EventPayload<E extends RunEvent> = Omit<E, 'v' | 't'>;
+
+/**
+ * Parses an events file's text. A torn last line (the trainer killed mid-write) is skipped;
+ * a bad line elsewhere is an error naming its line number.
+ */
+export function parseEvents(text: string): RunEvent[] {
+  const lines = text.split('\n');
+  const events: RunEvent[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === '') continue;
+    let ev: RunEvent;
+    try {
+      ev = JSON.parse(line) as RunEvent;
+    } catch {
+      if (i >= lines.length - 2 && !text.endsWith('\n')) break; // torn tail
+      throw new Error(`events line ${i + 1} is not valid JSON`);
+    }
+    if (ev.v !== EVENTS_VERSION) throw new Error(`events line ${i + 1} has version ${String(ev.v)}; this reader understands version ${EVENTS_VERSION}`);
+    events.push(ev);
+  }
+  return events;
+}
+
+/** Any event without its envelope: what a writer passes to be stamped with `v` and `t`. */
+export type RunEventInput = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'v' | 't'> : never) : never;

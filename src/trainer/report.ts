@@ -1,0 +1,84 @@
+/** What the CLI prints: progress while training and the comparison table at the end. */
+import type { RunEvent, SummaryRow } from '../protocol/events.ts';
+
+const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(2)}%`);
+const int = (v: number) => v.toLocaleString('en-US');
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');
+}
+
+/** The teacher / scratch / distilled comparison, with the gain from distillation stated either way. */
+export function formatSummary(summary: SummaryRow[]): string {
+  const rows = [['model', 'test accuracy', 'agreement w/ teacher', 'parameters', 'size (fp32)']];
+  for (const r of summary) rows.push([r.model, pct(r.accuracy), r.model === 'teacher' ? '-' : pct(r.agreement), int(r.params), formatBytes(r.bytes)]);
+  const lines = [table(rows)];
+  const scratch = summary.find((r) => r.model === 'scratch');
+  const distilled = summary.find((r) => r.model === 'distilled');
+  const teacher = summary.find((r) => r.model === 'teacher');
+  if (scratch && distilled) {
+    const gain = (distilled.accuracy - scratch.accuracy) * 100;
+    lines.push('', `distillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy (${gain > 0 ? 'a gain' : gain < 0 ? 'a loss' : 'no change'}; one seed, and seed-to-seed noise is about a point)`);
+  }
+  if (teacher && distilled) lines.push(`student vs teacher: ${(teacher.params / distilled.params).toFixed(1)}x fewer parameters, ${((teacher.accuracy - distilled.accuracy) * 100).toFixed(2)} points below it`);
+  return lines.join('\n');
+}
+
+/** Prints progress from events: a live line on a terminal, one line per epoch otherwise. */
+export class ProgressPrinter {
+  private live = false;
+  private stepsPerEpoch = 0;
+
+  constructor(private readonly out: NodeJS.WriteStream, private readonly tty = !!out.isTTY) {}
+
+  private line(text: string): void {
+    if (this.live) this.out.write('\r\x1b[K');
+    this.live = false;
+    this.out.write(`${text}\n`);
+  }
+
+  handle(e: RunEvent): void {
+    switch (e.type) {
+      case 'run_started':
+        this.line(`run ${e.runId}${e.resumed ? ' (resumed)' : ''}`);
+        this.line(`backend: ${e.backend.name} on ${e.backend.device} (${e.backend.reason})`);
+        this.line(`data: ${e.data.train} train, ${e.data.validation} validation, ${e.data.test} test, shape [${e.data.inputShape.join(', ')}], ${e.data.classes} classes`);
+        break;
+      case 'phase_started':
+        this.stepsPerEpoch = e.stepsPerEpoch;
+        this.line(`${e.phase}: ${int(e.model.params)} parameters, ${e.epochs} epochs of ${e.stepsPerEpoch} steps${e.fromEpoch > 1 ? `, from epoch ${e.fromEpoch}` : ''}`);
+        break;
+      case 'step':
+        if (this.tty) {
+          const inEpoch = ((e.step - 1) % this.stepsPerEpoch) + 1;
+          this.out.write(`\r\x1b[K  ${e.phase} epoch ${e.epoch} step ${inEpoch}/${this.stepsPerEpoch}  loss ${e.loss.total.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s`);
+          this.live = true;
+        }
+        break;
+      case 'epoch': {
+        const v = e.validation;
+        const val = v ? `  val acc ${pct(v.accuracy)}${v.agreement !== undefined ? `  agreement ${pct(v.agreement)}` : ''}` : '';
+        this.line(`  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s`);
+        break;
+      }
+      case 'evaluation':
+        this.line(`  ${e.phase} test accuracy ${pct(e.metrics.accuracy)}${e.metrics.agreement !== undefined ? `, agreement ${pct(e.metrics.agreement)}` : ''}`);
+        break;
+      case 'phase_finished':
+        if (e.stoppedEarly) this.line(`  ${e.phase} stopped early after ${e.epochs} epochs (best epoch ${e.bestEpoch})`);
+        break;
+      case 'run_stopped':
+        this.line(`stopped${e.lastCheckpoint ? `; last checkpoint ${e.lastCheckpoint}` : ''}`);
+        break;
+      default:
+        break;
+    }
+  }
+}
