@@ -1,0 +1,101 @@
+/** The JSON Schema and the Markdown config reference, both generated from the zod schema. */
+import { z } from 'zod';
+import { configSchema } from './schema.ts';
+
+type JsonSchema = {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema | JsonSchema[];
+  prefixItems?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minItems?: number;
+  minLength?: number;
+  pattern?: string;
+  [key: string]: unknown;
+};
+
+/** Draft-07 JSON Schema of a config as written by a user (defaults make fields optional). */
+export function configJsonSchema(): JsonSchema {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' }) as JsonSchema;
+  schema.$id = 'https://distill-studio.dev/schema/distill.schema.json';
+  schema.title = 'Distill Studio config (*.distill.json)';
+  return schema;
+}
+
+function typeOf(s: JsonSchema): string {
+  if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
+  if (s.enum) return s.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ');
+  const alts = s.anyOf ?? s.oneOf;
+  if (alts) return alts.map(typeOf).join(' \\| ');
+  if (s.type === 'array') {
+    if (Array.isArray(s.items) || s.prefixItems) return `[${(s.prefixItems ?? (s.items as JsonSchema[])).map(typeOf).join(', ')}]`;
+    return `${s.items ? typeOf(s.items) : 'any'}[]`;
+  }
+  if (s.type === 'integer') return 'integer';
+  return String(s.type ?? 'object');
+}
+
+function range(s: JsonSchema): string {
+  const parts: string[] = [];
+  if (s.minimum !== undefined) parts.push(`≥ ${s.minimum}`);
+  if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
+  if (s.maximum !== undefined && s.maximum < 1e15) parts.push(`≤ ${s.maximum}`);
+  if (s.exclusiveMaximum !== undefined) parts.push(`< ${s.exclusiveMaximum}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+const esc = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function rows(s: JsonSchema, prefix: string, out: string[][], variants: Array<{ title: string; schema: JsonSchema; prefix: string }>): void {
+  for (const [key, prop] of Object.entries(s.properties ?? {})) {
+    if (key === '$schema') continue;
+    const name = `${prefix}${key}`;
+    const required = s.required?.includes(key) && prop.default === undefined;
+    const alts = prop.oneOf ?? prop.anyOf;
+    const discriminated = alts?.every((a) => a.properties && Object.values(a.properties).some((p) => p.const !== undefined));
+    if (discriminated && alts) {
+      const tag = Object.keys(alts[0].properties!).find((k) => alts.every((a) => a.properties![k]?.const !== undefined))!;
+      out.push([`\`${name}\``, alts.map((a) => `\`${JSON.stringify(a.properties![tag].const)}\``).join(' \\| ') + ` (by \`${tag}\`)`, required ? 'required' : prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : '', esc(prop.description ?? '')]);
+      for (const a of alts) variants.push({ title: `\`${name}\` with \`${tag}: ${JSON.stringify(a.properties![tag].const)}\``, schema: a, prefix: `${name}.` });
+      continue;
+    }
+    const def = prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : required ? 'required' : 'optional';
+    if (prop.type === 'object' && prop.properties) {
+      out.push([`\`${name}\``, 'object', def, esc(prop.description ?? '')]);
+      rows(prop, `${name}.`, out, variants);
+    } else out.push([`\`${name}\``, `${typeOf(prop)}${range(prop)}`, def, esc(prop.description ?? '')]);
+  }
+}
+
+function tableOf(s: JsonSchema, prefix: string, variants: Array<{ title: string; schema: JsonSchema; prefix: string }>): string {
+  const out: string[][] = [];
+  rows(s, prefix, out, variants);
+  return ['| key | type | default | description |', '| --- | --- | --- | --- |', ...out.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+/** The README's config reference: one table for the top level, one per variant of each union. */
+export function configReferenceMarkdown(): string {
+  const schema = configJsonSchema();
+  const sections: string[] = [];
+  const queue: Array<{ title: string; schema: JsonSchema; prefix: string }> = [];
+  sections.push(tableOf(schema, '', queue));
+  const seen = new Set<string>();
+  while (queue.length) {
+    const v = queue.shift()!;
+    if (seen.has(v.title)) continue;
+    seen.add(v.title);
+    const desc = Object.values(v.schema.properties ?? {}).find((p) => p.const !== undefined)?.description;
+    sections.push(`#### ${v.title}\n\n${desc ? `${desc}\n\n` : ''}${tableOf(v.schema, v.prefix, queue)}`);
+  }
+  return sections.join('\n\n');
+}
