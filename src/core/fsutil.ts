@@ -29,6 +29,7 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
   const parent = path.dirname(dir);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
+  fs.chmodSync(tmp, 0o777 & ~process.umask()); // mkdtemp makes it private; the result is an ordinary folder
   try {
     fill(tmp);
     if (fs.existsSync(dir)) {

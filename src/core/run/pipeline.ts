@@ -92,6 +92,7 @@ async function loadTeacher(loaded: LoadedConfig, data: Dataset): Promise<tf.Laye
 async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const { config } = loaded;
   const data = loadDataset(config.data, config.train.seed);
+  tf.env().set('PROD', true); // no debug checks, no console nags; errors still throw
   await tf.setBackend('cpu'); // shape checks need a backend; the real one is chosen below
   const problems = [];
   if (config.train.earlyStopping && config.data.validationFraction === 0)
@@ -104,7 +105,6 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
     for (const t of layerTypes(config.teacher.architecture, data.inputShape)) types.add(t);
   }
   const backend = await selectBackend(config.backend, types);
-  tf.env().set('PROD', true); // no debug checks, no console nags; errors still throw
   const teacherModel = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data);
   return { loaded, config, data, backend, teacherModel };
 }

@@ -16,6 +16,7 @@ function forward(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
 /** Logits of `model` for every example, computed in batches (inference mode: no dropout, running BN statistics). */
 export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: number): tf.Tensor2D {
   const n = x.shape[0];
+  if (n === 0) return tf.zeros([0, model.outputs[0].shape[1] as number]);
   const parts: tf.Tensor2D[] = [];
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
