@@ -10,7 +10,7 @@ import { runCli, root, tempDir, writeConfig, smallConfig, runFolders } from './h
 test('validate accepts the demo config and reports the data it would use', () => {
   const r = runCli(['validate', 'media/demo/demo.distill.json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /valid \(3600 train, 400 validation, 2000 test examples of shape \[28, 28, 1\], 10 classes; backend \w+\)/);
+  assert.match(r.stdout, /valid \(2000 train, 400 validation, 2000 test examples of shape \[28, 28, 1\], 10 classes; backend \w+\)/);
 });
 
 test('a bad config exits 2 with every problem located, no stack trace, and no run folder', () => {
@@ -78,7 +78,7 @@ test('train runs the whole job on the embedded data and leaves a complete run fo
   assert.equal(types.at(-1), 'run_finished');
   for (const phase of ['scratch', 'distill']) {
     const epochs = events.filter((e) => e.type === 'epoch' && e.phase === phase);
-    assert.equal(epochs.length, 2);
+    assert.equal(epochs.length, 4);
     const steps = events.filter((e) => e.type === 'step' && e.phase === phase);
     assert.ok(steps.length >= 2);
   }
@@ -90,7 +90,7 @@ test('train runs the whole job on the embedded data and leaves a complete run fo
   const finished = events.at(-1)!;
   assert.ok(finished.type === 'run_finished');
   const distilled = finished.summary.find((s) => s.model === 'distilled')!;
-  assert.ok(distilled.accuracy > 0.5, `a 16-unit MLP on 600 images should beat 50%, got ${distilled.accuracy}`);
+  assert.ok(distilled.accuracy > 0.55, `a 16-unit MLP on 600 images should beat 55%, got ${distilled.accuracy}`);
   assert.ok(distilled.agreement! > 0.5);
   // The saved student is a loadable tfjs model that reproduces the reported test accuracy.
   const { model } = await loadModel(path.join(run, 'artifacts', 'student', 'model.json'));

@@ -42,7 +42,7 @@ export function smallConfig(overrides: Record<string, unknown> = {}) {
     teacher: { source: 'demo' },
     student: { architecture: { type: 'mlp', hidden: [16] } },
     distill: { method: 'kd', temperature: 2, alpha: 0.5 },
-    train: { epochs: 2, logEvery: 5 },
+    train: { epochs: 4, logEvery: 5, optimizer: { type: 'adam', learningRate: 0.005 } },
     output: { dir: 'runs' },
     ...overrides,
   };

@@ -104,6 +104,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       let lr = setup.learningRate;
 
       for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
+        // The loop is synchronous tensor work: yield so signal handlers (graceful stop) can run.
+        await new Promise((resolve) => setImmediate(resolve));
         if (hooks.stopRequested()) {
           progress.stepInEpoch = s;
           progress.rngState = rng.state;
