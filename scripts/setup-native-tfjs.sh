@@ -14,7 +14,13 @@ tf_version=2.21.0
 cache="${DISTILL_CACHE:-$HOME/.cache/distill-studio}/libtensorflow-$tf_version"
 check() { node -e "process.env.TF_CPP_MIN_LOG_LEVEL='2'; const tf=require('@tensorflow/tfjs-node'); process.exit(tf.getBackend()==='tensorflow'?0:1)" 2>/dev/null; }
 
-[ -d "$pkg" ] || { echo "setup-native-tfjs: $pkg is missing; run npm ci first" >&2; exit 2; }
+[ -d node_modules ] || { echo "setup-native-tfjs: node_modules is missing; run npm ci first" >&2; exit 2; }
+if [ ! -d "$pkg" ]; then
+  # npm ci removes it when its own install (the download) fails: fetch the package without that script.
+  version=$(node -p "require('./package.json').optionalDependencies['@tensorflow/tfjs-node']")
+  echo "setup-native-tfjs: installing @tensorflow/tfjs-node@$version without its download script"
+  npm install --no-save --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$version" >/dev/null
+fi
 if check; then echo "setup-native-tfjs: the tensorflow backend already loads"; exit 0; fi
 
 if [ ! -f "$cache/complete" ]; then
