@@ -93,6 +93,7 @@ function firstLine(err: unknown): string {
  * A forced preference that is unavailable or cannot train the models is a BackendError.
  */
 export async function selectBackend(preference: BackendPreference, layerTypes: Set<LayerSpec['type']>): Promise<BackendInfo> {
+  tf.env().set('PROD', true); // no debug checks or console nags; errors still throw
   const tried: Attempt[] = [];
   const order: Array<'tensorflow' | 'wasm' | 'cpu'> = preference === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [preference];
   for (const name of order) {

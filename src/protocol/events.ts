@@ -119,11 +119,40 @@ export interface PhaseFinishedEvent extends Base {
   seconds: number;
 }
 
+export type ArtifactKind = `${'student' | 'teacher' | 'scratch'}-${'tfjs' | 'onnx'}`;
+
 export interface ArtifactEvent extends Base {
   type: 'artifact';
-  kind: 'student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs';
+  kind: ArtifactKind;
   path: string;
   bytes: number;
+  /** For ONNX exports: max |onnxruntime - tfjs| over the verification inputs. */
+  maxAbsDiff?: number;
+}
+
+/** Latency of one model in one runtime at one batch size. */
+export interface LatencyResult {
+  model: 'teacher' | 'student';
+  runtime: string;
+  batch: number;
+  threads: string;
+  runs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  samplesPerSecond: number;
+}
+
+export interface BenchmarkEvent extends Base {
+  type: 'benchmark';
+  result: LatencyResult;
+}
+
+/** Something the user should know that does not stop the run (e.g. an export that is not possible). */
+export interface WarningEvent extends Base {
+  type: 'warning';
+  message: string;
 }
 
 export interface SummaryRow {
@@ -132,12 +161,18 @@ export interface SummaryRow {
   agreement?: number;
   params: number;
   bytes: number;
+  /** Multiply-adds per example. */
+  macs?: number;
 }
 
 export interface RunFinishedEvent extends Base {
   type: 'run_finished';
   seconds: number;
   summary: SummaryRow[];
+  /** Latency of teacher and student, when the benchmark ran. */
+  latency?: LatencyResult[];
+  /** Sizes of the ONNX exports in bytes, when written. */
+  onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
 }
 
 export interface RunFailedEvent extends Base {
@@ -165,6 +200,8 @@ export type RunEvent =
   | EvaluationEvent
   | PhaseFinishedEvent
   | ArtifactEvent
+  | BenchmarkEvent
+  | WarningEvent
   | RunFinishedEvent
   | RunFailedEvent
   | RunStoppedEvent;

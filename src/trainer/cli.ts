@@ -12,24 +12,33 @@ import { ConfigError } from '../core/config/problems.ts';
 import { DataError } from '../core/data/dataError.ts';
 import { BackendError } from '../core/backend.ts';
 import { ModelFileError } from '../core/models/io.ts';
+import { ExportError } from '../core/export/onnx.ts';
 import { DivergenceError } from '../core/train/loop.ts';
 import { checkConfigFully, runDistillation } from '../core/run/pipeline.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
-import { ProgressPrinter, formatSummary } from './report.ts';
+import { ProgressPrinter, formatSummary, formatBytes } from './report.ts';
+import { benchOptions, benchRun, exportOnnx, readRunConfig, runModelPath, type RunModel } from '../core/run/deliverables.ts';
+import { selectBackend, type BackendPreference } from '../core/backend.ts';
+import { loadModel, saveModel } from '../core/models/io.ts';
+import { RunFolder, readRunRecord } from '../core/run/runFolder.ts';
+import type { BenchOptions } from '../core/bench/latency.ts';
 import { starterConfig } from './starter.ts';
 
 const USAGE = `usage:
   distill train <config.distill.json>     train the teacher (if configured), the baseline and the distilled student
   distill train --resume <run folder>     continue a stopped or crashed run from its last checkpoint
   distill validate <config.distill.json>  check a config, its data and its teacher without training
-  distill init [path] [--force]           write a starter config (default: kd.distill.json)`;
+  distill init [path] [--force]           write a starter config (default: kd.distill.json)
+  distill export <run folder> --format onnx|tfjs [--model student|teacher|scratch] [--out path]
+  distill bench <run folder> [--threads N] [--batch 1,64] [--seconds S]
+                                          time teacher and student (onnxruntime CPU and the tfjs backend)`;
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
 class UsageError extends Error {}
 
 function isUserError(err: unknown): boolean {
-  return err instanceof ConfigError || err instanceof DataError || err instanceof BackendError || err instanceof ModelFileError || err instanceof UsageError;
+  return err instanceof ConfigError || err instanceof DataError || err instanceof BackendError || err instanceof ModelFileError || err instanceof UsageError || err instanceof ExportError;
 }
 
 async function train(args: string[]): Promise<number> {
@@ -54,7 +63,7 @@ async function train(args: string[]): Promise<number> {
     console.log(`resume with: distill train --resume ${result.runDir}`);
     return signal === 'SIGINT' ? 130 : 143;
   }
-  console.log(`\n${formatSummary(result.summary)}\n\nrun folder: ${result.runDir}`);
+  console.log(`\n${formatSummary(result.summary, result.latency, result.onnxBytes)}\n\nrun folder: ${result.runDir}`);
   return EXIT.ok;
 }
 
@@ -63,6 +72,63 @@ async function validate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('validate takes one config file');
   const { data, backend } = await checkConfigFully(positionals[0]);
   console.log(`${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`);
+  return EXIT.ok;
+}
+
+function runFolderArg(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes one run folder`);
+  const dir = path.resolve(positionals[0]);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new UsageError(`${positionals[0]} is not a run folder (no config.json)`);
+  return dir;
+}
+
+async function exportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, model: { type: 'string', default: 'student' }, out: { type: 'string' } } });
+  const runDir = runFolderArg(positionals, 'export');
+  if (values.format !== 'onnx' && values.format !== 'tfjs') throw new UsageError('--format must be onnx or tfjs');
+  if (!['student', 'teacher', 'scratch'].includes(values.model!)) throw new UsageError('--model must be student, teacher or scratch');
+  const which = values.model as RunModel;
+  const config = readRunConfig(runDir);
+  const source = runModelPath(runDir, config, which);
+  if (!fs.existsSync(source)) throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
+  await selectBackend('cpu', new Set());
+  const { model } = await loadModel(source);
+  if (values.format === 'onnx') {
+    const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.onnx`));
+    const { bytes, maxAbsDiff } = await exportOnnx(model, out, which);
+    console.log(`wrote ${out} (${formatBytes(bytes)}); onnxruntime matches tfjs within ${maxAbsDiff.toExponential(2)} (max abs)`);
+  } else {
+    const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}-tfjs`));
+    const bytes = await saveModel(model, out);
+    console.log(`wrote ${path.join(out, 'model.json')} and weights (${formatBytes(bytes)})`);
+  }
+  return EXIT.ok;
+}
+
+async function benchCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { threads: { type: 'string' }, batch: { type: 'string' }, seconds: { type: 'string' } } });
+  const runDir = runFolderArg(positionals, 'bench');
+  const config = readRunConfig(runDir);
+  const overrides: Partial<BenchOptions> = {};
+  const num = (v: string, what: string, min: number) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`${what} must be a number >= ${min}, found "${v}"`);
+    return n;
+  };
+  if (values.threads !== undefined) overrides.threads = Math.floor(num(values.threads, '--threads', 0));
+  if (values.batch !== undefined) overrides.batchSizes = values.batch.split(',').map((b) => Math.floor(num(b, '--batch', 1)));
+  if (values.seconds !== undefined) overrides.minSeconds = num(values.seconds, '--seconds', 0.01);
+  const record = readRunRecord(runDir);
+  // Time tfjs on the backend the run used, where it can still be loaded.
+  const backend = await selectBackend((record.backend?.name as BackendPreference | undefined) ?? 'auto', new Set()).catch(() => selectBackend('auto', new Set()));
+  const folder = new RunFolder(runDir);
+  try {
+    const report = await benchRun(runDir, config, benchOptions(config, overrides), (e) => folder.append(e));
+    const summary = record.summary ?? [];
+    console.log(`${formatSummary(summary, report.results, report.onnxBytes)}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}; onnxruntime ${report.machine.onnxruntime}, tfjs ${report.machine.tfjs} on ${backend.name}\nwrote ${path.join(runDir, 'bench.json')}`);
+  } finally {
+    folder.close();
+  }
   return EXIT.ok;
 }
 
@@ -89,6 +155,10 @@ export async function main(argv: string[]): Promise<number> {
         return await validate(rest);
       case 'init':
         return init(rest);
+      case 'export':
+        return await exportCommand(rest);
+      case 'bench':
+        return await benchCommand(rest);
       case undefined:
       case '-h':
       case '--help':

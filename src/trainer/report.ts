@@ -1,5 +1,5 @@
 /** What the CLI prints: progress while training and the comparison table at the end. */
-import type { RunEvent, SummaryRow } from '../protocol/events.ts';
+import type { LatencyResult, RunEvent, SummaryRow } from '../protocol/events.ts';
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(2)}%`);
 const int = (v: number) => v.toLocaleString('en-US');
@@ -15,10 +15,40 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');
 }
 
-/** The teacher / scratch / distilled comparison, with the gain from distillation stated either way. */
-export function formatSummary(summary: SummaryRow[]): string {
-  const rows = [['model', 'test accuracy', 'agreement w/ teacher', 'parameters', 'size (fp32)']];
-  for (const r of summary) rows.push([r.model, pct(r.accuracy), r.model === 'teacher' ? '-' : pct(r.agreement), int(r.params), formatBytes(r.bytes)]);
+const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b < 10 ? 1 : 0)}x`;
+
+function latencyAt(latency: LatencyResult[], model: 'teacher' | 'student', runtime: string, batch: number) {
+  return latency.find((l) => l.model === model && l.runtime === runtime && l.batch === batch);
+}
+
+/**
+ * The teacher / scratch / distilled comparison: accuracy, agreement, size, compute and latency,
+ * with the gain from distillation and the student's compression and speed-up stated either way.
+ */
+export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = [], onnxBytes: Partial<Record<'teacher' | 'student', number>> = {}): string {
+  const runtimes = [...new Set(latency.map((l) => l.runtime))];
+  const batches = [...new Set(latency.map((l) => l.batch))].sort((a, b) => a - b);
+  const b1 = batches[0];
+  const head = ['model', 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX file', 'MACs/example', ...runtimes.map((r) => `${r} p50/p99 ms (batch ${b1})`)];
+  const rows = [head];
+  for (const r of summary) {
+    const which = r.model === 'teacher' ? 'teacher' : 'student';
+    const onnx = onnxBytes[which];
+    rows.push([
+      r.model,
+      pct(r.accuracy),
+      r.model === 'teacher' ? '-' : pct(r.agreement),
+      int(r.params),
+      formatBytes(r.bytes),
+      onnx ? formatBytes(onnx) : '-',
+      r.macs !== undefined ? int(r.macs) : '-',
+      ...runtimes.map((rt) => {
+        const l = latencyAt(latency, which, rt, b1);
+        return l ? `${ms(l.p50Ms)} / ${ms(l.p99Ms)}` : '-';
+      }),
+    ]);
+  }
   const lines = [table(rows)];
   const scratch = summary.find((r) => r.model === 'scratch');
   const distilled = summary.find((r) => r.model === 'distilled');
@@ -27,7 +57,23 @@ export function formatSummary(summary: SummaryRow[]): string {
     const gain = (distilled.accuracy - scratch.accuracy) * 100;
     lines.push('', `distillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy (${gain > 0 ? 'a gain' : gain < 0 ? 'a loss' : 'no change'}; one seed, and seed-to-seed noise is about a point)`);
   }
-  if (teacher && distilled) lines.push(`student vs teacher: ${(teacher.params / distilled.params).toFixed(1)}x fewer parameters, ${((teacher.accuracy - distilled.accuracy) * 100).toFixed(2)} points below it`);
+  const student = distilled ?? scratch;
+  if (teacher && student) {
+    const parts = [`${ratio(teacher.params, student.params)} fewer parameters`];
+    if (teacher.macs && student.macs) parts.push(`${ratio(teacher.macs, student.macs)} fewer multiply-adds`);
+    for (const rt of runtimes)
+      for (const b of batches) {
+        const t = latencyAt(latency, 'teacher', rt, b);
+        const s = latencyAt(latency, 'student', rt, b);
+        if (t && s) parts.push(`${ratio(t.p50Ms, s.p50Ms)} faster in ${rt} at batch ${b}`);
+      }
+    lines.push(`student vs teacher: ${parts.join(', ')}; ${((teacher.accuracy - student.accuracy) * 100).toFixed(2)} points below it`);
+  }
+  if (latency.length > 0) {
+    const lrows = [['latency', 'runtime', 'threads', 'batch', 'p50 ms', 'p90 ms', 'p99 ms', 'samples/s', 'runs']];
+    for (const l of latency) lrows.push([l.model, l.runtime, l.threads, String(l.batch), ms(l.p50Ms), ms(l.p90Ms), ms(l.p99Ms), int(Math.round(l.samplesPerSecond)), String(l.runs)]);
+    lines.push('', table(lrows));
+  }
   return lines.join('\n');
 }
 
@@ -73,6 +119,12 @@ export class ProgressPrinter {
         break;
       case 'phase_finished':
         if (e.stoppedEarly) this.line(`  ${e.phase} stopped early after ${e.epochs} epochs (best epoch ${e.bestEpoch})`);
+        break;
+      case 'artifact':
+        if (e.kind.endsWith('-onnx')) this.line(`exported ${e.path} (${formatBytes(e.bytes)}; onnxruntime matches tfjs within ${e.maxAbsDiff?.toExponential(1)})`);
+        break;
+      case 'warning':
+        this.line(`warning: ${e.message}`);
         break;
       case 'run_stopped':
         this.line(`stopped${e.lastCheckpoint ? `; last checkpoint ${e.lastCheckpoint}` : ''}`);

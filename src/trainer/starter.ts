@@ -11,8 +11,8 @@ export function starterConfig(targetFile: string): DistillConfigInput {
     data: { source: 'demo', trainLimit: 2000, batchSize: 128 },
     teacher: { source: 'demo' },
     student: { architecture: { type: 'mlp', hidden: [64] } },
-    distill: { method: 'kd', temperature: 2, alpha: 0.5 },
-    train: { epochs: 30, optimizer: { type: 'adam', learningRate: 0.001 }, seed: 0 },
+    distill: { method: 'kd', temperature: 2, alpha: 0.1 },
+    train: { epochs: 60, optimizer: { type: 'adam', learningRate: 0.001 }, seed: 0 },
     baseline: true,
     output: { dir: '.distill/runs' },
   };

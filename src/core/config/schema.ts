@@ -231,6 +231,17 @@ export const configSchema = z.strictObject({
   baseline: z.boolean().default(true).describe('Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.'),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto')
     .describe('TensorFlow.js backend. `auto` prefers tensorflow (native, GPU build first), then wasm, then cpu, skipping any that cannot train the models.'),
+  export: z.strictObject({
+    onnx: z.boolean().default(true).describe('Export the student (and a teacher trained in the run) to ONNX at the end, checked against tfjs in onnxruntime.'),
+  }).prefault({}).describe('Models written to the run\'s artifacts/ besides the TensorFlow.js ones.'),
+  bench: z.strictObject({
+    enabled: z.boolean().default(true).describe('Measure teacher and student latency at the end of the run.'),
+    batchSizes: z.array(positiveInt()).min(1).default([1, 64]).describe('Batch sizes to time.'),
+    threads: z.number().int().min(0).default(0).describe('onnxruntime intra-op threads; 0 = its default (one per physical core).'),
+    warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing.'),
+    minRuns: positiveInt().default(30).describe('Timed runs at least.'),
+    minSeconds: z.number().positive().default(0.5).describe('Seconds of timed runs at least, per model, runtime and batch size.'),
+  }).prefault({}).describe('Latency benchmark of teacher and student (onnxruntime-node CPU and the run\'s tfjs backend).'),
   output: z.strictObject({
     dir: z.string().min(1).default('.distill/runs').describe('Folder for run folders, relative to the config file.'),
   }).prefault({}).describe('Where runs are written.'),
@@ -242,3 +253,4 @@ export type OptimizerSpec = DistillConfig['train']['optimizer'];
 export type ScheduleSpec = DistillConfig['train']['schedule'];
 export type TeacherSpec = DistillConfig['teacher'];
 export type DistillSpec = DistillConfig['distill'];
+export type BenchSpec = DistillConfig['bench'];

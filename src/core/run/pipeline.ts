@@ -20,6 +20,9 @@ import { evaluate, predictLogits, type DeviceSplit } from '../train/evaluate.ts'
 import { trainPhase, type LossFn } from '../train/loop.ts';
 import { latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
 import type { EvalMetrics, Phase, RunEvent, RunEventInput, SummaryRow, BackendInfo } from '../../protocol/events.ts';
+import { modelCost } from '../models/cost.ts';
+import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
+import type { LatencyResult } from '../../protocol/events.ts';
 import { createRunFolder, RunFolder, readRunRecord, type RunRecord, type RunStatus } from './runFolder.ts';
 
 export interface RunOptions {
@@ -37,6 +40,8 @@ export interface RunResult {
   runDir: string;
   status: RunStatus;
   summary: SummaryRow[];
+  latency?: LatencyResult[];
+  onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
 }
 
 interface Prepared {
@@ -246,8 +251,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       teacherTest = r.test;
     } else teacherTest = evaluate(teacher!, device.test, config.data.evalBatchSize);
     models.push(teacher!);
-    const teacherInfo = describeModel(teacher!);
-    summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, params: teacherInfo.params, bytes: teacherInfo.bytes });
+    summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, ...modelCost(teacher!) });
 
     // Teacher outputs once for all epochs and both students: exact, since there is no augmentation.
     const logits = {
@@ -265,8 +269,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       if ('stopped' in r) return stop();
       scratchModel = r.model;
       models.push(r.model);
-      const info = describeModel(r.model);
-      summary.push({ model: 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, params: info.params, bytes: info.bytes });
+      summary.push({ model: 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
     }
 
     const distill = config.distill;
@@ -276,8 +279,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     const r = await runPhase('distill', studentArch, kdLoss, epochs, trainLr, logits);
     if ('stopped' in r) return stop();
     models.push(r.model);
-    const info = describeModel(r.model);
-    summary.push({ model: distilling ? 'distilled' : 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, params: info.params, bytes: info.bytes });
+    summary.push({ model: distilling ? 'distilled' : 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
 
     const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [['student-tfjs', 'student', r.model]];
     if (config.teacher.source === 'train') artifacts.push(['teacher-tfjs', 'teacher', teacher!]);
@@ -287,10 +289,20 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       const bytes = await saveModel(model, dir, { distillStudio: { normalization: data.normalization, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames } });
       emit({ type: 'artifact', kind, path: path.join(dir, 'model.json'), bytes });
     }
+    if (config.export.onnx) {
+      const toExport: Array<['student' | 'teacher', tf.LayersModel]> = [['student', r.model]];
+      if (config.teacher.source === 'train') toExport.push(['teacher', teacher!]);
+      await exportRunOnnx(runDir, toExport, emit);
+    }
+    let bench: Awaited<ReturnType<typeof benchRun>> | undefined;
+    if (config.bench.enabled) {
+      currentPhase = undefined;
+      bench = await benchRun(runDir, config, benchOptions(config), emit);
+    }
     const seconds = (performance.now() - t0) / 1000;
-    emit({ type: 'run_finished', seconds, summary });
+    emit({ type: 'run_finished', seconds, summary, latency: bench?.results, onnxBytes: bench?.onnxBytes });
     saveRecord({ status: 'finished', finishedAt: new Date().toISOString(), summary });
-    return { runDir, status: 'finished', summary };
+    return { runDir, status: 'finished', summary, latency: bench?.results, onnxBytes: bench?.onnxBytes };
   } catch (err) {
     const user = err instanceof ConfigError || (err as Error).name === 'DivergenceError';
     const reason = (err as Error).message;

@@ -1,0 +1,27 @@
+/** Size and compute of a model, from its layers: what a smaller student actually saves. */
+import type * as tf from '@tensorflow/tfjs';
+
+export interface ModelCost {
+  params: number;
+  /** Weights at fp32 (trainable and running statistics). */
+  bytes: number;
+  /** Multiply-adds for one example: dense in*out, conv outH*outW*out*kh*kw*in; others count 0. */
+  macs: number;
+}
+
+export function modelCost(model: tf.LayersModel): ModelCost {
+  let macs = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const inShape = (layer.input as tf.SymbolicTensor).shape;
+    const outShape = (layer.output as tf.SymbolicTensor).shape;
+    if (cls === 'Dense') macs += (inShape.at(-1) as number) * (outShape.at(-1) as number);
+    else if (cls === 'Conv2D') {
+      const [kh, kw] = (layer.getConfig().kernelSize as number[]) ?? [1, 1];
+      const [, oh, ow, oc] = outShape as number[];
+      macs += oh * ow * oc * kh * kw * (inShape[3] as number);
+    }
+  }
+  const params = model.countParams();
+  return { params, bytes: params * 4, macs };
+}
