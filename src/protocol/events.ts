@@ -110,12 +110,20 @@ export interface EvaluationEvent extends Base {
   metrics: EvalMetrics;
 }
 
+/** The teacher's logits for every split, computed once per run (exact without augmentation). */
+export interface TeacherOutputsEvent extends Base {
+  type: 'teacher_outputs';
+  examples: number;
+  seconds: number;
+}
+
 export interface PhaseFinishedEvent extends Base {
   type: 'phase_finished';
   phase: Phase;
   epochs: number;
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** Training time, without the final test evaluation. */
   seconds: number;
 }
 
@@ -173,6 +181,8 @@ export interface RunFinishedEvent extends Base {
   latency?: LatencyResult[];
   /** Sizes of the ONNX exports in bytes, when written. */
   onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
+  /** Peak resident memory of the trainer process. */
+  peakRssMiB?: number;
 }
 
 export interface RunFailedEvent extends Base {
@@ -199,6 +209,7 @@ export type RunEvent =
   | CheckpointEvent
   | EvaluationEvent
   | PhaseFinishedEvent
+  | TeacherOutputsEvent
   | ArtifactEvent
   | BenchmarkEvent
   | WarningEvent

@@ -17,7 +17,7 @@ import { demoTeacherPath } from '../paths.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
 import { hintonLoss, supervisedLoss } from '../distill/losses.ts';
 import { evaluate, predictLogits, type DeviceSplit } from '../train/evaluate.ts';
-import { trainPhase, type LossFn } from '../train/loop.ts';
+import { trainPhase, DivergenceError, type LossFn } from '../train/loop.ts';
 import { latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
 import type { EvalMetrics, Phase, RunEvent, RunEventInput, SummaryRow, BackendInfo } from '../../protocol/events.ts';
 import { modelCost } from '../models/cost.ts';
@@ -221,8 +221,8 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
         },
       );
       if (outcome.stopped) return { model, stopped: true as const };
-      const test = evaluate(model, device.test, config.data.evalBatchSize, teacher?.test);
       const seconds = (performance.now() - phaseStart) / 1000;
+      const test = evaluate(model, device.test, config.data.evalBatchSize, teacher?.test);
       const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
       const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
       const finalDir = await writeCheckpoint(runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model, optimizerSlots: [] });
@@ -254,12 +254,15 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, ...modelCost(teacher!) });
 
     // Teacher outputs once for all epochs and both students: exact, since there is no augmentation.
+    const outputsStart = performance.now();
     const logits = {
       train: predictLogits(teacher!, device.train.x, config.data.evalBatchSize),
       validation: predictLogits(teacher!, device.validation.x, config.data.evalBatchSize),
       test: predictLogits(teacher!, device.test.x, config.data.evalBatchSize),
     };
     owned.push(logits.train, logits.validation, logits.test);
+    logits.test.dataSync(); // wait for the backend, so the time below is the real cost
+    emit({ type: 'teacher_outputs', examples: data.train.n + data.validation.n + data.test.n, seconds: (performance.now() - outputsStart) / 1000 });
     const epochs = config.train.epochs;
     const studentArch = config.student.architecture;
 
@@ -300,11 +303,14 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       bench = await benchRun(runDir, config, benchOptions(config), emit);
     }
     const seconds = (performance.now() - t0) / 1000;
-    emit({ type: 'run_finished', seconds, summary, latency: bench?.results, onnxBytes: bench?.onnxBytes });
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    emit({ type: 'run_finished', seconds, summary, latency: bench?.results, onnxBytes: bench?.onnxBytes, peakRssMiB });
     saveRecord({ status: 'finished', finishedAt: new Date().toISOString(), summary });
     return { runDir, status: 'finished', summary, latency: bench?.results, onnxBytes: bench?.onnxBytes };
   } catch (err) {
-    const user = err instanceof ConfigError || (err as Error).name === 'DivergenceError';
+    if (err instanceof DivergenceError)
+      err.message += lastCheckpoint ? `; the last good checkpoint is ${lastCheckpoint}` : '; no checkpoint was written before it';
+    const user = err instanceof ConfigError || err instanceof DivergenceError;
     const reason = (err as Error).message;
     try {
       emit({ type: 'run_failed', kind: user ? 'user' : 'internal', reason, phase: currentPhase, lastCheckpoint });

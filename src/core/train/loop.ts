@@ -145,9 +145,11 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           const names = Object.keys(lossSums);
           const values = tf.tidy(() => tf.stack(names.map((k) => lossSums[k]))).dataSync(); // the one host sync per window
           const loss: LossValues = {};
+          // Name the term that went bad first: a bad term makes the total bad too.
+          const bad = [...names.keys()].sort((a, b) => Number(names[a] === 'total') - Number(names[b] === 'total')).find((i) => !Number.isFinite(values[i]));
+          if (bad !== undefined)
+            throw new DivergenceError(`the ${names[bad]} loss became ${values[bad]} ${windowSteps > 1 ? `in the ${windowSteps} steps up to` : 'at'} ${phase} step ${progress.globalStep} (epoch ${epoch})`);
           names.forEach((k, i) => {
-            if (!Number.isFinite(values[i]))
-              throw new DivergenceError(`the ${k} loss became ${values[i]} at ${phase} step ${progress.globalStep} (epoch ${epoch})`);
             loss[k] = values[i] / windowSamples;
             epochLossSums[k] = (epochLossSums[k] ?? 0) + values[i];
           });

@@ -1,0 +1,212 @@
+// `npm run bench`: the job of ../shared/anchors/torch_fashion_kd.py (full Fashion-MNIST, the CNN
+// teacher, a 784-64-10 MLP student, scratch and distilled, 5 epochs, batch 128, T = 4, alpha = 0.5)
+// with our trainer on each available backend, and with PyTorch when it is installed; medians over
+// repeated runs, per phase, with the ratio ours / PyTorch. Writes .distill/bench/<time>.json.
+// usage: npm run bench -- [--repeat 3] [--backends tensorflow,wasm] [--epochs 5] [--threads 2] [--no-torch]
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
+
+const root = path.join(__dirname, '..');
+const { values } = parseArgs({
+  options: {
+    repeat: { type: 'string', default: '3' },
+    backends: { type: 'string', default: 'tensorflow,wasm' },
+    epochs: { type: 'string', default: '5' },
+    threads: { type: 'string', default: '2' },
+    data: { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
+    anchor: { type: 'string', default: path.join(root, '..', 'shared', 'anchors', 'torch_fashion_kd.py') },
+    'no-torch': { type: 'boolean', default: false },
+  },
+});
+const repeat = Number(values.repeat);
+const epochs = Number(values.epochs);
+const dataDir = values.data!;
+if (!fs.existsSync(path.join(dataDir, 'train-images-idx3-ubyte.gz'))) {
+  console.error(`bench: full Fashion-MNIST not found in ${dataDir} (Debian: apt-get install dataset-fashion-mnist; or --data <folder>)`);
+  process.exit(2);
+}
+const cli = path.join(root, 'dist', 'trainer', 'cli.js');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-bench-'));
+const TEACHER_MACS = 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 3136 * 128 + 128 * 10;
+const STUDENT_MACS = 784 * 64 + 64 * 10;
+const N_TRAIN = 60000;
+const N_ALL = 70000;
+
+interface Measure {
+  teacherS?: number;
+  scratchS: number;
+  kdS: number;
+  /** Of which the teacher's outputs (ours: once; PyTorch: inside every step). */
+  kdTeacherS?: number;
+  jobS: number;
+  peakMiB: number;
+  acc: { teacher: number; scratch: number; kd: number };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function ours(backend: string, seed: number, teacherModel?: string): { m: Measure; teacherArtifact: string } {
+  const config = {
+    name: `bench-${backend}`,
+    data: { source: 'idx', dir: dataDir, validationFraction: 0, batchSize: 128, evalBatchSize: 1000 },
+    teacher: teacherModel
+      ? { source: 'tfjs', path: teacherModel }
+      : { source: 'train', architecture: { type: 'cnn', channels: [32, 64], kernelSize: 3, pool: 'max', dense: [128] }, epochs },
+    student: { architecture: { type: 'mlp', hidden: [64] } },
+    distill: { method: 'kd', temperature: 4, alpha: 0.5 },
+    train: { epochs, optimizer: { type: 'adam', learningRate: 0.001 }, seed, logEvery: 100 },
+    baseline: true,
+    backend,
+    export: { onnx: false },
+    bench: { enabled: false },
+    output: { dir: path.join(work, 'runs') },
+  };
+  const file = path.join(work, `${backend}-${seed}.distill.json`);
+  fs.writeFileSync(file, JSON.stringify(config));
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [cli, 'train', file], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const jobS = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`our ${backend} run failed:\n${r.stderr}`);
+  const runDir = r.stdout.match(/run folder: (.*)/)![1].trim();
+  const events: RunEvent[] = parseEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8'));
+  const phase = (p: string) => events.find((e) => e.type === 'phase_finished' && e.phase === p);
+  const secs = (p: string) => {
+    const e = phase(p);
+    return e?.type === 'phase_finished' ? e.seconds : undefined;
+  };
+  const outputs = events.find((e) => e.type === 'teacher_outputs');
+  const done = events.find((e) => e.type === 'run_finished');
+  if (done?.type !== 'run_finished' || outputs?.type !== 'teacher_outputs') throw new Error('incomplete run');
+  const acc = (m: string) => done.summary.find((s) => s.model === m)!.accuracy;
+  return {
+    m: {
+      teacherS: secs('teacher'),
+      scratchS: secs('scratch')!,
+      kdS: outputs.seconds + secs('distill')!,
+      kdTeacherS: outputs.seconds,
+      jobS,
+      peakMiB: done.peakRssMiB ?? NaN,
+      acc: { teacher: acc('teacher'), scratch: acc('scratch'), kd: acc('distilled') },
+    },
+    teacherArtifact: teacherModel ?? path.join(runDir, 'artifacts', 'teacher', 'model.json'),
+  };
+}
+
+function torch(seed: number): Measure | undefined {
+  const probe = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0) return undefined;
+  const wrapper = 'import resource, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)';
+  const t0 = performance.now();
+  const r = spawnSync('python3', ['-c', wrapper, values.anchor!, '--json', '--threads', values.threads!, '--epochs', String(epochs), '--teacher-epochs', String(epochs), '--seed', String(seed), '--data', dataDir], { encoding: 'utf8' });
+  const jobS = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`PyTorch anchor failed:\n${r.stderr}`);
+  const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  const rss = Number(r.stderr.match(/MAXRSS_KIB (\d+)/)?.[1] ?? NaN);
+  return { teacherS: res.teacher.train_s, scratchS: res.scratch.train_s, kdS: res.kd.train_s, jobS, peakMiB: rss / 1024, acc: { teacher: res.teacher.acc, scratch: res.scratch.acc, kd: res.kd.acc } };
+}
+
+function medianMeasure(ms: Measure[]): Measure {
+  const med = (f: (m: Measure) => number | undefined) => {
+    const xs = ms.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+    return xs.length ? median(xs) : undefined;
+  };
+  return {
+    teacherS: med((m) => m.teacherS),
+    scratchS: med((m) => m.scratchS)!,
+    kdS: med((m) => m.kdS)!,
+    kdTeacherS: med((m) => m.kdTeacherS),
+    jobS: med((m) => m.jobS)!,
+    peakMiB: med((m) => m.peakMiB) ?? NaN,
+    acc: { teacher: med((m) => m.acc.teacher)!, scratch: med((m) => m.acc.scratch)!, kd: med((m) => m.acc.kd)! },
+  };
+}
+
+const flops = {
+  teacher: 6 * TEACHER_MACS * N_TRAIN * epochs,
+  scratch: 6 * STUDENT_MACS * N_TRAIN * epochs,
+  kdOurs: 2 * TEACHER_MACS * N_ALL + 6 * STUDENT_MACS * N_TRAIN * epochs,
+  kdTorch: 2 * TEACHER_MACS * N_TRAIN * epochs + 6 * STUDENT_MACS * N_TRAIN * epochs,
+};
+
+const results: Record<string, { runs: Measure[]; median: Measure }> = {};
+let teacherForOthers: string | undefined;
+for (const backend of values.backends!.split(',')) {
+  const runs: Measure[] = [];
+  for (let i = 0; i < repeat; i++) {
+    // wasm cannot train conv layers: it distils from the teacher the tensorflow run trained.
+    const needsTeacher = backend === 'wasm' || backend === 'cpu';
+    if (needsTeacher && !teacherForOthers) {
+      teacherForOthers = path.join(root, 'media', 'demo', 'teacher', 'model.json');
+      console.error(`bench: ${backend} cannot train the CNN teacher; it distils from the demo teacher (8 epochs, not ${epochs})`);
+    }
+    try {
+      const r = ours(backend, i, needsTeacher ? teacherForOthers : undefined);
+      if (backend === 'tensorflow') teacherForOthers ??= r.teacherArtifact;
+      runs.push(r.m);
+      console.error(`bench: ${backend} run ${i + 1}/${repeat}: job ${r.m.jobS.toFixed(1)} s`);
+    } catch (err) {
+      console.error(`bench: skipping ${backend}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+      break;
+    }
+  }
+  if (runs.length) results[`ours ${backend}`] = { runs, median: medianMeasure(runs) };
+}
+if (!values['no-torch']) {
+  const runs: Measure[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const m = torch(i);
+    if (!m) {
+      console.error('bench: python3 with torch not found; PyTorch not compared');
+      break;
+    }
+    runs.push(m);
+    console.error(`bench: pytorch run ${i + 1}/${repeat}: job ${m.jobS.toFixed(1)} s`);
+  }
+  if (runs.length) results[`pytorch ${values.threads} threads`] = { runs, median: medianMeasure(runs) };
+}
+
+const names = Object.keys(results);
+const torchName = names.find((n) => n.startsWith('pytorch'));
+const fmt = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
+const rows: string[][] = [['', ...names.flatMap((n) => (torchName && n !== torchName ? [n, 'ratio'] : [n]))]];
+const line = (label: string, f: (m: Measure, name: string) => number | undefined, d = 1, ratio = true) => {
+  rows.push([label, ...names.flatMap((n) => {
+    const v = f(results[n].median, n);
+    if (!torchName || n === torchName) return [fmt(v, d)];
+    const t = f(results[torchName].median, torchName);
+    return [fmt(v, d), ratio && v !== undefined && t ? `${(v / t).toFixed(2)}x` : ''];
+  })]);
+};
+line('teacher training, s', (m) => m.teacherS);
+line('scratch student training, s', (m) => m.scratchS);
+line('KD: teacher outputs + student training, s', (m) => m.kdS);
+line('  of which teacher outputs, s', (m) => m.kdTeacherS, 1, false);
+line('whole job (process wall time), s', (m) => m.jobS);
+line('teacher training, samples/s', (m) => (m.teacherS ? (N_TRAIN * epochs) / m.teacherS : undefined), 0, false);
+line('scratch training, samples/s', (m) => (N_TRAIN * epochs) / m.scratchS, 0, false);
+line('KD phase, samples/s', (m) => (N_TRAIN * epochs) / m.kdS, 0, false);
+line('teacher training, GFLOP/s', (m) => (m.teacherS ? flops.teacher / m.teacherS / 1e9 : undefined), 1, false);
+line('scratch training, GFLOP/s', (m) => flops.scratch / m.scratchS / 1e9, 2, false);
+line('KD phase, GFLOP/s (work each one does)', (m, n) => (n.startsWith('pytorch') ? flops.kdTorch : flops.kdOurs) / m.kdS / 1e9, 2, false);
+line('peak memory, MiB', (m) => m.peakMiB, 0);
+line('test accuracy teacher, %', (m) => m.acc.teacher * 100, 2, false);
+line('test accuracy scratch, %', (m) => m.acc.scratch * 100, 2, false);
+line('test accuracy distilled, %', (m) => m.acc.kd * 100, 2, false);
+const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+console.log(rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n'));
+console.log(`\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratio = ours / PyTorch (below 1 is faster)`);
+
+const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()}-${os.arch()} ${os.release()}`, node: process.version };
+const outDir = path.join(root, '.distill', 'bench');
+fs.mkdirSync(outDir, { recursive: true });
+const out = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+fs.writeFileSync(out, JSON.stringify({ machine, epochs, repeat, flops, results }, null, 2));
+console.log(`wrote ${path.relative(root, out)}`);
+fs.rmSync(work, { recursive: true, force: true });
