@@ -41,6 +41,8 @@ export interface EvalMetrics {
   /** Mean KL(teacher || model) at T=1 (absent without a teacher). */
   klToTeacher?: number;
   examples: number;
+  /** Test evaluations: confusion[true][predicted] counts. */
+  confusion?: number[][];
 }
 
 interface Base {
@@ -59,7 +61,7 @@ export interface RunStartedEvent extends Base {
   node: string;
   platform: string;
   phases: Phase[];
-  data: { train: number; validation: number; test: number; inputShape: number[]; classes: number };
+  data: { train: number; validation: number; test: number; inputShape: number[]; classes: number; classNames?: string[] };
 }
 
 export interface PhaseStartedEvent extends Base {

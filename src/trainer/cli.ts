@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../core/config/problems.ts';
+import { ConfigError, problemAt, type ConfigProblem } from '../core/config/problems.ts';
+import { validateConfigText } from '../core/config/load.ts';
 import { DataError } from '../core/data/dataError.ts';
 import { BackendError } from '../core/backend.ts';
 import { ModelFileError } from '../core/models/io.ts';
@@ -25,9 +26,10 @@ import type { BenchOptions } from '../core/bench/latency.ts';
 import { starterConfig } from './starter.ts';
 
 const USAGE = `usage:
-  distill train <config.distill.json>     train the teacher (if configured), the baseline and the distilled student
+  distill train <config.distill.json> [--backend auto|tensorflow|wasm|cpu] [--run-dir <empty folder>]
+                                          train the teacher (if configured), the baseline and the distilled student
   distill train --resume <run folder>     continue a stopped or crashed run from its last checkpoint
-  distill validate <config.distill.json>  check a config, its data and its teacher without training
+  distill validate <config.distill.json> [--json]  check a config, its data and its teacher without training
   distill init [path] [--force]           write a starter config (default: kd.distill.json)
   distill export <run folder> --format onnx|tfjs [--model student|teacher|scratch] [--out path]
   distill bench <run folder> [--threads N] [--batch 1,64] [--seconds S]
@@ -42,8 +44,11 @@ function isUserError(err: unknown): boolean {
 }
 
 async function train(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { resume: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { resume: { type: 'string' }, 'run-dir': { type: 'string' }, backend: { type: 'string' } } });
+  if (values.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(values.backend)) throw new UsageError('--backend must be auto, tensorflow, wasm or cpu');
   if (values.resume ? positionals.length > 0 : positionals.length !== 1) throw new UsageError('train takes one config file, or --resume <run folder>');
+  const runDir = values['run-dir'] ? path.resolve(values['run-dir']) : undefined;
+  if (runDir && (!fs.existsSync(runDir) || fs.existsSync(path.join(runDir, 'run.json')))) throw new UsageError(`--run-dir ${runDir} must be an existing folder that holds no run`);
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals) => {
     if (signal) process.exit(s === 'SIGINT' ? 130 : 143); // a second signal: stop now
@@ -56,6 +61,8 @@ async function train(args: string[]): Promise<number> {
   const result = await runDistillation({
     configFile: positionals[0],
     resumeDir: values.resume ? path.resolve(values.resume) : undefined,
+    runDir,
+    backend: values.backend as BackendPreference | undefined,
     onEvent: (e) => printer.handle(e),
     shouldStop: () => signal !== undefined,
   });
@@ -68,11 +75,39 @@ async function train(args: string[]): Promise<number> {
 }
 
 async function validate(args: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
   if (positionals.length !== 1) throw new UsageError('validate takes one config file');
-  const { data, backend } = await checkConfigFully(positionals[0]);
-  console.log(`${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`);
+  const file = path.resolve(positionals[0]);
+  if (!values.json) {
+    const { data, backend } = await checkConfigFully(file);
+    console.log(`${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`);
+    return EXIT.ok;
+  }
+  // For editors: every problem located in the file, as JSON on stdout, exit 0 either way.
+  let problems: ConfigProblem[] = [];
+  try {
+    await checkConfigFully(file);
+  } catch (err) {
+    if (err instanceof ConfigError) problems = err.problems;
+    else if (err instanceof DataError || err instanceof BackendError) {
+      const source = validateConfigText(fs.readFileSync(file, 'utf8'), file, { checkFiles: false }).source;
+      problems = [problemAt(source, err instanceof BackendError ? ['backend'] : dataErrorPath(source.text, err), err.message)];
+    } else throw err;
+  }
+  console.log(JSON.stringify({ file, problems }));
   return EXIT.ok;
+}
+
+/** The config field a data error is about: the file field that names the file, else `data`. */
+function dataErrorPath(text: string, err: DataError): Array<string | number> {
+  const data = (JSON.parse(text) as { data?: Record<string, unknown> }).data ?? {};
+  const base = path.basename(err.file);
+  for (const [key, value] of Object.entries(data)) {
+    if (typeof value === 'string' && path.basename(value) === base) return ['data', key];
+    if (value && typeof value === 'object')
+      for (const [k, v] of Object.entries(value)) if (typeof v === 'string' && path.basename(v) === base) return ['data', key, k];
+  }
+  return ['data'];
 }
 
 function runFolderArg(positionals: string[], command: string): string {

@@ -30,6 +30,10 @@ export interface RunOptions {
   configFile?: string;
   /** A run folder to continue from its last checkpoint. */
   resumeDir?: string;
+  /** For a new run: an existing, empty folder to use (the editor creates it to tail it at once). */
+  runDir?: string;
+  /** Overrides the config's backend (a new run only; a resumed run keeps its own). */
+  backend?: DistillConfig['backend'];
   /** Called for every event after it is appended to events.jsonl. */
   onEvent?: (event: RunEvent) => void;
   /** Polled between steps; when true the run checkpoints and ends as `stopped`. */
@@ -133,12 +137,15 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     const snapshot = path.join(options.resumeDir, 'config.json');
     if (!fs.existsSync(snapshot)) throw new ConfigError([{ file: options.resumeDir, path: [], line: 0, column: 0, offset: 0, length: 0, message: 'is not a run folder (no config.json); expected a folder under the runs folder' }]);
     loaded = parseConfigText(fs.readFileSync(snapshot, 'utf8'), snapshot);
-  } else loaded = loadConfigFile(options.configFile!);
+  } else {
+    loaded = loadConfigFile(options.configFile!);
+    if (options.backend) loaded.config.backend = options.backend;
+  }
   seedGlobalRandom(mixSeed(loaded.config.train.seed, 'setup'));
   const prepared = await prepare(loaded);
   const { config, data, backend } = prepared;
 
-  const runDir = options.resumeDir ?? createRunFolder(config.output.dir, config.name);
+  const runDir = options.resumeDir ?? options.runDir ?? createRunFolder(config.output.dir, config.name);
   const folder = new RunFolder(runDir);
   const startedAt = new Date();
   const previous = resuming ? readRunRecord(runDir) : undefined;
@@ -172,7 +179,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
   emit({
     type: 'run_started', runId: folder.id, name: config.name, configFile: record.configFile, resumed: resuming, pid: process.pid,
     backend, node: process.version, platform: `${process.platform}-${process.arch}`, phases,
-    data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape: data.inputShape, classes: data.numClasses },
+    data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames },
   });
 
   const device = {
@@ -222,7 +229,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       );
       if (outcome.stopped) return { model, stopped: true as const };
       const seconds = (performance.now() - phaseStart) / 1000;
-      const test = evaluate(model, device.test, config.data.evalBatchSize, teacher?.test);
+      const test = evaluate(model, device.test, config.data.evalBatchSize, teacher?.test, true);
       const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
       const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
       const finalDir = await writeCheckpoint(runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model, optimizerSlots: [] });
@@ -249,7 +256,10 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       if ('stopped' in r) return stop();
       teacher = r.model;
       teacherTest = r.test;
-    } else teacherTest = evaluate(teacher!, device.test, config.data.evalBatchSize);
+    } else {
+      teacherTest = evaluate(teacher!, device.test, config.data.evalBatchSize, undefined, true);
+      emit({ type: 'evaluation', phase: 'teacher', split: 'test', metrics: teacherTest });
+    }
     models.push(teacher!);
     summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, ...modelCost(teacher!) });
 

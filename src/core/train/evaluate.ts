@@ -31,8 +31,9 @@ export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: nu
  * Accuracy and cross-entropy against the labels; with teacher logits also top-1 agreement and
  * KL(teacher || model) at T = 1.
  */
-export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D): EvalMetrics {
+export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D, withConfusion = false): EvalMetrics {
   if (split.n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
+  const predictions: tf.Tensor[] = [];
   const totals = tf.tidy(() => {
     let sums = tf.zeros([4]);
     for (let start = 0; start < split.n; start += batchSize) {
@@ -41,6 +42,7 @@ export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: n
       const labels = split.y.slice(start, size);
       const logProbs = tf.logSoftmax(logits);
       const predicted = logits.argMax(1);
+      if (withConfusion) predictions.push(tf.keep(predicted));
       const correct = predicted.equal(labels).sum().cast('float32');
       const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), logProbs)));
       let agree: tf.Tensor = tf.scalar(0);
@@ -58,6 +60,14 @@ export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: n
   const [correct, ce, agree, kl] = totals.dataSync();
   totals.dispose();
   const metrics: EvalMetrics = { accuracy: correct / split.n, loss: ce / split.n, examples: split.n };
+  if (withConfusion) {
+    const k = model.outputs[0].shape[1] as number;
+    const predicted = tf.concat(predictions);
+    const [p, y] = [predicted.dataSync(), split.y.dataSync()];
+    tf.dispose([predicted, ...predictions]);
+    metrics.confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+    for (let i = 0; i < split.n; i++) metrics.confusion[y[i]][p[i]] += 1;
+  }
   if (teacherLogits) {
     metrics.agreement = agree / split.n;
     metrics.klToTeacher = kl / split.n;

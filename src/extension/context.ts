@@ -1,0 +1,93 @@
+/** Everything the commands share, built once in activate (rust-analyzer's Ctx pattern). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readSettings, type Settings } from './settings.ts';
+import { RunManager } from './runs/runManager.ts';
+import { listRuns, type RunView } from './runs/runStore.ts';
+import type { ConfigDiagnostics } from './diagnostics.ts';
+import type { TrainerCommand } from './trainerCli.ts';
+
+export interface DashboardOpener {
+  open(runDirs: string[]): void;
+}
+
+export class Ctx {
+  readonly lastRunOf = new Map<string, string>();
+  private readonly channels = new Map<string, { channel: vscode.OutputChannel; offset: number }>();
+  private readonly refreshers: Array<() => void> = [];
+  dashboards!: DashboardOpener;
+
+  constructor(
+    readonly extension: vscode.ExtensionContext,
+    readonly runs: RunManager,
+    readonly diagnostics: ConfigDiagnostics,
+  ) {}
+
+  settings(): Settings {
+    return readSettings();
+  }
+
+  trainerPath(): string {
+    return path.join(this.extension.extensionPath, 'dist', 'trainer', 'cli.js');
+  }
+
+  trainer(): TrainerCommand {
+    return { trainerPath: this.trainerPath(), nodePath: this.settings().nodePath || process.execPath };
+  }
+
+  /** Runs folders to list: the setting's in each workspace folder, and every config's output folder used here. */
+  runsDirs(): string[] {
+    const dirs = new Set<string>(this.extension.workspaceState.get<string[]>('distill.runsDirs', []));
+    for (const f of vscode.workspace.workspaceFolders ?? []) dirs.add(path.resolve(f.uri.fsPath, this.settings().runsFolder));
+    return [...dirs].filter((d) => fs.existsSync(d));
+  }
+
+  rememberRunsDir(dir: string): void {
+    const dirs = new Set(this.extension.workspaceState.get<string[]>('distill.runsDirs', []));
+    if (!dirs.has(dir)) void this.extension.workspaceState.update('distill.runsDirs', [...dirs, dir]);
+  }
+
+  allRuns(): RunView[] {
+    const seen = new Set<string>();
+    return this.runsDirs()
+      .flatMap((d) => listRuns(d))
+      .filter((r) => !seen.has(r.dir) && seen.add(r.dir))
+      .map((r) => (this.runs.runningDirs.includes(r.dir) && r.status !== 'running' ? { ...r, status: 'running' as const } : r));
+  }
+
+  onRefresh(fn: () => void): void {
+    this.refreshers.push(fn);
+  }
+
+  refresh(): void {
+    for (const fn of this.refreshers) fn();
+  }
+
+  /** The run's trainer output, in an output channel of its own. */
+  logChannel(dir: string): vscode.OutputChannel {
+    let entry = this.channels.get(dir);
+    if (!entry) {
+      entry = { channel: vscode.window.createOutputChannel(`Distill: ${path.basename(dir)}`), offset: 0 };
+      this.channels.set(dir, entry);
+      this.extension.subscriptions.push(entry.channel);
+    }
+    this.pumpLog(dir);
+    return entry.channel;
+  }
+
+  /** Appends what the trainer wrote to its log since the last call. */
+  pumpLog(dir: string): void {
+    const entry = this.channels.get(dir);
+    if (!entry) return;
+    try {
+      const text = fs.readFileSync(path.join(dir, 'trainer.log'));
+      if (text.length > entry.offset) {
+        entry.channel.append(text.subarray(entry.offset).toString('utf8').replace(/\r\x1b\[K/g, '\n'));
+        entry.offset = text.length;
+      }
+    } catch {
+      // No log (a run started from the terminal): nothing to show.
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { dashboardHtml } from '../src/extension/dashboard/html.ts';
+import { parseEvents } from '../src/protocol/events.ts';
+import { MESSAGES_VERSION, parseWebviewMessage } from '../src/protocol/messages.ts';
+import { root, runCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
+
+// The built dashboard in Debian's Chromium (playwright-core, no browser download), fed events
+// recorded from real runs. Screenshots go to test-results/dashboard-*.png.
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+let playwright: typeof import('playwright-core') | undefined;
+try {
+  playwright = require('playwright-core');
+} catch {
+  playwright = undefined;
+}
+const skip = !chromiumPath ? 'Debian chromium is not installed (apt-get install chromium)' : !playwright ? 'playwright-core is not installed' : false;
+const shots = path.join(root, 'test-results');
+
+let server: http.Server;
+let base = '';
+let browser: import('playwright-core').Browser;
+const runs: Record<string, { dir: string; id: string; events: unknown[] }> = {};
+
+function recordRun(key: string, config: Record<string, unknown>, expectCode: number) {
+  const dir = tempDir(`dash-${key}`);
+  const r = runCli(['train', writeConfig(dir, key, smallConfig(config))], dir);
+  assert.equal(r.code, expectCode, r.stderr);
+  const [run] = runFolders(dir);
+  runs[key] = { dir: run, id: path.basename(run), events: parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8')) };
+}
+
+before(async () => {
+  if (skip) return;
+  recordRun('demo', { backend: 'wasm', data: { source: 'demo', trainLimit: 1000, batchSize: 64 }, student: { architecture: { type: 'mlp', hidden: [32] } }, train: { epochs: 6, logEvery: 4, optimizer: { type: 'adam', learningRate: 0.003 } }, bench: { batchSizes: [1, 8], minRuns: 5, minSeconds: 0.05, warmup: 1 } }, 0);
+  recordRun('other', { backend: 'wasm', student: { architecture: { type: 'mlp', hidden: [8] } }, train: { epochs: 3, logEvery: 2 }, bench: { enabled: false } }, 0);
+  recordRun('failed', { backend: 'wasm', train: { epochs: 3, logEvery: 1, optimizer: { type: 'sgd', learningRate: 1e12, momentum: 0 } } }, 1);
+  const webview = path.join(root, 'dist', 'webview');
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/') {
+      res.setHeader('content-type', 'text/html');
+      res.end(dashboardHtml({ cspSource: base, scriptUri: `${base}/main.js`, styleUri: `${base}/main.css`, title: 'test' }));
+      return;
+    }
+    const file = path.join(webview, path.basename(url.pathname));
+    if (!fs.existsSync(file) || !/\.(js|css)$/.test(file)) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    res.setHeader('content-type', file.endsWith('.js') ? 'text/javascript' : 'text/css');
+    res.end(fs.readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await playwright!.chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  fs.mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const DARK = { '--vscode-foreground': '#cccccc', '--vscode-editor-background': '#1e1e1e', '--vscode-descriptionForeground': '#9d9d9d', '--vscode-charts-blue': '#3794ff', '--vscode-charts-orange': '#d18616', '--vscode-charts-green': '#89d185', '--vscode-editorWidget-border': '#454545' };
+const LIGHT = { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-descriptionForeground': '#717171', '--vscode-charts-blue': '#1a85ff', '--vscode-charts-orange': '#c27d1a', '--vscode-charts-green': '#388a34', '--vscode-editorWidget-border': '#c8c8c8' };
+
+/** Opens the dashboard with the webview API recorded, as VS Code would host it, in a theme. */
+async function open(theme: 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast' = 'vscode-dark') {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) violations.push(m.text());
+  });
+  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
+  // A string, not a function: the test runner's transpiler would add helpers the page lacks.
+  await page.addInitScript({
+    content: `
+      const sent = [];
+      window.__sent = sent;
+      window.acquireVsCodeApi = () => ({ postMessage: (m) => sent.push(m), setState: (s) => sent.push({ state: s }), getState: () => undefined });
+      const vars = ${JSON.stringify(theme === 'vscode-light' ? LIGHT : DARK)};
+      document.addEventListener('DOMContentLoaded', () => {
+        document.body.classList.add(${JSON.stringify(theme)});
+        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty(k, v);
+      });`,
+  });
+  await page.goto(`${base}/`);
+  await page.waitForFunction(() => (window as unknown as { __sent: Array<{ type?: string }> }).__sent.some((m) => m.type === 'ready'));
+  return { page, violations };
+}
+
+async function init(page: import('playwright-core').Page, keys: string[]) {
+  const message = { type: 'init', v: MESSAGES_VERSION, runs: keys.map((k) => runs[k]) };
+  await page.evaluate((m) => window.postMessage(m, '*'), message);
+  await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
+}
+
+test('a finished demo run: the comparison table with numbers, curves with data points, latency', { skip }, async () => {
+  const { page, violations } = await open();
+  await init(page, ['demo']);
+  const rows = await page.$$eval('table.summary tr[data-model]', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(rows.map((r) => r[0]), ['teacher', 'scratch', 'distilled']);
+  for (const r of rows) assert.match(r[1]!, /^\d+\.\d\d%$/, `accuracy of ${r[0]}`);
+  assert.equal(rows[0][3], '421,642');
+  assert.equal(rows[2][3], '25,450');
+  assert.match(rows[2][7]!, /^\d+\.\d+ \/ \d+\.\d+$/, 'onnxruntime latency of the student');
+  const gain = await page.getAttribute('.gain', 'data-gain');
+  const summary = (runs.demo.events.at(-1) as { summary: Array<{ model: string; accuracy: number }> }).summary;
+  const want = ((summary.find((s) => s.model === 'distilled')!.accuracy - summary.find((s) => s.model === 'scratch')!.accuracy) * 100).toFixed(2);
+  assert.equal(gain, want);
+  for (const id of ['loss', 'accuracy', 'agreement', 'lr']) {
+    const points = Number(await page.getAttribute(`#${id}`, 'data-points'));
+    assert.ok(points > 0, `${id} chart has data`);
+    assert.ok(await page.$(`#${id} canvas`), `${id} chart is drawn`);
+  }
+  // Every loss term of the distilled student is its own series.
+  const legend = await page.$$eval('#loss .u-legend .u-label', (ls) => ls.map((l) => l.textContent));
+  for (const term of ['distilled total', 'distilled hard', 'distilled kd', 'scratch total']) assert.ok(legend.includes(term), `${term} in ${legend.join(', ')}`);
+  // A loaded teacher has no training curves: no empty series in the accuracy legend.
+  assert.ok(!(await page.$$eval('#accuracy .u-legend .u-label', (ls) => ls.map((l) => l.textContent))).some((l) => l?.startsWith('teacher')));
+  assert.ok((await page.$$('#latency tr')).length === 9, 'teacher and student x 2 runtimes x 2 batch sizes + header');
+  assert.ok((await page.$$('#per-class table.per-class tr')).length === 11, 'a row per class');
+  await page.screenshot({ path: path.join(shots, 'dashboard-demo-dark.png'), fullPage: true });
+  assert.deepEqual(violations, []);
+  await page.close();
+});
+
+test('log scale and the x-axis switch redraw the loss chart; CSV and PNG exports are posted to the host', { skip }, async () => {
+  const { page } = await open('vscode-light');
+  await init(page, ['demo']);
+  const before = await page.getAttribute('#loss', 'data-points');
+  await page.click('#x-axis');
+  await page.waitForFunction(() => document.querySelector('#loss h3')?.textContent?.includes('epoch'));
+  assert.notEqual(await page.getAttribute('#loss', 'data-points'), before);
+  await page.click('#log-scale');
+  await page.click('#export-csv');
+  await page.click('#loss .export-png');
+  const sent = await page.evaluate(() => (window as unknown as { __sent: unknown[] }).__sent);
+  const csv = sent.map(parseWebviewMessage).find((m) => m?.type === 'saveFile' && m.kind === 'csv');
+  assert.ok(csv?.type === 'saveFile');
+  assert.match(csv.data, /^run,model,test_accuracy/);
+  assert.match(csv.data, new RegExp(`${runs.demo.id},distilled,0\\.\\d+`));
+  const png = sent.map(parseWebviewMessage).find((m) => m?.type === 'saveFile' && m.kind === 'png');
+  assert.ok(png?.type === 'saveFile' && png.data.startsWith('data:image/png;base64,') && png.data.length > 2000);
+  await page.screenshot({ path: path.join(shots, 'dashboard-demo-light.png'), fullPage: true });
+  await page.close();
+});
+
+test('a failed run shows its reason; compare overlays two runs; live events are appended', { skip }, async () => {
+  const { page, violations } = await open('vscode-high-contrast');
+  await init(page, ['failed']);
+  assert.match((await page.textContent('.failure'))!, /Failed: the (hard|total) loss became (NaN|Infinity)/);
+  await page.screenshot({ path: path.join(shots, 'dashboard-failed.png'), fullPage: true });
+
+  await init(page, ['demo', 'other']);
+  const legend = await page.$$eval('#accuracy .u-legend .u-label', (ls) => ls.map((l) => l.textContent ?? ''));
+  assert.ok(legend.some((l) => l.startsWith(runs.demo.id)) && legend.some((l) => l.startsWith(runs.other.id)), legend.join(', '));
+  assert.equal((await page.$$('table.summary')).length, 2);
+  await page.screenshot({ path: path.join(shots, 'dashboard-compare.png'), fullPage: true });
+
+  // Live: start from the first half of a run's events, then append the rest as the host would.
+  const events = runs.demo.events;
+  const half = Math.floor(events.length / 2);
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'init', v: MESSAGES_VERSION, runs: [{ ...runs.demo, events: events.slice(0, half) }] });
+  await page.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'running');
+  await page.evaluate((m) => window.postMessage(m, '*'), { type: 'events', v: MESSAGES_VERSION, dir: runs.demo.dir, events: events.slice(half) });
+  await page.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished');
+  // Malformed or foreign messages are ignored.
+  await page.evaluate(() => window.postMessage({ type: 'init', v: 99, runs: [] }, '*'));
+  await page.waitForTimeout(100);
+  assert.equal(await page.textContent('vscode-badge'), 'finished');
+  assert.deepEqual(violations, []);
+  await page.close();
+});
+
+test('the webview HTML: strict CSP, scripts only by nonce, no inline handlers', () => {
+  const html = dashboardHtml({ cspSource: 'https://x.vscode-cdn.net', scriptUri: 'https://x/main.js', styleUri: 'https://x/main.css', title: 'a <b>' }, 'NONCE');
+  const csp = html.match(/content="([^"]+)"/)![1];
+  assert.match(csp, /^default-src 'none'; script-src 'nonce-NONCE'; style-src https:\/\/x\.vscode-cdn\.net;/);
+  assert.doesNotMatch(csp, /unsafe-eval|unsafe-inline/);
+  assert.doesNotMatch(html, /\son[a-z]+=/i);
+  assert.match(html, /<script nonce="NONCE" src="https:\/\/x\/main.js">/);
+  assert.match(html, /<title>a &lt;b&gt;<\/title>/);
+});
+
+test('messages from the webview are validated', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { type: 'ready' });
+  assert.equal(parseWebviewMessage({ type: 'saveFile', kind: 'exe', suggestedName: 'a', data: '' }), undefined);
+  assert.equal(parseWebviewMessage({ type: 'saveFile', kind: 'csv', suggestedName: '../../etc/passwd', data: '' }), undefined);
+  assert.equal(parseWebviewMessage({ type: 'runCommand', command: 'rm -rf /' }), undefined);
+  assert.equal(parseWebviewMessage(null), undefined);
+});
