@@ -51,7 +51,7 @@ test('a CSV dataset with a teacher trained in the run: all three phases, string 
   const started = es[0];
   assert.ok(started.type === 'run_started');
   assert.deepEqual(started.phases, ['teacher', 'scratch', 'distill']);
-  assert.deepEqual(started.data, { train: 1080, validation: 120, test: 300, inputShape: [49], classes: 10 });
+  assert.deepEqual(started.data, { train: 1080, validation: 120, test: 300, inputShape: [49], classes: 10, classNames: ['bag', 'boot', 'coat', 'dress', 'pullover', 'sandal', 'shirt', 'sneaker', 'trouser', 'tshirt'] });
   const summary = es.at(-1)!;
   assert.ok(summary.type === 'run_finished');
   const teacher = summary.summary.find((s) => s.model === 'teacher')!;
