@@ -1,28 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { dashboardHtml } from '../src/extension/dashboard/html.ts';
 import { parseEvents } from '../src/protocol/events.ts';
-import { MESSAGES_VERSION, parseWebviewMessage } from '../src/protocol/messages.ts';
+import { MESSAGES_VERSION, parseWebviewMessage, type RunPayload } from '../src/protocol/messages.ts';
+import { chromiumPath, CHROMIUM_ARGS, loadPlaywright, openDashboard, serveDashboard, showRuns, type Theme } from './helpers/dashboardPage.ts';
 import { root, runCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
 
 // The built dashboard in Debian's Chromium (playwright-core, no browser download), fed events
 // recorded from real runs. Screenshots go to test-results/dashboard-*.png.
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
-let playwright: typeof import('playwright-core') | undefined;
-try {
-  playwright = require('playwright-core');
-} catch {
-  playwright = undefined;
-}
+const playwright = loadPlaywright();
 const skip = !chromiumPath ? 'Debian chromium is not installed (apt-get install chromium)' : !playwright ? 'playwright-core is not installed' : false;
 const shots = path.join(root, 'test-results');
 
-let server: http.Server;
-let base = '';
+let served: { base: string; close: () => void };
 let browser: import('playwright-core').Browser;
 const runs: Record<string, { dir: string; id: string; events: unknown[] }> = {};
 
@@ -39,67 +31,18 @@ before(async () => {
   recordRun('demo', { backend: 'wasm', data: { source: 'demo', trainLimit: 1000, batchSize: 64 }, student: { architecture: { type: 'mlp', hidden: [32] } }, train: { epochs: 6, logEvery: 4, optimizer: { type: 'adam', learningRate: 0.003 } }, bench: { batchSizes: [1, 8], minRuns: 5, minSeconds: 0.05, warmup: 1 } }, 0);
   recordRun('other', { backend: 'wasm', student: { architecture: { type: 'mlp', hidden: [8] } }, train: { epochs: 3, logEvery: 2 }, bench: { enabled: false } }, 0);
   recordRun('failed', { backend: 'wasm', train: { epochs: 3, logEvery: 1, optimizer: { type: 'sgd', learningRate: 1e12, momentum: 0 } } }, 1);
-  const webview = path.join(root, 'dist', 'webview');
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url!, 'http://x');
-    if (url.pathname === '/') {
-      res.setHeader('content-type', 'text/html');
-      res.end(dashboardHtml({ cspSource: base, scriptUri: `${base}/main.js`, styleUri: `${base}/main.css`, title: 'test' }));
-      return;
-    }
-    const file = path.join(webview, path.basename(url.pathname));
-    if (!fs.existsSync(file) || !/\.(js|css)$/.test(file)) {
-      res.statusCode = 404;
-      res.end();
-      return;
-    }
-    res.setHeader('content-type', file.endsWith('.js') ? 'text/javascript' : 'text/css');
-    res.end(fs.readFileSync(file));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await playwright!.chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  served = await serveDashboard();
+  browser = await playwright!.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
   fs.mkdirSync(shots, { recursive: true });
 });
 
 after(async () => {
   await browser?.close();
-  server?.close();
+  served?.close();
 });
 
-const DARK = { '--vscode-foreground': '#cccccc', '--vscode-editor-background': '#1e1e1e', '--vscode-descriptionForeground': '#9d9d9d', '--vscode-charts-blue': '#3794ff', '--vscode-charts-orange': '#d18616', '--vscode-charts-green': '#89d185', '--vscode-editorWidget-border': '#454545' };
-const LIGHT = { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-descriptionForeground': '#717171', '--vscode-charts-blue': '#1a85ff', '--vscode-charts-orange': '#c27d1a', '--vscode-charts-green': '#388a34', '--vscode-editorWidget-border': '#c8c8c8' };
-
-/** Opens the dashboard with the webview API recorded, as VS Code would host it, in a theme. */
-async function open(theme: 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast' = 'vscode-dark') {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-  const violations: string[] = [];
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/.test(m.text())) violations.push(m.text());
-  });
-  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
-  // A string, not a function: the test runner's transpiler would add helpers the page lacks.
-  await page.addInitScript({
-    content: `
-      const sent = [];
-      window.__sent = sent;
-      window.acquireVsCodeApi = () => ({ postMessage: (m) => sent.push(m), setState: (s) => sent.push({ state: s }), getState: () => undefined });
-      const vars = ${JSON.stringify(theme === 'vscode-light' ? LIGHT : DARK)};
-      document.addEventListener('DOMContentLoaded', () => {
-        document.body.classList.add(${JSON.stringify(theme)});
-        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty(k, v);
-      });`,
-  });
-  await page.goto(`${base}/`);
-  await page.waitForFunction(() => (window as unknown as { __sent: Array<{ type?: string }> }).__sent.some((m) => m.type === 'ready'));
-  return { page, violations };
-}
-
-async function init(page: import('playwright-core').Page, keys: string[]) {
-  const message = { type: 'init', v: MESSAGES_VERSION, runs: keys.map((k) => runs[k]) };
-  await page.evaluate((m) => window.postMessage(m, '*'), message);
-  await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
-}
+const open = (theme?: Theme) => openDashboard(browser, served.base, theme);
+const init = (page: import('playwright-core').Page, keys: string[]) => showRuns(page, keys.map((k) => runs[k]) as RunPayload[]);
 
 test('a finished demo run: the comparison table with numbers, curves with data points, latency', { skip }, async () => {
   const { page, violations } = await open();
