@@ -1,0 +1,185 @@
+/**
+ * A real VS Code for end-to-end tests: code-server 4.100.3 (VS Code 1.100.3) with the packaged
+ * extension installed, on a free loopback port with a fresh user-data folder and workspace,
+ * driven in Debian's Chromium by playwright-core. Stopped by its pid, also when a test fails.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
+import { chromiumPath, CHROMIUM_ARGS, loadPlaywright } from '../helpers/dashboardPage.ts';
+import { root } from '../helpers/cli.ts';
+
+export const shots = path.join(root, 'test-results', 'e2e');
+const cache = process.env.DISTILL_CACHE ?? path.join(os.homedir(), '.cache', 'distill-studio');
+export const codeServerBin = path.join(cache, 'code-server-4.100.3', 'node_modules', '.bin', 'code-server');
+export const vsix = path.join(root, 'distill-studio.vsix');
+const extensionsDir = path.join(cache, 'e2e-extensions');
+
+export function e2eSkipReason(): string | false {
+  if (!fs.existsSync(codeServerBin)) return 'code-server is not installed: run scripts/e2e/setup.sh';
+  if (!chromiumPath) return 'Debian chromium is not installed: run scripts/e2e/setup.sh';
+  if (!loadPlaywright()) return 'playwright-core is not installed';
+  return false;
+}
+
+/** Installs the packaged extension (built by `npm run package`) once per test process. */
+let installed = false;
+export function installExtension(): void {
+  if (installed) return;
+  const distNewer = fs.existsSync(vsix) && fs.statSync(vsix).mtimeMs >= fs.statSync(path.join(root, 'dist', 'extension', 'extension.js')).mtimeMs;
+  if (!distNewer) {
+    const p = spawnSync('node', ['scripts/package.mjs'], { cwd: root, encoding: 'utf8' });
+    if (p.status !== 0) throw new Error(`packaging failed:\n${p.stdout}\n${p.stderr}`);
+  }
+  fs.rmSync(extensionsDir, { recursive: true, force: true });
+  const r = spawnSync(codeServerBin, ['--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`installing the VSIX failed:\n${r.stdout}\n${r.stderr}`);
+  installed = true;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface VsCode {
+  page: Page;
+  workspace: string;
+  close(): Promise<void>;
+}
+
+let browser: Browser | undefined;
+
+export async function launchBrowser(): Promise<Browser> {
+  browser ??= await loadPlaywright()!.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  return browser;
+}
+
+export async function closeBrowser(): Promise<void> {
+  await browser?.close();
+  browser = undefined;
+}
+
+/** Starts code-server on a fresh workspace (with `files` written into it) and opens it. */
+export async function openVsCode(files: Record<string, string>, options: { trusted?: boolean } = {}): Promise<VsCode> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-'));
+  const workspace = path.join(home, 'workspace');
+  const userData = path.join(home, 'user-data');
+  fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.startupPrompt': 'never', 'extensions.autoCheckUpdates': false, 'telemetry.telemetryLevel': 'off' }));
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
+    fs.writeFileSync(path.join(workspace, name), text);
+  }
+  fs.mkdirSync(workspace, { recursive: true });
+  const port = await freePort();
+  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--extensions-dir', extensionsDir, '--user-data-dir', userData, '--disable-telemetry', '--disable-update-check'];
+  if (options.trusted !== false) args.push('--disable-workspace-trust');
+  const server: ChildProcess = spawn(codeServerBin, [...args, workspace], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  let log = '';
+  server.stdout!.on('data', (d) => (log += d));
+  server.stderr!.on('data', (d) => (log += d));
+  const close = async () => {
+    await page?.close().catch(() => undefined);
+    if (server.pid && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
+    fs.rmSync(home, { recursive: true, force: true, maxRetries: 3 });
+  };
+  let page: Page | undefined;
+  try {
+    for (let i = 0; i < 100 && !log.includes('HTTP server listening'); i++) await new Promise((r) => setTimeout(r, 200));
+    if (!log.includes('HTTP server listening')) throw new Error(`code-server did not start:\n${log}`);
+    page = await (await launchBrowser()).newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+    await page.waitForTimeout(1500);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { page, workspace, close };
+}
+
+/** Runs a command from the palette by its title, as a user types it. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(`>${title}`);
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title.split(': ').pop()}"]`, { timeout: 20000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Answers the current quick input: picks the item whose label contains `text`, or types a value. */
+export async function answer(page: Page, text: string, kind: 'pick' | 'type' = 'pick'): Promise<void> {
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  if (kind === 'type') {
+    await page.fill('.quick-input-widget input', text);
+    await page.keyboard.press('Enter');
+    return;
+  }
+  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${text}"]`, { timeout: 20000 });
+  await page.click(`.quick-input-list .monaco-list-row[aria-label*="${text}"]`);
+}
+
+export async function notificationText(page: Page, pattern: RegExp, timeout = 60000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const texts = await page.$$eval('.notification-list-item-message', (els) => els.map((e) => e.textContent ?? ''));
+    const hit = texts.find((t) => pattern.test(t));
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no notification matching ${pattern}; seen: ${texts.join(' | ')}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Text of the Runs view's rows (label and description). */
+export async function runRows(page: Page): Promise<string[]> {
+  return page.$$eval('.pane[aria-label*="Runs"] .monaco-list-row, [id="workbench.view.extension.distill"] .monaco-list-row', (rows) => rows.map((r) => r.textContent ?? ''));
+}
+
+export async function waitForRow(page: Page, pattern: RegExp, timeout = 120000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const rows = await runRows(page);
+    const hit = rows.find((r) => pattern.test(r));
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no run row matching ${pattern}; rows: ${rows.join(' | ')}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+export async function statusBarText(page: Page): Promise<string> {
+  return (await page.$$eval('.statusbar-item', (items) => items.map((i) => i.textContent ?? '').filter((t) => t.includes('Distill')))).join(' | ');
+}
+
+/** The frame of an open dashboard webview holding `selector`. */
+export async function dashboardFrame(page: Page, selector: string, timeout = 60000): Promise<Frame> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.$(selector)) return f;
+      } catch {
+        // a frame that navigated away
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no webview frame with ${selector}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+}
+
+export function demoConfig(name: string, epochs: number, extra: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ name, data: { source: 'demo', trainLimit: 1000, batchSize: 64 }, teacher: { source: 'demo' }, student: { architecture: { type: 'mlp', hidden: [32] } }, distill: { method: 'kd', temperature: 2, alpha: 0.1 }, train: { epochs, logEvery: 4 }, backend: 'wasm', bench: { batchSizes: [1], minRuns: 5, minSeconds: 0.05, warmup: 1 }, ...extra }, null, 2)}\n`;
+}

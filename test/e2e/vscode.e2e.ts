@@ -1,0 +1,187 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { answer, closeBrowser, dashboardFrame, demoConfig, e2eSkipReason, installExtension, notificationText, openVsCode, runCommand, runRows, shot, statusBarText, waitForRow, type VsCode } from './harness.ts';
+
+// Each scenario drives a real VS Code (code-server) in Chromium the way a user does, asserts what
+// the user would see, and saves a screenshot under test-results/e2e/.
+const skip = e2eSkipReason();
+
+before(() => {
+  if (!skip) installExtension();
+});
+after(closeBrowser);
+
+async function withVsCode(files: Record<string, string>, fn: (vs: VsCode) => Promise<void>, options: { trusted?: boolean } = {}): Promise<void> {
+  const vs = await openVsCode(files, options);
+  try {
+    await fn(vs);
+  } catch (err) {
+    await shot(vs.page, `failure-${Date.now()}`).catch(() => undefined);
+    throw err;
+  } finally {
+    await vs.close();
+  }
+}
+
+async function showRunsView(vs: VsCode): Promise<void> {
+  await runCommand(vs.page, 'View: Show Distill');
+  await vs.page.waitForTimeout(500);
+}
+
+async function problems(vs: VsCode): Promise<string[]> {
+  await runCommand(vs.page, 'View: Focus Problems');
+  await vs.page.waitForTimeout(800);
+  return vs.page.$$eval('.markers-panel .monaco-list-row', (rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+}
+
+test('1. New Distillation Project from the palette writes and opens a config with no problems', { skip }, async () => {
+  await withVsCode({ 'README.md': '# e2e\n' }, async (vs) => {
+    const { page } = vs;
+    await runCommand(page, 'Distill: New Distillation Project');
+    await answer(page, 'demo', 'type');
+    await answer(page, 'Embedded demo');
+    await answer(page, 'Embedded demo CNN');
+    await answer(page, 'MLP');
+    await answer(page, '32', 'type');
+    await answer(page, 'Knowledge distillation');
+    await answer(page, '2', 'type');
+    await answer(page, '0.1', 'type');
+    await answer(page, '3', 'type');
+    const file = path.join(vs.workspace, 'demo.distill.json');
+    for (let i = 0; i < 40 && !fs.existsSync(file); i++) await page.waitForTimeout(250);
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    assert.deepEqual(config.distill, { method: 'kd', temperature: 2, alpha: 0.1 });
+    assert.equal(config.train.epochs, 3);
+    await page.waitForSelector('.tab[aria-label*="demo.distill.json"]');
+    await page.waitForTimeout(2000);
+    assert.deepEqual(await problems(vs), []);
+    await shot(page, '1-new-project');
+  });
+});
+
+test('2. Start Run: the Runs view shows it running, the status bar follows it, it finishes, the dashboard has curves and numbers', { skip }, async () => {
+  await withVsCode({ 'demo.distill.json': demoConfig('e2e', 4) }, async (vs) => {
+    const { page } = vs;
+    await page.click('text=demo.distill.json').catch(() => undefined);
+    await runCommand(page, 'Distill: Start Run');
+    await answer(page, 'demo.distill.json').catch(() => undefined); // only asked when no config is active
+    await showRunsView(vs);
+    const running = await waitForRow(page, /e2e.*(scratch|distill|teacher|%)/, 60000).catch(() => waitForRow(page, /e2e/));
+    assert.match(running, /e2e/);
+    await shot(page, '2-running');
+    assert.match(await statusBarText(page), /Distill/);
+    await notificationText(page, /finished/, 120000);
+    const row = await waitForRow(page, /e2e.*acc \d+\.\d\d%/);
+    assert.match(row, /acc \d+\.\d\d%/);
+    await runCommand(page, 'Distill: Open Dashboard');
+    await answer(page, 'e2e').catch(() => undefined);
+    const frame = await dashboardFrame(page, 'table.summary');
+    const cells = await frame.$$eval('table.summary tr[data-model] td', (tds) => tds.map((t) => t.textContent ?? ''));
+    assert.ok(cells.some((c) => /^\d+\.\d\d%$/.test(c)), cells.join(' '));
+    const points = Number(await frame.getAttribute('#loss', 'data-points'));
+    assert.ok(points > 0, `loss points ${points}`);
+    await page.waitForTimeout(500);
+    await shot(page, '2-dashboard');
+  });
+});
+
+test('3. Stop a run mid-way, then Resume: stopped with a checkpoint, then finished', { skip }, async () => {
+  await withVsCode({ 'long.distill.json': demoConfig('long', 60, { bench: { enabled: false } }) }, async (vs) => {
+    const { page } = vs;
+    await page.click('text=long.distill.json').catch(() => undefined);
+    await runCommand(page, 'Distill: Start Run');
+    await answer(page, 'long.distill.json').catch(() => undefined);
+    await showRunsView(vs);
+    await waitForRow(page, /long.*distill \d+\/60|long.*scratch \d+\/60/, 90000);
+    await runCommand(page, 'Distill: Stop Run');
+    await answer(page, 'long').catch(() => undefined);
+    await waitForRow(page, /long/);
+    await notificationText(page, /stopped/, 60000);
+    const runsDir = path.join(vs.workspace, '.distill', 'runs');
+    const [run] = fs.readdirSync(runsDir);
+    const record = JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8'));
+    assert.equal(record.status, 'stopped');
+    const phase = record.phase as string;
+    assert.ok(fs.readdirSync(path.join(runsDir, run, 'checkpoints', phase)).length > 0, 'a checkpoint exists');
+    await shot(page, '3-stopped');
+    await runCommand(page, 'Distill: Resume Run');
+    await answer(page, 'long').catch(() => undefined);
+    await notificationText(page, /finished/, 180000);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).status, 'finished');
+    await shot(page, '3-resumed');
+  });
+});
+
+test('4. An invalid config: the Problems panel shows the error at its line; Start Run refuses, naming it', { skip }, async () => {
+  const bad = demoConfig('bad', 3).replace('"temperature": 2', '"temperature": -2');
+  const line = bad.split('\n').findIndex((l) => l.includes('"temperature": -2')) + 1;
+  await withVsCode({ 'bad.distill.json': bad }, async (vs) => {
+    const { page } = vs;
+    await runCommand(page, 'Go to File');
+    await page.keyboard.type('bad.distill.json');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(2500);
+    const rows = await problems(vs);
+    const hit = rows.find((r) => /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/.test(r));
+    assert.ok(hit, rows.join(' | '));
+    assert.match(hit, new RegExp(`(line|Ln) ${line}\\b|${line}:`), `at line ${line}: ${hit}`);
+    await shot(page, '4-problems');
+    await page.click('.tab[aria-label*="bad.distill.json"]');
+    await runCommand(page, 'Distill: Start Run');
+    const msg = await notificationText(page, /Cannot start bad\.distill\.json/);
+    assert.match(msg, new RegExp(`line ${line}: distill\\.temperature: expected a number > 0`));
+    assert.ok(!fs.existsSync(path.join(vs.workspace, '.distill', 'runs')) || fs.readdirSync(path.join(vs.workspace, '.distill', 'runs')).length === 0);
+    await shot(page, '4-refused');
+  });
+});
+
+test('5. Reload the window during a run: the run continues and the dashboard re-attaches', { skip }, async () => {
+  await withVsCode({ 'reload.distill.json': demoConfig('reload', 40, { bench: { enabled: false } }) }, async (vs) => {
+    const { page } = vs;
+    await page.click('text=reload.distill.json').catch(() => undefined);
+    await runCommand(page, 'Distill: Start Run');
+    await answer(page, 'reload.distill.json').catch(() => undefined);
+    await showRunsView(vs);
+    await waitForRow(page, /reload.*(scratch|distill) \d+\/40/, 90000);
+    await runCommand(page, 'Distill: Open Dashboard');
+    await answer(page, 'reload').catch(() => undefined);
+    await dashboardFrame(page, 'table.summary, #charts');
+    const runsDir = path.join(vs.workspace, '.distill', 'runs');
+    const [run] = fs.readdirSync(runsDir);
+    const pid = JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).pid;
+    await runCommand(page, 'Developer: Reload Window');
+    await page.waitForTimeout(3000);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+    process.kill(pid, 0); // the same trainer is still alive after the reload
+    const frame = await dashboardFrame(page, '#charts', 90000); // the panel came back
+    await shot(page, '5-after-reload');
+    await notificationText(page, /finished/, 240000);
+    await frame.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished', undefined, { timeout: 30000 });
+    assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).status, 'finished');
+    assert.equal(fs.readdirSync(runsDir).length, 1, 'no duplicate run');
+    await shot(page, '5-finished');
+  });
+});
+
+test('6. An untrusted workspace: running is refused with the reason; validation still works', { skip }, async () => {
+  await withVsCode({ 'u.distill.json': demoConfig('untrusted', 2) }, async (vs) => {
+    const { page } = vs;
+    await runCommand(page, 'Go to File');
+    await page.keyboard.type('u.distill.json');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(1500);
+    await runCommand(page, 'Distill: Start Run');
+    const msg = await notificationText(page, /Running is disabled/);
+    assert.match(msg, /trusted workspace/);
+    await shot(page, '6-untrusted-refused');
+    await runCommand(page, 'Distill: Validate Config');
+    const ok = await notificationText(page, /u\.distill\.json is valid/);
+    assert.match(ok, /schema and files/);
+    assert.ok(!fs.existsSync(path.join(vs.workspace, '.distill')));
+    await shot(page, '6-untrusted-validate');
+  }, { trusted: false });
+});
+
+void runRows;
