@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DistillConfigInput } from '../core/config/schema.ts';
 import { validateConfigText } from '../core/config/load.ts';
-import { schemaPath } from '../core/paths.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 
 export interface ScaffoldAnswers {
@@ -37,8 +36,8 @@ export function scaffoldConfig(folder: string, a: ScaffoldAnswers): DistillConfi
       architecture: a.teacher.preset === 'cnn' ? { type: 'cnn', channels: [a.teacher.width, a.teacher.width * 2], dense: [128] } : { type: 'mlp', hidden: [a.teacher.width, a.teacher.width] },
     };
   const student = { architecture: a.student.preset === 'cnn' ? { type: 'cnn' as const, channels: [a.student.width], dense: [] } : { type: 'mlp' as const, hidden: [a.student.width] } };
+  // No $schema: the extension binds *.distill.json to its schema (contributes.jsonValidation).
   return {
-    $schema: rel(folder, schemaPath()),
     name: a.name,
     data,
     teacher,

@@ -111,9 +111,33 @@ export async function openVsCode(files: Record<string, string>, options: { trust
 export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('F1');
   await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(`>${title}`);
+  await page.keyboard.type(title); // F1 opens the palette with '>' already typed
   await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title.split(': ').pop()}"]`, { timeout: 20000 });
   await page.keyboard.press('Enter');
+}
+
+/** Opens a workspace file from the Explorer, as a user clicks it. */
+export async function openFile(page: Page, name: string): Promise<void> {
+  await page.click(`.explorer-folders-view .monaco-list-row[aria-label*="${name}"]`);
+  await page.waitForSelector(`.tab[aria-label*="${name}"]`, { timeout: 20000 });
+  await page.waitForTimeout(1000);
+}
+
+/** Polls a run's run.json until its status is `status`. */
+export async function waitForStatus(runsDir: string, status: string, timeout = 180000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [];
+    for (const r of runs) {
+      try {
+        if (JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === status) return path.join(runsDir, r);
+      } catch {
+        // not written yet
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no run in ${runsDir} reached status ${status}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
 }
 
 /** Answers the current quick input: picks the item whose label contains `text`, or types a value. */

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { answer, closeBrowser, dashboardFrame, demoConfig, e2eSkipReason, installExtension, notificationText, openVsCode, runCommand, runRows, shot, statusBarText, waitForRow, type VsCode } from './harness.ts';
+import { answer, closeBrowser, dashboardFrame, demoConfig, e2eSkipReason, installExtension, notificationText, openFile, openVsCode, runCommand, runRows, shot, statusBarText, waitForRow, waitForStatus, type VsCode } from './harness.ts';
 
 // Each scenario drives a real VS Code (code-server) in Chromium the way a user does, asserts what
 // the user would see, and saves a screenshot under test-results/e2e/.
@@ -31,7 +31,7 @@ async function showRunsView(vs: VsCode): Promise<void> {
 }
 
 async function problems(vs: VsCode): Promise<string[]> {
-  await runCommand(vs.page, 'View: Focus Problems');
+  await runCommand(vs.page, 'Problems: Focus on Problems View');
   await vs.page.waitForTimeout(800);
   return vs.page.$$eval('.markers-panel .monaco-list-row', (rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
 }
@@ -62,17 +62,16 @@ test('1. New Distillation Project from the palette writes and opens a config wit
 });
 
 test('2. Start Run: the Runs view shows it running, the status bar follows it, it finishes, the dashboard has curves and numbers', { skip }, async () => {
-  await withVsCode({ 'demo.distill.json': demoConfig('e2e', 4) }, async (vs) => {
+  await withVsCode({ 'demo.distill.json': demoConfig('e2e', 40) }, async (vs) => {
     const { page } = vs;
-    await page.click('text=demo.distill.json').catch(() => undefined);
+    await openFile(page, 'demo.distill.json');
     await runCommand(page, 'Distill: Start Run');
-    await answer(page, 'demo.distill.json').catch(() => undefined); // only asked when no config is active
     await showRunsView(vs);
-    const running = await waitForRow(page, /e2e.*(scratch|distill|teacher|%)/, 60000).catch(() => waitForRow(page, /e2e/));
-    assert.match(running, /e2e/);
+    const running = await waitForRow(page, /e2e.*(scratch|distill) \d+\/40/, 90000);
+    assert.match(running, /\d+%/, 'progress is shown');
+    assert.match(await statusBarText(page), /Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+/);
     await shot(page, '2-running');
-    assert.match(await statusBarText(page), /Distill/);
-    await notificationText(page, /finished/, 120000);
+    await waitForStatus(path.join(vs.workspace, '.distill', 'runs'), 'finished');
     const row = await waitForRow(page, /e2e.*acc \d+\.\d\d%/);
     assert.match(row, /acc \d+\.\d\d%/);
     await runCommand(page, 'Distill: Open Dashboard');
@@ -88,18 +87,17 @@ test('2. Start Run: the Runs view shows it running, the status bar follows it, i
 });
 
 test('3. Stop a run mid-way, then Resume: stopped with a checkpoint, then finished', { skip }, async () => {
-  await withVsCode({ 'long.distill.json': demoConfig('long', 60, { bench: { enabled: false } }) }, async (vs) => {
+  await withVsCode({ 'long.distill.json': demoConfig('long', 300, { bench: { enabled: false } }) }, async (vs) => {
     const { page } = vs;
-    await page.click('text=long.distill.json').catch(() => undefined);
+    await openFile(page, 'long.distill.json');
     await runCommand(page, 'Distill: Start Run');
-    await answer(page, 'long.distill.json').catch(() => undefined);
     await showRunsView(vs);
-    await waitForRow(page, /long.*distill \d+\/60|long.*scratch \d+\/60/, 90000);
+    await waitForRow(page, /long.*scratch \d+\/300/, 90000);
     await runCommand(page, 'Distill: Stop Run');
     await answer(page, 'long').catch(() => undefined);
-    await waitForRow(page, /long/);
-    await notificationText(page, /stopped/, 60000);
     const runsDir = path.join(vs.workspace, '.distill', 'runs');
+    await waitForStatus(runsDir, 'stopped', 60000);
+    await notificationText(page, /stopped/, 20000);
     const [run] = fs.readdirSync(runsDir);
     const record = JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8'));
     assert.equal(record.status, 'stopped');
@@ -108,8 +106,8 @@ test('3. Stop a run mid-way, then Resume: stopped with a checkpoint, then finish
     await shot(page, '3-stopped');
     await runCommand(page, 'Distill: Resume Run');
     await answer(page, 'long').catch(() => undefined);
-    await notificationText(page, /finished/, 180000);
-    assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).status, 'finished');
+    await waitForStatus(runsDir, 'finished', 240000);
+    await waitForRow(page, /long.*acc \d+\.\d\d%/);
     await shot(page, '3-resumed');
   });
 });
@@ -119,10 +117,8 @@ test('4. An invalid config: the Problems panel shows the error at its line; Star
   const line = bad.split('\n').findIndex((l) => l.includes('"temperature": -2')) + 1;
   await withVsCode({ 'bad.distill.json': bad }, async (vs) => {
     const { page } = vs;
-    await runCommand(page, 'Go to File');
-    await page.keyboard.type('bad.distill.json');
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(2500);
+    await openFile(page, 'bad.distill.json');
+    await page.waitForTimeout(1500);
     const rows = await problems(vs);
     const hit = rows.find((r) => /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/.test(r));
     assert.ok(hit, rows.join(' | '));
@@ -138,13 +134,12 @@ test('4. An invalid config: the Problems panel shows the error at its line; Star
 });
 
 test('5. Reload the window during a run: the run continues and the dashboard re-attaches', { skip }, async () => {
-  await withVsCode({ 'reload.distill.json': demoConfig('reload', 40, { bench: { enabled: false } }) }, async (vs) => {
+  await withVsCode({ 'reload.distill.json': demoConfig('reload', 300, { bench: { enabled: false } }) }, async (vs) => {
     const { page } = vs;
-    await page.click('text=reload.distill.json').catch(() => undefined);
+    await openFile(page, 'reload.distill.json');
     await runCommand(page, 'Distill: Start Run');
-    await answer(page, 'reload.distill.json').catch(() => undefined);
     await showRunsView(vs);
-    await waitForRow(page, /reload.*(scratch|distill) \d+\/40/, 90000);
+    await waitForRow(page, /reload.*scratch \d+\/300/, 90000);
     await runCommand(page, 'Distill: Open Dashboard');
     await answer(page, 'reload').catch(() => undefined);
     await dashboardFrame(page, 'table.summary, #charts');
@@ -157,7 +152,7 @@ test('5. Reload the window during a run: the run continues and the dashboard re-
     process.kill(pid, 0); // the same trainer is still alive after the reload
     const frame = await dashboardFrame(page, '#charts', 90000); // the panel came back
     await shot(page, '5-after-reload');
-    await notificationText(page, /finished/, 240000);
+    await waitForStatus(runsDir, 'finished', 300000);
     await frame.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished', undefined, { timeout: 30000 });
     assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).status, 'finished');
     assert.equal(fs.readdirSync(runsDir).length, 1, 'no duplicate run');
@@ -168,10 +163,7 @@ test('5. Reload the window during a run: the run continues and the dashboard re-
 test('6. An untrusted workspace: running is refused with the reason; validation still works', { skip }, async () => {
   await withVsCode({ 'u.distill.json': demoConfig('untrusted', 2) }, async (vs) => {
     const { page } = vs;
-    await runCommand(page, 'Go to File');
-    await page.keyboard.type('u.distill.json');
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(1500);
+    await openFile(page, 'u.distill.json');
     await runCommand(page, 'Distill: Start Run');
     const msg = await notificationText(page, /Running is disabled/);
     assert.match(msg, /trusted workspace/);
