@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import { parseHostMessage, type WebviewMessage } from '../src/protocol/messages.ts';
-import type { Phase } from '../src/protocol/events.ts';
+import type { Phase, SummaryRow } from '../src/protocol/events.ts';
 import { applyEvents, emptyRun, sorted, summaryCsv, type RunModel } from './model.ts';
 
 interface VsCodeApi {
@@ -82,7 +82,8 @@ function renderSummary(list: RunModel[]): HTMLElement {
     const b1 = Math.min(...run.latency.map((l) => l.batch));
     const table = el('table', { class: 'summary' });
     table.append(el('tr', {}, ...['model', 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX', 'MACs/example', ...runtimes.map((r) => `${r} p50 / p99 ms (batch ${b1})`)].map((h) => el('th', {}, h))));
-    const rows = run.summary ?? [...run.series.values()].filter((s) => s.test).map((s) => ({ model: PHASE_NAMES[s.phase] as 'teacher', accuracy: s.test!.accuracy, agreement: s.test!.agreement, params: s.params ?? 0, bytes: (s.params ?? 0) * 4, macs: undefined }));
+    // Before the run ends, rows come from the phases' test evaluations (sizes known once a phase has started).
+    const rows: Array<Omit<SummaryRow, 'params' | 'bytes'> & { params?: number; bytes?: number }> = run.summary ?? [...run.series.values()].filter((s) => s.test).map((s) => ({ model: PHASE_NAMES[s.phase] as SummaryRow['model'], accuracy: s.test!.accuracy, agreement: s.test!.agreement, params: s.params, bytes: s.params === undefined ? undefined : s.params * 4 }));
     for (const r of rows) {
       const which = r.model === 'teacher' ? 'teacher' : 'student';
       table.append(el('tr', { 'data-model': r.model }, ...[r.model, pct(r.accuracy), r.model === 'teacher' ? '–' : pct(r.agreement), int(r.params), bytes(r.bytes), bytes(run.onnxBytes[which]), int(r.macs), ...runtimes.map((rt) => {
@@ -98,7 +99,7 @@ function renderSummary(list: RunModel[]): HTMLElement {
       const gain = (distilled.accuracy - scratch.accuracy) * 100;
       section.append(el('p', { class: `gain ${gain >= 0 ? 'positive' : 'negative'}`, 'data-gain': gain.toFixed(2) }, `Distillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy (one seed; seed-to-seed noise is about a point).`));
     }
-    if (teacher && distilled) {
+    if (teacher?.params && distilled?.params) {
       const facts = [`${(teacher.params / distilled.params).toFixed(1)}× fewer parameters`];
       if (teacher.macs && distilled.macs) facts.push(`${(teacher.macs / distilled.macs).toFixed(0)}× fewer multiply-adds`);
       for (const rt of runtimes) {

@@ -25,10 +25,11 @@ if [ ! -x "$bin" ]; then
   # root needs unsafe-perm for its postinstall; yes lets node-pty's npx call run without a prompt.
   (cd "$cache" && npm_config_yes=true npm_config_unsafe_perm=true npm_config_dangerously_allow_all_scripts=true npm install --no-audit --no-fund --prefix "$cache" code-server@4.100.3 >"$cache/install.log" 2>&1) \
     || { echo "e2e setup: code-server install failed; see $cache/install.log" >&2; exit 1; }
+  # Install scripts were allowed, so code-server's postinstall (VS Code's native modules) ran.
+  touch "$cache/.postinstall-done"
 fi
 if [ ! -f "$cache/.postinstall-done" ]; then
-  # npm 11 skips dependencies' install scripts unless approved: run code-server's own (it builds
-  # VS Code's native modules against this Node) explicitly.
+  # An install made without install scripts (npm 11 skips unapproved ones): run code-server's own.
   echo "e2e setup: building code-server's native modules (its postinstall)"
   (cd "$cache/node_modules/code-server" && npm_config_yes=true npm_config_unsafe_perm=true npm_config_dangerously_allow_all_scripts=true npm run postinstall >"$cache/postinstall.log" 2>&1) \
     || { echo "e2e setup: code-server postinstall failed; see $cache/postinstall.log" >&2; exit 1; }
