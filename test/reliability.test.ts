@@ -84,3 +84,17 @@ test('a write error (the disk full) fails the run with the reason, and earlier c
     spawnSync('umount', [mnt]);
   }
 });
+
+test('an unreadable data file is reported at its field, for a user who cannot read it', { skip: (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/setpriv')) && 'needs root and setpriv to run the CLI as another user' }, () => {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const dir = tempDir('unreadable');
+  fs.chmodSync(dir, 0o755);
+  fs.writeFileSync(path.join(dir, 'secret.csv'), 'a,y\n1,0\n2,1\n');
+  fs.chmodSync(path.join(dir, 'secret.csv'), 0o000);
+  const file = writeConfig(dir, 'unreadable', { data: { source: 'csv', train: 'secret.csv' }, teacher: { source: 'demo' }, student: { architecture: { type: 'mlp' } } });
+  fs.chmodSync(file, 0o644);
+  const cli = path.join(__dirname, '..', 'dist', 'trainer', 'cli.js');
+  const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'validate', file], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /unreadable\.distill\.json:\d+:\d+: data\.train: .*secret\.csv: the train CSV file cannot be read \(permission denied\)/);
+});
