@@ -69,7 +69,12 @@ test('2. Start Run: the Runs view shows it running, the status bar follows it, i
     await showRunsView(vs);
     const running = await waitForRow(page, /e2e.*(scratch|distill) \d+\/40/, 90000);
     assert.match(running, /\d+%/, 'progress is shown');
-    assert.match(await statusBarText(page), /Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+/);
+    let status = '';
+    for (let i = 0; i < 60 && !/Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+/.test(status); i++) {
+      status = await statusBarText(page);
+      await page.waitForTimeout(250);
+    }
+    assert.match(status, /Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+ · val \d+\.\d% · ETA \d+s/);
     await shot(page, '2-running');
     await waitForStatus(path.join(vs.workspace, '.distill', 'runs'), 'finished');
     const row = await waitForRow(page, /e2e.*acc \d+\.\d\d%/);
