@@ -182,3 +182,49 @@ test('6. An untrusted workspace: running is refused with the reason; validation 
 });
 
 void runRows;
+
+test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the palette', { skip }, async () => {
+  await withVsCode({ 'a.distill.json': demoConfig('alpha', 3), 'b.distill.json': demoConfig('beta', 3, { bench: { enabled: false } }) }, async (vs) => {
+    const { page } = vs;
+    const runsDir = path.join(vs.workspace, '.distill', 'runs');
+    await openFile(page, 'a.distill.json');
+    await runCommand(page, 'Distill: Start Run');
+    await waitForStatus(runsDir, 'finished');
+    await openFile(page, 'b.distill.json');
+    await runCommand(page, 'Distill: Start Run');
+    for (let i = 0; i < 240 && fs.readdirSync(runsDir).filter((r) => fs.existsSync(path.join(runsDir, r, 'run.json')) && JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === 'finished').length < 2; i++) await page.waitForTimeout(500);
+    const [alpha, beta] = fs.readdirSync(runsDir).sort((x, y) => (x.includes('alpha') ? -1 : y.includes('alpha') ? 1 : 0));
+    assert.match(alpha, /alpha/);
+
+    await runCommand(page, 'Distill: Export Student');
+    await answer(page, alpha);
+    await answer(page, 'onnx');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' }); // the save dialog, with the default path
+    await page.keyboard.press('Enter');
+    const exported = await notificationText(page, /wrote .*student\.onnx/, 60000);
+    assert.match(exported, /onnxruntime matches tfjs within/);
+    assert.ok(fs.statSync(path.join(runsDir, alpha, 'artifacts', 'student.onnx')).size > 1000);
+
+    await runCommand(page, 'Distill: Benchmark Run');
+    await answer(page, beta);
+    await notificationText(page, /Benchmark written to/, 120000);
+    assert.ok(JSON.parse(fs.readFileSync(path.join(runsDir, beta, 'bench.json'), 'utf8')).results.length > 0);
+
+    await runCommand(page, 'Distill: Compare Runs');
+    await page.waitForSelector('.quick-input-list .monaco-list-row');
+    await page.keyboard.press('Control+a'); // select every run
+    await page.keyboard.press('Enter');
+    const frame = await dashboardFrame(page, 'table.summary');
+    await frame.waitForFunction(() => document.querySelectorAll('table.summary').length === 2);
+    await shot(page, '7-compare');
+
+    await runCommand(page, 'Distill: Delete Run');
+    await answer(page, beta);
+    await page.waitForSelector('.dialog-box .monaco-button');
+    await shot(page, '7-delete-confirm');
+    await page.click('.dialog-box .monaco-button:has-text("Delete")');
+    for (let i = 0; i < 40 && fs.existsSync(path.join(runsDir, beta)); i++) await page.waitForTimeout(250);
+    assert.ok(!fs.existsSync(path.join(runsDir, beta)));
+    assert.ok(fs.existsSync(path.join(runsDir, alpha)));
+  });
+});
