@@ -109,8 +109,3 @@ export function describeModel(model: tf.LayersModel): ModelInfo {
   });
   return { params, bytes: params * 4, layers };
 }
-
-/** Copies all weights (trainable and running statistics) from one model into a same-shaped one. */
-export function copyWeights(from: tf.LayersModel, to: tf.LayersModel): void {
-  to.setWeights(from.getWeights());
-}

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENTS_VERSION, parseEvents, type BackendInfo, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
+import { EVENTS_VERSION, type BackendInfo, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
 import { writeJsonAtomic } from '../fsutil.ts';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
@@ -84,9 +84,4 @@ export class RunFolder {
 
 export function readRunRecord(dir: string): RunRecord {
   return JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunRecord;
-}
-
-export function readEvents(dir: string): RunEvent[] {
-  const file = path.join(dir, 'events.jsonl');
-  return fs.existsSync(file) ? parseEvents(fs.readFileSync(file, 'utf8')) : [];
 }
