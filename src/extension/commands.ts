@@ -127,7 +127,9 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       if (!run || !requireTrust()) return;
       const format = await vscode.window.showQuickPick(['onnx', 'tfjs'], { placeHolder: 'Export format' });
       if (!format) return;
-      const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(run.dir, 'artifacts', format === 'onnx' ? 'student.onnx' : 'student-tfjs')), saveLabel: 'Export' });
+      // The run already holds artifacts/student.onnx: suggest a copy beside the user's files instead.
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(run.dir);
+      const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, format === 'onnx' ? `${run.id}-student.onnx` : `${run.id}-student-tfjs`)), saveLabel: 'Export' });
       if (!out) return;
       const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting the student of ${run.id}` }, () =>
         runTrainer(ctx.trainer(), ['export', run.dir, '--format', format, '--out', out.fsPath]),
