@@ -66,13 +66,13 @@ test('IDX: every kind of broken file gets one clear message naming the file', ()
     return path.join(dir, name);
   };
   throwsData(() => readIdx(write('magic', Buffer.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0]))), /magic: has the wrong magic number \(0x50 0x4b 0x03 0x04\); it is not an IDX file; expected 0x00 0x00/);
-  throwsData(() => readIdx(write('short', idxBytes([10, 28, 28], new Uint8Array(100)))), /short: is truncated: its header says \[10 x 28 x 28\] unsigned byte values \(7840 bytes\), the file has 100/);
+  throwsData(() => readIdx(write('short', idxBytes([10, 28, 28], new Uint8Array(100)))), /short: is truncated: its header says 10 images of 28x28, 7840 bytes after the 16-byte header, but the file has only 100/);
   throwsData(() => readIdx(write('long', idxBytes([2], [1, 2, 3]))), /long: has trailing bytes/);
   throwsData(() => readIdx(write('header', Buffer.from([0, 0, 8, 3, 0, 0]))), /header: its header is truncated/);
   const gz = zlib.gzipSync(idxBytes([100], new Uint8Array(100)));
   throwsData(() => readIdx(write('torn.gz', gz.subarray(0, gz.length - 10))), /torn\.gz: the gzip stream is corrupt or truncated/);
-  throwsData(() => readIdx(write('empty', Buffer.alloc(0))), /empty: is empty; expected a IDX file/);
-  throwsData(() => readIdx(dir), /is a folder; expected a IDX file/);
+  throwsData(() => readIdx(write('empty', Buffer.alloc(0))), /empty: is empty; expected an IDX file/);
+  throwsData(() => readIdx(dir), /is a folder; expected an IDX file/);
   throwsData(() => readIdx(path.join(dir, 'nope')), /nope: the IDX file does not exist/);
   const images = write('imgs', idxBytes([3, 2, 2], new Uint8Array(12)));
   throwsData(() => readIdxPair(images, write('labels', idxBytes([2], [0, 1]))), /labels: has 2 labels but .*imgs has 3 images; expected one label per image/);
