@@ -24,24 +24,28 @@ function syntheticRun(steps: number): RunEvent[] {
   if (!chromiumPath) throw new Error('needs Debian chromium');
   const served = await serveDashboard();
   const browser = await loadPlaywright()!.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-  console.log('points per term   full render ms   live batch of 250 steps ms');
+  console.log('points per term   init: message + render ms (render alone)   live batch of 250 steps: message + render ms (render alone)');
   for (const steps of [1000, 10000, 100000]) {
     const { page } = await openDashboard(browser, served.base);
     const events = syntheticRun(steps);
     const t0 = Date.now();
     await showRuns(page, [{ dir: '/synthetic', id: 'synthetic', events }]);
     const full = Date.now() - t0;
+    const fullRender = await page.evaluate(() => document.body.dataset.renderMs);
     const more = events.slice(2, 252).map((e) => (e.type === 'step' ? { ...e, step: e.step + steps } : e));
     const times: number[] = [];
+    const renders: number[] = [];
     for (let i = 0; i < 5; i++) {
       await page.evaluate(() => delete document.body.dataset.rendered);
       const t1 = Date.now();
       await page.evaluate((m) => window.postMessage(m, '*'), { type: 'events', v: MESSAGES_VERSION, dir: '/synthetic', events: more });
       await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
       times.push(Date.now() - t1);
+      renders.push(Number(await page.evaluate(() => document.body.dataset.renderMs)));
     }
     times.sort((a, b) => a - b);
-    console.log(`${String(steps).padStart(15)}   ${String(full).padStart(14)}   ${String(times[2]).padStart(26)} (median of 5)`);
+    renders.sort((a, b) => a - b);
+    console.log(`${String(steps).padStart(15)}   ${`${full} (${fullRender})`.padStart(38)}   ${`${times[2]} (${renders[2]})`.padStart(30)}   medians of 5 batches`);
     await page.close();
   }
   await browser.close();

@@ -243,6 +243,7 @@ function renderPerClass(list: RunModel[]): HTMLElement {
 }
 
 function render(): void {
+  const started = performance.now();
   for (const c of charts.splice(0)) c.destroy();
   const root = $('#root');
   const list = [...runs.values()];
@@ -252,6 +253,7 @@ function render(): void {
     return;
   }
   root.append(renderSummary(list), renderCharts(list), renderLatency(list), renderPerClass(list));
+  document.body.dataset.renderMs = (performance.now() - started).toFixed(1);
   document.body.dataset.rendered = String(Date.now());
 }
 
