@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readCsv, type CsvOptions } from '../src/core/data/csv.ts';
 import { DataError } from '../src/core/data/dataError.ts';
+import { catchDataError } from './helpers/dataErrors.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-csv-test-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -17,14 +18,7 @@ function csv(name: string, text: string): string {
 
 /** Asserts a DataError whose message starts with `<file>:<line>: ` (or `<file>: `) and matches every pattern. */
 function throwsData(fn: () => unknown, file: string, line: number | undefined, ...patterns: RegExp[]): DataError {
-  let caught: unknown;
-  assert.throws(fn, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof DataError, `expected a DataError, got ${String(caught)}`);
-  const err = caught as DataError;
-  assert.equal(err.file, file);
+  const err = catchDataError(fn, file);
   assert.equal(err.line, line);
   const prefix = `${file}${line === undefined ? '' : `:${line}`}: `;
   assert.ok(err.message.startsWith(prefix), `message should start with ${JSON.stringify(prefix)}: ${err.message}`);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { readIdx, readIdxPair } from '../src/core/data/idx.ts';
 import { DataError } from '../src/core/data/dataError.ts';
+import { catchDataError } from './helpers/dataErrors.ts';
 
 const demo = path.join(__dirname, '..', 'media', 'demo', 'data');
 const full = '/usr/share/datasets/fashion-mnist';
@@ -37,14 +38,7 @@ function write(dir: string, name: string, data: Buffer): string {
 
 /** Asserts a DataError whose message starts with the file name and matches every pattern. */
 function throwsData(fn: () => unknown, file: string, ...patterns: RegExp[]): DataError {
-  let caught: unknown;
-  assert.throws(fn, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof DataError, `expected a DataError, got ${String(caught)}`);
-  const err = caught as DataError;
-  assert.equal(err.file, file);
+  const err = catchDataError(fn, file);
   assert.ok(err.message.startsWith(`${file}: `), `message should start with the file name: ${err.message}`);
   for (const p of patterns) assert.match(err.message, p);
   return err;
