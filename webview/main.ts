@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import { parseHostMessage, type WebviewMessage } from '../src/protocol/messages.ts';
-import type { Phase, SummaryRow } from '../src/protocol/events.ts';
+import { phaseModelName, type Phase, type SummaryRow } from '../src/protocol/events.ts';
 import { applyEvents, emptyRun, sorted, summaryCsv, type RunModel } from './model.ts';
 
 interface VsCodeApi {
@@ -45,7 +45,6 @@ function cssVar(name: string, fallback: string): string {
 const PALETTE = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
 const FALLBACK = ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'];
 const color = (i: number) => cssVar(PALETTE[i % PALETTE.length], FALLBACK[i % FALLBACK.length]);
-const PHASE_NAMES: Record<Phase, string> = { teacher: 'teacher', scratch: 'scratch', distill: 'distilled' };
 
 function schedule(): void {
   if (scheduled) return;
@@ -83,7 +82,7 @@ function renderSummary(list: RunModel[]): HTMLElement {
     const table = el('table', { class: 'summary' });
     table.append(el('tr', {}, ...['model', 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX', 'MACs/example', ...runtimes.map((r) => `${r} p50 / p99 ms (batch ${b1})`)].map((h) => el('th', {}, h))));
     // Before the run ends, rows come from the phases' test evaluations (sizes known once a phase has started).
-    const rows: Array<Omit<SummaryRow, 'params' | 'bytes'> & { params?: number; bytes?: number }> = run.summary ?? [...run.series.values()].filter((s) => s.test).map((s) => ({ model: PHASE_NAMES[s.phase] as SummaryRow['model'], accuracy: s.test!.accuracy, agreement: s.test!.agreement, params: s.params, bytes: s.params === undefined ? undefined : s.params * 4 }));
+    const rows: Array<Omit<SummaryRow, 'params' | 'bytes'> & { params?: number; bytes?: number }> = run.summary ?? [...run.series.values()].filter((s) => s.test).map((s) => ({ model: phaseModelName(s.phase), accuracy: s.test!.accuracy, agreement: s.test!.agreement, params: s.params, bytes: s.params === undefined ? undefined : s.params * 4 }));
     for (const r of rows) {
       const which = r.model === 'teacher' ? 'teacher' : 'student';
       table.append(el('tr', { 'data-model': r.model }, ...[r.model, pct(r.accuracy), r.model === 'teacher' ? '–' : pct(r.agreement), int(r.params), bytes(r.bytes), bytes(run.onnxBytes[which]), int(r.macs), ...runtimes.map((rt) => {
@@ -178,7 +177,7 @@ function renderCharts(list: RunModel[]): HTMLElement {
   controls.append(log, axis);
   section.append(controls);
   const multi = list.length > 1;
-  const name = (run: RunModel, phase: Phase, what = '') => `${multi ? `${run.id} ` : ''}${PHASE_NAMES[phase]}${what}`;
+  const name = (run: RunModel, phase: Phase, what = '') => `${multi ? `${run.id} ` : ''}${phaseModelName(phase)}${what}`;
   const loss: Line[] = [];
   const acc: Line[] = [];
   const agree: Line[] = [];
@@ -223,13 +222,13 @@ function renderLatency(list: RunModel[]): HTMLElement {
 function renderPerClass(list: RunModel[]): HTMLElement {
   const section = el('section', { id: 'per-class' });
   for (const run of list) {
-    const order: Phase[] = ['teacher', 'scratch', 'distill'];
-    const withConfusion = [...run.series.values()].filter((s) => s.test?.confusion).sort((a, b) => order.indexOf(a.phase) - order.indexOf(b.phase));
+    // Phases in the order they ran (run_started lists them).
+    const withConfusion = [...run.series.values()].filter((s) => s.test?.confusion).sort((a, b) => run.phases.indexOf(a.phase) - run.phases.indexOf(b.phase));
     if (withConfusion.length === 0) continue;
     section.append(el('h2', {}, `Per-class test accuracy${list.length > 1 ? ` — ${run.id}` : ''}`));
     const k = withConfusion[0].test!.confusion!.length;
     const t = el('table', { class: 'per-class' });
-    t.append(el('tr', {}, el('th', {}, 'class'), ...withConfusion.map((s) => el('th', {}, PHASE_NAMES[s.phase]))));
+    t.append(el('tr', {}, el('th', {}, 'class'), ...withConfusion.map((s) => el('th', {}, phaseModelName(s.phase)))));
     for (let c = 0; c < k; c++) {
       t.append(el('tr', {}, el('td', {}, run.data?.classNames?.[c] ?? String(c)), ...withConfusion.map((s) => {
         const row = s.test!.confusion![c];

@@ -7,9 +7,16 @@
 
 export const EVENTS_VERSION = 1;
 
-/** Training phases of a run, in the order they run. */
-export type Phase = 'teacher' | 'scratch' | 'distill';
-export const PHASES: readonly Phase[] = ['teacher', 'scratch', 'distill'];
+/**
+ * Training phases of a run, in the order they run: the teacher (when trained in the run), the
+ * teacher assistants of a chain (`assistant-1` is the largest), the from-scratch baseline, the
+ * earlier generations of a born-again run (`generation-1`, ...), and the final student (`distill`).
+ */
+export type Phase = 'teacher' | 'scratch' | 'distill' | `assistant-${number}` | `generation-${number}`;
+export const BASE_PHASES: readonly Phase[] = ['teacher', 'scratch', 'distill'];
+
+/** The summary-row and display name of a phase: `distill` is the distilled student. */
+export const phaseModelName = (phase: Phase): SummaryRow['model'] => (phase === 'distill' ? 'distilled' : phase);
 
 export interface BackendInfo {
   /** tfjs backend name: tensorflow, wasm or cpu. */
@@ -166,7 +173,10 @@ export interface WarningEvent extends Base {
 }
 
 export interface SummaryRow {
-  model: 'teacher' | 'scratch' | 'distilled';
+  /** The final student is `distilled`; chain and born-again runs add their intermediate models. */
+  model: 'teacher' | 'scratch' | 'distilled' | `assistant-${number}` | `generation-${number}`;
+  /** For intermediate and final students: the model they learned from (`teacher`, `assistant-1`, `generation-2`, `ensemble of generation-1..2`). */
+  learnedFrom?: string;
   accuracy: number;
   agreement?: number;
   params: number;
