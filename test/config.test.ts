@@ -23,9 +23,11 @@ test('a minimal config gets every default, and paths resolve against the config 
   assert.equal(c.train.epochs, 10);
   assert.equal(c.train.optimizer.type, 'adam');
   assert.equal(c.train.optimizer.learningRate, 1e-3);
-  assert.deepEqual(c.distill, { method: 'kd', temperature: 4, alpha: 0.5 });
+  assert.deepEqual(c.distill, { method: 'kd', temperature: 4, alpha: 0.5, divergence: 'forward' });
   assert.equal(c.baseline, true);
   assert.equal(c.output.dir, '/some/where/.distill/runs');
+  assert.equal(c.cache.dir, '/some/where/.distill/cache');
+  assert.deepEqual(c.strategy, { type: 'single' });
   assert.deepEqual(c.student.architecture, { type: 'mlp', hidden: [64], activation: 'relu', dropout: 0, batchNorm: false });
 });
 
@@ -46,7 +48,7 @@ test('every problem is reported at once with its line, column, path, what was fo
   assert.equal(byPath['data.batchSize'].line, 2);
   assert.equal(byPath['data.normalise'].message, 'unknown key "normalise"; did you mean "normalize"?');
   assert.equal(byPath['data.normalise'].column, text.split('\n')[1].indexOf('"normalise"') + 1);
-  assert.match(byPath['teacher.source'].message, /expected one of "demo", "tfjs", "train", found the string "tfjss" \(did you mean "tfjs"\?\)/);
+  assert.match(byPath['teacher.source'].message, /expected one of "demo", "tfjs", "onnx", "train", found the string "tfjss" \(did you mean "tfjs"\?\)/);
   assert.equal(byPath['teacher.source'].line, 3);
   assert.match(byPath['student.architecture.hiden'].message, /did you mean "hidden"/);
   assert.match(byPath['distill.temperature'].message, /> 0, found number 0/);

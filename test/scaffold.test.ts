@@ -14,7 +14,7 @@ test('the demo project: a config the trainer accepts, with the answers in it', (
   const file = writeScaffold(dir, base);
   assert.equal(file, path.join(dir, 'kd.distill.json'));
   const { config } = loadConfigFile(file);
-  assert.deepEqual(config.distill, { method: 'kd', temperature: 3, alpha: 0.2 });
+  assert.deepEqual(config.distill, { method: 'kd', temperature: 3, alpha: 0.2, divergence: 'forward' });
   assert.deepEqual(config.student.architecture, { type: 'mlp', hidden: [32], activation: 'relu', dropout: 0, batchNorm: false });
   assert.equal(config.train.epochs, 5);
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).$schema, undefined, 'the extension binds the schema itself');

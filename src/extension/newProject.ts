@@ -65,16 +65,18 @@ export async function newProjectFlow(): Promise<string | undefined> {
   const teacherKind = await pick('teacher', [
     ...(dataKind === 'demo' ? [{ label: 'Embedded demo CNN', description: '421,642 parameters, 91.7% on Fashion-MNIST', value: 'demo' as const }] : []),
     { label: 'TensorFlow.js model…', description: 'a model.json with its weights', value: 'tfjs' as const },
+    { label: 'ONNX model…', description: 'e.g. exported from PyTorch; run by onnxruntime', value: 'onnx' as const },
     { label: 'Train a CNN here', description: 'needs image data; trained before distilling', value: 'cnn' as const },
     { label: 'Train an MLP here', description: 'trained before distilling', value: 'mlp' as const },
   ], 3);
   if (!teacherKind) return undefined;
   let teacher: ScaffoldAnswers['teacher'];
   if (teacherKind === 'demo') teacher = { source: 'demo' };
-  else if (teacherKind === 'tfjs') {
-    const file = (await vscode.window.showOpenDialog({ canSelectFiles: true, filters: { 'TensorFlow.js model': ['json'] }, defaultUri: vscode.Uri.file(folder) }))?.[0];
+  else if (teacherKind === 'tfjs' || teacherKind === 'onnx') {
+    const filters: Record<string, string[]> = teacherKind === 'tfjs' ? { 'TensorFlow.js model': ['json'] } : { 'ONNX model': ['onnx'] };
+    const file = (await vscode.window.showOpenDialog({ canSelectFiles: true, filters, defaultUri: vscode.Uri.file(folder) }))?.[0];
     if (!file) return undefined;
-    teacher = { source: 'tfjs', path: file.fsPath };
+    teacher = teacherKind === 'tfjs' ? { source: 'tfjs', path: file.fsPath } : { source: 'onnx', path: file.fsPath };
   } else teacher = { source: 'train', preset: teacherKind, width: teacherKind === 'cnn' ? 32 : 512 };
 
   const preset = await pick('student', [

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../core/fsutil.ts';
 export interface ScaffoldAnswers {
   name: string;
   data: { source: 'demo' } | { source: 'idx'; dir: string } | { source: 'csv'; train: string; label: string | number };
-  teacher: { source: 'demo' } | { source: 'tfjs'; path: string } | { source: 'train'; preset: 'cnn' | 'mlp'; width: number };
+  teacher: { source: 'demo' } | { source: 'tfjs'; path: string } | { source: 'onnx'; path: string } | { source: 'train'; preset: 'cnn' | 'mlp'; width: number };
   student: { preset: 'mlp' | 'cnn'; width: number };
   method: 'kd' | 'none';
   temperature: number;
@@ -30,6 +30,7 @@ export function scaffoldConfig(folder: string, a: ScaffoldAnswers): DistillConfi
   let teacher: DistillConfigInput['teacher'];
   if (a.teacher.source === 'demo') teacher = { source: 'demo' };
   else if (a.teacher.source === 'tfjs') teacher = { source: 'tfjs', path: rel(folder, a.teacher.path) };
+  else if (a.teacher.source === 'onnx') teacher = { source: 'onnx', path: rel(folder, a.teacher.path) };
   else
     teacher = {
       source: 'train',

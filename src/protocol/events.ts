@@ -124,6 +124,8 @@ export interface TeacherOutputsEvent extends Base {
   type: 'teacher_outputs';
   examples: number;
   seconds: number;
+  /** The on-disk cache: `hit` when the outputs were read from it, else where they were written. */
+  cache?: { hit: boolean; dir: string; bytes?: number };
 }
 
 export interface PhaseFinishedEvent extends Base {

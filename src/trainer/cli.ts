@@ -79,8 +79,11 @@ async function validate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('validate takes one config file');
   const file = path.resolve(positionals[0]);
   if (!values.json) {
-    const { data, backend } = await checkConfigFully(file);
+    const { data, backend, layers } = await checkConfigFully(file);
     console.log(`${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`);
+    // The names that hint, attention and rkd terms refer to.
+    console.log(`student layers: ${layers.student.join(', ')}`);
+    if (layers.teacher) console.log(`teacher layers: ${layers.teacher.join(', ')}`);
     return EXIT.ok;
   }
   // For editors: every problem located in the file, as JSON on stdout, exit 0 either way.
@@ -124,6 +127,7 @@ async function exportCommand(args: string[]): Promise<number> {
   if (!['student', 'teacher', 'scratch'].includes(values.model!)) throw new UsageError('--model must be student, teacher or scratch');
   const which = values.model as RunModel;
   const config = readRunConfig(runDir);
+  if (which === 'teacher' && config.teacher.source === 'onnx') throw new UsageError(`this run's teacher is the ONNX file ${config.teacher.path}; it is exported already`);
   const source = runModelPath(runDir, config, which);
   if (!fs.existsSync(source)) throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
   await selectBackend('cpu', new Set());

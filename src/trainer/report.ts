@@ -30,13 +30,17 @@ export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = 
   const runtimes = [...new Set(latency.map((l) => l.runtime))];
   const batches = [...new Set(latency.map((l) => l.batch))].sort((a, b) => a - b);
   const b1 = batches[0];
-  const head = ['model', 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX file', 'MACs/example', ...runtimes.map((r) => `${r} p50/p99 ms (batch ${b1})`)];
+  const chain = summary.some((r) => r.learnedFrom !== undefined && r.learnedFrom !== 'teacher');
+  const head = ['model', ...(chain ? ['learned from'] : []), 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX file', 'MACs/example', ...runtimes.map((r) => `${r} p50/p99 ms (batch ${b1})`)];
   const rows = [head];
   for (const r of summary) {
-    const which = r.model === 'teacher' ? 'teacher' : 'student';
-    const onnx = onnxBytes[which];
+    // Latency and ONNX size are measured for the teacher and the final student; generations and
+    // the scratch baseline share the student's architecture, assistants have their own.
+    const which = r.model === 'teacher' ? 'teacher' : r.model.startsWith('assistant-') ? undefined : 'student';
+    const onnx = which && onnxBytes[which];
     rows.push([
       r.model,
+      ...(chain ? [r.learnedFrom ?? '-'] : []),
       pct(r.accuracy),
       r.model === 'teacher' ? '-' : pct(r.agreement),
       int(r.params),
@@ -44,7 +48,7 @@ export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = 
       onnx ? formatBytes(onnx) : '-',
       r.macs !== undefined ? int(r.macs) : '-',
       ...runtimes.map((rt) => {
-        const l = latencyAt(latency, which, rt, b1);
+        const l = which && latencyAt(latency, which, rt, b1);
         return l ? `${ms(l.p50Ms)} / ${ms(l.p99Ms)}` : '-';
       }),
     ]);

@@ -73,7 +73,7 @@ function randomInput(batch: number, inputShape: number[], seed: number): Float32
 }
 
 /** Benchmarks one ONNX model (bytes) in onnxruntime-node at each batch size. */
-export async function benchOnnx(model: LatencyResult['model'], onnxBytes: Uint8Array, inputShape: number[], options: BenchOptions, executionProviders: string[] = ['cpu']): Promise<LatencyResult[]> {
+export async function benchOnnx(model: LatencyResult['model'], onnxBytes: Uint8Array, inputShape: number[], options: BenchOptions, executionProviders: string[] = ['cpu'], inputName = 'input'): Promise<LatencyResult[]> {
   const ort = require('onnxruntime-node') as typeof ortTypes;
   const sessionOptions: ortTypes.InferenceSession.SessionOptions = { executionProviders, graphOptimizationLevel: 'all' };
   if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
@@ -83,7 +83,7 @@ export async function benchOnnx(model: LatencyResult['model'], onnxBytes: Uint8A
     for (const batch of options.batchSizes) {
       const input = new ort.Tensor('float32', randomInput(batch, inputShape, mixSeed('bench', batch)), [batch, ...inputShape]);
       const times = await timeRuns(async () => {
-        await session.run({ input });
+        await session.run({ [inputName]: input });
       }, options);
       results.push(summarise(model, `onnxruntime ${executionProviders[0]}`, batch, options.threads > 0 ? String(options.threads) : 'default', times));
     }

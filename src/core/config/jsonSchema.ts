@@ -56,28 +56,44 @@ function range(s: JsonSchema): string {
 
 const esc = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function rows(s: JsonSchema, prefix: string, out: string[][], variants: Array<{ title: string; schema: JsonSchema; prefix: string }>): void {
+type Variant = { title: string; schema: JsonSchema; prefix: string };
+
+/** A union told apart by a constant-valued key (`type`, `source`, `method`), if `s` is one. */
+function discriminated(s: JsonSchema): { tag: string; alts: JsonSchema[] } | undefined {
+  const alts = s.oneOf ?? s.anyOf;
+  if (!alts?.every((a) => a.properties && Object.values(a.properties).some((p) => p.const !== undefined))) return undefined;
+  const tag = Object.keys(alts[0].properties!).find((k) => alts.every((a) => a.properties![k]?.const !== undefined));
+  return tag ? { tag, alts } : undefined;
+}
+
+function rows(s: JsonSchema, prefix: string, out: string[][], variants: Variant[]): void {
   for (const [key, prop] of Object.entries(s.properties ?? {})) {
     if (key === '$schema') continue;
     const name = `${prefix}${key}`;
     const required = s.required?.includes(key) && prop.default === undefined;
-    const alts = prop.oneOf ?? prop.anyOf;
-    const discriminated = alts?.every((a) => a.properties && Object.values(a.properties).some((p) => p.const !== undefined));
-    if (discriminated && alts) {
-      const tag = Object.keys(alts[0].properties!).find((k) => alts.every((a) => a.properties![k]?.const !== undefined))!;
-      out.push([`\`${name}\``, alts.map((a) => `\`${JSON.stringify(a.properties![tag].const)}\``).join(' \\| ') + ` (by \`${tag}\`)`, required ? 'required' : prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : '', esc(prop.description ?? '')]);
-      for (const a of alts) variants.push({ title: `\`${name}\` with \`${tag}: ${JSON.stringify(a.properties![tag].const)}\``, schema: a, prefix: `${name}.` });
+    const def = prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : required ? 'required' : 'optional';
+    // A union (or a list of one): one row here, one table per variant below.
+    const items = prop.type === 'array' && prop.items && !Array.isArray(prop.items) ? prop.items : undefined;
+    const union = discriminated(items ?? prop);
+    if (union) {
+      const { tag, alts } = union;
+      const listed = alts.map((a) => `\`${JSON.stringify(a.properties![tag].const)}\``).join(' \\| ') + ` (by \`${tag}\`)`;
+      out.push([`\`${name}\``, items ? `list of ${listed}${range({ minimum: prop.minItems })}` : listed, required ? 'required' : def, esc(prop.description ?? '')]);
+      const element = items ? `${name}[]` : name;
+      for (const a of alts) variants.push({ title: `\`${element}\` with \`${tag}: ${JSON.stringify(a.properties![tag].const)}\``, schema: a, prefix: `${element}.` });
       continue;
     }
-    const def = prop.default !== undefined ? `\`${JSON.stringify(prop.default)}\`` : required ? 'required' : 'optional';
     if (prop.type === 'object' && prop.properties) {
       out.push([`\`${name}\``, 'object', def, esc(prop.description ?? '')]);
       rows(prop, `${name}.`, out, variants);
+    } else if (items?.type === 'object' && items.properties) {
+      out.push([`\`${name}\``, 'list of objects', def, esc(prop.description ?? '')]);
+      rows(items, `${name}[].`, out, variants);
     } else out.push([`\`${name}\``, `${typeOf(prop)}${range(prop)}`, def, esc(prop.description ?? '')]);
   }
 }
 
-function tableOf(s: JsonSchema, prefix: string, variants: Array<{ title: string; schema: JsonSchema; prefix: string }>): string {
+function tableOf(s: JsonSchema, prefix: string, variants: Variant[]): string {
   const out: string[][] = [];
   rows(s, prefix, out, variants);
   return ['| key | type | default | description |', '| --- | --- | --- | --- |', ...out.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -87,13 +103,15 @@ function tableOf(s: JsonSchema, prefix: string, variants: Array<{ title: string;
 export function configReferenceMarkdown(): string {
   const schema = configJsonSchema();
   const sections: string[] = [];
-  const queue: Array<{ title: string; schema: JsonSchema; prefix: string }> = [];
+  const queue: Variant[] = [];
   sections.push(tableOf(schema, '', queue));
+  // The same variant under another key (teacher.architecture is a student.architecture) is listed once.
   const seen = new Set<string>();
   while (queue.length) {
     const v = queue.shift()!;
-    if (seen.has(v.title)) continue;
-    seen.add(v.title);
+    const body = JSON.stringify(v.schema);
+    if (seen.has(body)) continue;
+    seen.add(body);
     const desc = Object.values(v.schema.properties ?? {}).find((p) => p.const !== undefined)?.description;
     sections.push(`#### ${v.title}\n\n${desc ? `${desc}\n\n` : ''}${tableOf(v.schema, v.prefix, queue)}`);
   }

@@ -222,7 +222,8 @@ function fileFields(raw: unknown): FileField[] {
   if (data?.source === 'csv') {
     for (const split of ['train', 'test']) if (typeof data[split] === 'string') fields.push({ path: ['data', split], kind: 'file', what: `${split} CSV file` });
   }
-  if (valueAt(raw, ['teacher', 'source']) === 'tfjs' && typeof valueAt(raw, ['teacher', 'path']) === 'string')
+  const teacherSource = valueAt(raw, ['teacher', 'source']);
+  if ((teacherSource === 'tfjs' || teacherSource === 'onnx') && typeof valueAt(raw, ['teacher', 'path']) === 'string')
     fields.push({ path: ['teacher', 'path'], kind: 'file', what: 'teacher model file' });
   return fields;
 }
@@ -266,7 +267,8 @@ export function resolvePaths(config: DistillConfig, dir: string): DistillConfig 
     data.train = r(data.train);
     if (data.test) data.test = r(data.test);
   }
-  if (c.teacher.source === 'tfjs') c.teacher.path = r(c.teacher.path);
+  if (c.teacher.source === 'tfjs' || c.teacher.source === 'onnx') c.teacher.path = r(c.teacher.path);
   c.output.dir = r(c.output.dir);
+  c.cache.dir = r(c.cache.dir);
   return c;
 }

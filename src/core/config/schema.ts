@@ -140,6 +140,13 @@ const teacherSchema = z
       path: z.string().min(1).describe('Path to model.json, relative to the config file. The model must output one logit per class.'),
     }),
     z.strictObject({
+      source: z.literal('onnx').describe('An ONNX model (e.g. exported from PyTorch with torch.onnx.export), run by onnxruntime-node. It sees the same preprocessed inputs as the student.'),
+      path: z.string().min(1).describe('Path to the .onnx file, relative to the config file.'),
+      layout: z.enum(['auto', 'nhwc', 'nchw', 'flat']).default('auto')
+        .describe('How the model\'s input relates to the examples: `nchw` (PyTorch images, transposed per batch), `nhwc` (as is), `flat` (one vector per example); `auto` decides from the model\'s input shape.'),
+      logits: z.string().min(1).optional().describe('Name of the output holding the logits; defaults to the model\'s first output.'),
+    }),
+    z.strictObject({
       source: z.literal('train').describe('Train the teacher in this run, before distilling.'),
       architecture: architectureSchema,
       epochs: positiveInt().optional().describe('Teacher epochs; defaults to `train.epochs`.'),
@@ -152,18 +159,97 @@ const studentSchema = z.strictObject({
   architecture: architectureSchema,
 }).describe('The small model being trained.');
 
+const temperature = (fallback: number) => z.number().positive().default(fallback);
+const termWeight = (fallback: number, what: string) => z.number().min(0).default(fallback).describe(`Weight of ${what} in the total loss.`);
+const layerName = (whose: string) => z.string().min(1).describe(`Name of a ${whose} layer (its output is used; \`distill validate\` lists the names).`);
+
+const kdTerm = z.strictObject({
+  type: z.literal('kd').describe('Hinton et al. 2015: KL divergence between the softened teacher and student distributions, scaled by T².'),
+  weight: termWeight(1, 'this term'),
+  temperature: temperature(4).describe('Softening temperature T (> 0).'),
+  finalTemperature: z.number().positive().optional().describe('Anneal T linearly from `temperature` to this value over each phase\'s steps.'),
+  divergence: z.enum(['forward', 'reverse']).default('forward').describe('`forward`: KL(teacher || student), the usual mean-seeking form; `reverse`: KL(student || teacher), mode-seeking.'),
+});
+const hintTerm = z.strictObject({
+  type: z.literal('hint').describe('FitNets (Romero et al. 2015): match an intermediate student layer to a teacher layer; a learned linear projection (dense or 1x1 conv) maps the student\'s width to the teacher\'s when they differ.'),
+  weight: termWeight(1, 'this term'),
+  student: layerName('student'),
+  teacher: layerName('teacher').describe('Name of a teacher layer (tfjs) or value (ONNX) whose output is the hint.'),
+  distance: z.enum(['mse', 'cosine']).default('mse').describe('`mse`: mean squared error over all elements; `cosine`: mean of 1 - cosine similarity per example.'),
+});
+const attentionTerm = z.strictObject({
+  type: z.literal('attention').describe('Attention transfer (Zagoruyko & Komodakis 2017): match the normalised spatial maps of mean |activation|^p of conv layers with the same height and width.'),
+  weight: termWeight(500, 'this term (β/2 with the paper\'s β = 1000)'),
+  pairs: z.array(z.strictObject({ student: layerName('student conv'), teacher: layerName('teacher conv') })).min(1).describe('Student and teacher conv layers whose attention maps are matched; the term is the sum over pairs.'),
+  p: z.number().positive().default(2).describe('Exponent p of the attention map.'),
+});
+const rkdTerm = z.strictObject({
+  type: z.literal('rkd').describe('Relational KD (Park et al. 2019): match the normalised pairwise distances and triplet angles of the examples in a batch.'),
+  distanceWeight: z.number().min(0).default(25).describe('Weight of the distance term (paper: 25).'),
+  angleWeight: z.number().min(0).default(50).describe('Weight of the angle term (paper: 50).'),
+  student: layerName('student').default('logits').describe('Student layer whose (flattened) output is the embedding; `logits` by default.'),
+  teacher: layerName('teacher').default('logits').describe('Teacher layer or ONNX value whose (flattened) output is the embedding; `logits` (the teacher\'s logits) by default.'),
+});
+const dkdTerm = z.strictObject({
+  type: z.literal('dkd').describe('Decoupled KD (Zhao et al. 2022): the KD loss split into a target-class part (TCKD) and a non-target part (NCKD) with their own weights.'),
+  alpha: z.number().min(0).default(1).describe('Weight of the target-class part (TCKD).'),
+  beta: z.number().min(0).default(8).describe('Weight of the non-target part (NCKD).'),
+  temperature: temperature(4).describe('Softening temperature T (> 0).'),
+  warmupEpochs: z.number().min(0).default(0).describe('Scale the term linearly from 0 to 1 over this many epochs (the paper uses 20 of 240).'),
+});
+const teacherFreeTerm = z.strictObject({
+  type: z.literal('teacher_free').describe('Teacher-free KD (Yuan et al. 2020, Tf-KD_reg): a virtual teacher that puts `correctProbability` on the label; needs no teacher, so it tells whether the real teacher helps at all.'),
+  weight: termWeight(1, 'this term'),
+  temperature: temperature(20).describe('Temperature of the virtual teacher (the authors\' code softens its probabilities by softmax(p/T)).'),
+  correctProbability: z.number().gt(0).lt(1).default(0.9).describe('Probability of the true class in the virtual teacher.'),
+});
+
+export const lossTermSchema = z.discriminatedUnion('type', [kdTerm, hintTerm, attentionTerm, rkdTerm, dkdTerm, teacherFreeTerm]);
+export type LossTermSpec = z.infer<typeof lossTermSchema>;
+
+const labelSmoothing = z.number().min(0).lt(1).default(0).describe('Label smoothing ε of the hard-label cross-entropy (PyTorch `label_smoothing`).');
+
 const distillSchema = z
   .discriminatedUnion('method', [
     z.strictObject({
       method: z.literal('kd').describe('Hinton et al. 2015: soft targets at temperature T plus hard labels.'),
       temperature: z.number().positive().default(4).describe('Softening temperature T (> 0); the soft-target term is scaled by T².'),
       alpha: fraction().default(0.5).describe('Weight of the hard-label cross-entropy; the soft-target term gets 1 - alpha.'),
+      finalTemperature: z.number().positive().optional().describe('Anneal T linearly from `temperature` to this value over each phase\'s steps.'),
+      divergence: z.enum(['forward', 'reverse']).default('forward').describe('`forward`: KL(teacher || student); `reverse`: KL(student || teacher).'),
     }),
     z.strictObject({
-      method: z.literal('none').describe('No distillation: the student trains on labels only.'),
+      method: z.literal('combined').describe('Any weighted sum of loss terms: hard labels plus kd, hint, attention, rkd, dkd and teacher_free, each logged on its own.'),
+      hardWeight: z.number().min(0).default(1).describe('Weight of the hard-label cross-entropy.'),
+      labelSmoothing,
+      terms: z.array(lossTermSchema).min(1).describe('The distillation terms, added to the hard-label term with their weights.'),
+    }),
+    z.strictObject({
+      method: z.literal('none').describe('No distillation: the student trains on labels only (with `labelSmoothing`, the label-smoothing baseline).'),
+      labelSmoothing,
     }),
   ])
   .describe('How the student learns from the teacher.');
+
+const stageArchitecture = z.strictObject({
+  architecture: architectureSchema,
+  epochs: positiveInt().optional().describe('Epochs for this model; defaults to `train.epochs`.'),
+});
+
+const strategySchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('single').describe('One student distilled from the teacher.') }),
+    z.strictObject({
+      type: z.literal('born_again').describe('Born-again networks (Furlanello et al. 2018): generation 1 learns from the teacher, each later generation (same architecture as the student) from the one before; the last generation is the distilled student.'),
+      generations: z.number().int().min(2).max(10).default(3).describe('Number of student generations (2-10).'),
+      ensemble: z.boolean().default(false).describe('From generation 3 on, learn from the mean logits of all earlier generations instead of the last one.'),
+    }),
+    z.strictObject({
+      type: z.literal('assistants').describe('Teacher-assistant chain (Mirzadeh et al. 2020): teacher -> assistant 1 -> ... -> student, each distilled from the one before; bridges a large size gap.'),
+      assistants: z.array(stageArchitecture).min(1).max(5).describe('The assistants, from the largest (learns from the teacher) to the smallest (teaches the student).'),
+    }),
+  ])
+  .describe('How many models are trained and who teaches whom.');
 
 const optimizerSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -228,6 +314,12 @@ export const configSchema = z.strictObject({
   student: studentSchema,
   distill: distillSchema.prefault({ method: 'kd' }),
   train: trainSchema.prefault({}),
+  strategy: strategySchema.prefault({ type: 'single' }),
+  cache: z.strictObject({
+    teacherOutputs: z.boolean().default(true).describe('Keep the teacher\'s outputs on disk and reuse them in later runs with the same teacher file, data and preprocessing (offline KD). Not used for a teacher trained in the run.'),
+    dir: z.string().min(1).default('.distill/cache').describe('Cache folder, relative to the config file.'),
+    topK: positiveInt().optional().describe('Store only the k largest logits per example (the rest share the remaining probability): smaller files, exact top-k probabilities at T = 1, approximate otherwise.'),
+  }).prefault({}).describe('The on-disk cache of teacher outputs.'),
   baseline: z.boolean().default(true).describe('Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.'),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto')
     .describe('TensorFlow.js backend. `auto` prefers tensorflow (native, GPU build first), then wasm, then cpu, skipping any that cannot train the models.'),
@@ -253,4 +345,5 @@ export type OptimizerSpec = DistillConfig['train']['optimizer'];
 export type ScheduleSpec = DistillConfig['train']['schedule'];
 export type TeacherSpec = DistillConfig['teacher'];
 export type DistillSpec = DistillConfig['distill'];
+export type StrategySpec = DistillConfig['strategy'];
 export type BenchSpec = DistillConfig['bench'];

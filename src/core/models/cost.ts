@@ -1,5 +1,7 @@
 /** Size and compute of a model, from its layers: what a smaller student actually saves. */
+import * as fs from 'node:fs';
 import type * as tf from '@tensorflow/tfjs';
+import { onnx } from 'onnx-proto';
 
 export interface ModelCost {
   params: number;
@@ -24,4 +26,15 @@ export function modelCost(model: tf.LayersModel): ModelCost {
   }
   const params = model.countParams();
   return { params, bytes: params * 4, macs };
+}
+
+/**
+ * Parameters and fp32 size of an ONNX model, counted from its initializers. Multiply-adds are not
+ * counted: they need the shapes of every intermediate value (shape inference), which we do not run.
+ */
+export function onnxModelCost(file: string): Omit<ModelCost, 'macs'> {
+  const proto = onnx.ModelProto.decode(fs.readFileSync(file));
+  let params = 0;
+  for (const init of proto.graph?.initializer ?? []) params += (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
+  return { params, bytes: params * 4 };
 }

@@ -10,6 +10,7 @@ import { benchOnnx, benchTfjs, machineInfo, type BenchOptions, type MachineInfo 
 import { loadModel } from '../models/io.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../fsutil.ts';
 import { demoTeacherPath } from '../paths.ts';
+import { onnxInputShape, openOnnxTeacher } from '../models/onnxTeacher.ts';
 
 export type RunModel = 'student' | 'teacher' | 'scratch';
 
@@ -68,7 +69,23 @@ export interface BenchReport {
 export async function benchRun(runDir: string, config: DistillConfig, options: BenchOptions, emit?: (e: RunEventInput) => void): Promise<BenchReport> {
   const results: LatencyResult[] = [];
   const onnxBytes: BenchReport['onnxBytes'] = {};
+  const { model: student } = await loadModel(runModelPath(runDir, config, 'student'));
+  const dataShape = (student.inputs[0].shape as number[]).slice(1);
+  const numClasses = student.outputs[0].shape[1] as number;
+  student.dispose();
   for (const which of ['teacher', 'student'] as const) {
+    if (which === 'teacher' && config.teacher.source === 'onnx') {
+      // An ONNX teacher is timed as it is, in onnxruntime only: there is no tfjs version of it.
+      const teacher = await openOnnxTeacher(config.teacher.path, dataShape, numClasses, { layout: config.teacher.layout, logits: config.teacher.logits });
+      await teacher.dispose();
+      const bytes = fs.readFileSync(config.teacher.path);
+      onnxBytes.teacher = bytes.length;
+      for (const r of await benchOnnx('teacher', bytes, onnxInputShape(teacher.layout, dataShape), options, ['cpu'], teacher.inputName)) {
+        results.push(r);
+        emit?.({ type: 'benchmark', result: r });
+      }
+      continue;
+    }
     const { model } = await loadModel(runModelPath(runDir, config, which));
     const inputShape = (model.inputs[0].shape as number[]).slice(1);
     try {

@@ -15,12 +15,16 @@ import { ArchitectureError, buildModel, describeModel, expandArchitecture } from
 import { loadModel, saveModel, ModelFileError } from '../models/io.ts';
 import { demoTeacherPath } from '../paths.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
-import { hintonLoss, supervisedLoss } from '../distill/losses.ts';
-import { evaluate, predictLogits, type DeviceSplit } from '../train/evaluate.ts';
-import { trainPhase, DivergenceError, type LossFn } from '../train/loop.ts';
+import { compileObjective, type Objective } from '../distill/objective.ts';
+import { buildTrainingModel, ObjectiveFitError } from '../distill/studentOutputs.ts';
+import { computeTeacherOutputs, disposeTeacherTensors, fromCached, teacherOutputShapes, toCached, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
+import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
+import { openOnnxTeacher } from '../models/onnxTeacher.ts';
+import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
+import { trainPhase, DivergenceError } from '../train/loop.ts';
 import { latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
-import type { EvalMetrics, Phase, RunEvent, RunEventInput, SummaryRow, BackendInfo } from '../../protocol/events.ts';
-import { modelCost } from '../models/cost.ts';
+import { phaseModelName, type EvalMetrics, type Phase, type RunEvent, type RunEventInput, type SummaryRow, type BackendInfo } from '../../protocol/events.ts';
+import { modelCost, onnxModelCost } from '../models/cost.ts';
 import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
 import type { LatencyResult } from '../../protocol/events.ts';
 import { createRunFolder, RunFolder, readRunRecord, type RunRecord, type RunStatus } from './runFolder.ts';
@@ -48,12 +52,53 @@ export interface RunResult {
   onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
 }
 
+/** One model trained by distillation: an assistant, a generation, or the final student. */
+export interface Stage {
+  phase: Phase;
+  architecture: ArchitectureSpec;
+  epochs: number;
+  /** Who teaches it: `teacher` or earlier phases (several = the mean of their logits). */
+  learnsFrom: Phase[];
+}
+
+/** The distillation stages a strategy asks for, in the order they train. */
+export function planStages(config: DistillConfig): Stage[] {
+  const epochs = config.train.epochs;
+  const student = config.student.architecture;
+  const strategy = config.strategy;
+  if (strategy.type === 'assistants') {
+    const stages: Stage[] = strategy.assistants.map((a, i) => ({
+      phase: `assistant-${i + 1}` as Phase, architecture: a.architecture, epochs: a.epochs ?? epochs, learnsFrom: [i === 0 ? 'teacher' : (`assistant-${i}` as Phase)],
+    }));
+    stages.push({ phase: 'distill', architecture: student, epochs, learnsFrom: [stages.at(-1)!.phase] });
+    return stages;
+  }
+  if (strategy.type === 'born_again') {
+    const name = (g: number): Phase => (g === strategy.generations ? 'distill' : `generation-${g}`);
+    return Array.from({ length: strategy.generations }, (_, i) => {
+      const g = i + 1;
+      const learnsFrom: Phase[] = g === 1 ? ['teacher'] : strategy.ensemble && g >= 3 ? Array.from({ length: g - 1 }, (_, j) => name(j + 1)) : [name(g - 1)];
+      return { phase: name(g), architecture: student, epochs, learnsFrom };
+    });
+  }
+  return [{ phase: 'distill', architecture: student, epochs, learnsFrom: ['teacher'] }];
+}
+
+const teacherLabel = (from: Phase[]) => (from.length === 1 ? phaseModelName(from[0]) : `ensemble of ${from.map(phaseModelName).join(', ')}`);
+
 interface Prepared {
   loaded: LoadedConfig;
   config: DistillConfig;
   data: Dataset;
   backend: BackendInfo;
-  teacherModel?: tf.LayersModel;
+  objective: Objective;
+  stages: Stage[];
+  /** The teacher from a file (tfjs or ONNX); absent when it is trained in the run. */
+  teacher?: TeacherSource;
+  /** The teacher's files, hashed for the output cache. */
+  teacherFiles: string[];
+  /** Per stage: shapes of its teacher's outputs that the loss reads, by request key. */
+  teacherShapes: Map<Phase, Map<string, number[]>>;
 }
 
 function layerTypes(arch: ArchitectureSpec, inputShape: number[]): LayerSpec['type'][] {
@@ -70,10 +115,30 @@ function checkArchitecture(loaded: LoadedConfig, at: JsonPath, arch: Architectur
   }
 }
 
-async function loadTeacher(loaded: LoadedConfig, data: Dataset): Promise<tf.LayersModel> {
+/** The files a teacher from a file consists of (model.json and its weights, or the .onnx file). */
+function teacherFilesOf(config: DistillConfig): string[] {
+  const t = config.teacher;
+  if (t.source === 'onnx') return [t.path];
+  if (t.source === 'train') return [];
+  const json = t.source === 'demo' ? demoTeacherPath() : t.path;
+  const manifest = (JSON.parse(fs.readFileSync(json, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? [];
+  return [json, ...manifest.flatMap((g) => g.paths.map((p) => path.resolve(path.dirname(json), p)))];
+}
+
+async function loadTeacher(loaded: LoadedConfig, data: Dataset, objective: Objective): Promise<TeacherSource> {
   const spec = loaded.config.teacher;
+  const at: JsonPath = spec.source === 'demo' ? ['teacher', 'source'] : ['teacher', 'path'];
+  if (spec.source === 'onnx') {
+    const features = [...new Set(objective.teacher.map((r) => r.layer).filter((l) => l !== 'logits'))];
+    try {
+      const onnx = await openOnnxTeacher(spec.path, data.inputShape, data.numClasses, { layout: spec.layout, logits: spec.logits, features });
+      return { kind: 'onnx', label: 'teacher', onnx };
+    } catch (err) {
+      if (err instanceof ModelFileError) throw new ConfigError([problemAt(loaded.source, at, err.message)]);
+      throw err;
+    }
+  }
   const file = spec.source === 'demo' ? demoTeacherPath() : spec.source === 'tfjs' ? spec.path : '';
-  const at: JsonPath = spec.source === 'tfjs' ? ['teacher', 'path'] : ['teacher', 'source'];
   let model: tf.LayersModel;
   try {
     model = (await loadModel(file)).model;
@@ -94,7 +159,55 @@ async function loadTeacher(loaded: LoadedConfig, data: Dataset): Promise<tf.Laye
   }
   if (spec.source === 'demo' && loaded.config.data.normalize !== 'scale')
     throw new ConfigError([problemAt(loaded.source, ['data', 'normalize'], `the demo teacher was trained on pixels scaled to [0, 1]; expected "scale", found "${loaded.config.data.normalize}"`)]);
-  return model;
+  return { kind: 'tfjs', label: 'teacher', model };
+}
+
+/** Where a term's problem is reported: the term itself for `combined`, else the `distill` section. */
+function termPath(config: DistillConfig, term: number, field: string): JsonPath {
+  return config.distill.method === 'combined' ? ['distill', 'terms', term, field] : ['distill'];
+}
+
+/**
+ * Checks that every stage's student and teacher have the layers the loss terms name, with
+ * shapes that fit (building each training model once, then dropping it).
+ */
+async function checkObjective(loaded: LoadedConfig, data: Dataset, objective: Objective, stages: Stage[], teacher: TeacherSource | undefined): Promise<Map<Phase, Map<string, number[]>>> {
+  const { config } = loaded;
+  const problem = (err: unknown): never => {
+    if (err instanceof ObjectiveFitError) throw new ConfigError([problemAt(loaded.source, termPath(config, err.term, err.field), err.message)]);
+    throw err;
+  };
+  const probe = new Float32Array(data.train.x.subarray(0, data.inputShape.reduce((a, b) => a * b, 1)));
+  const built = new Map<Phase, tf.LayersModel>();
+  const modelOf = (phase: Phase): tf.LayersModel => {
+    if (!built.has(phase)) {
+      const arch = phase === 'teacher' ? (config.teacher as { architecture: ArchitectureSpec }).architecture : stages.find((s) => s.phase === phase)!.architecture;
+      built.set(phase, buildModel(arch, data.inputShape, data.numClasses));
+    }
+    return built.get(phase)!;
+  };
+  const teacherShapes = new Map<Phase, Map<string, number[]>>();
+  try {
+    if (objective.teacher.length > 0 && config.strategy.type === 'born_again' && config.strategy.ensemble && config.strategy.generations >= 3)
+      throw new ConfigError([problemAt(loaded.source, ['strategy', 'ensemble'], 'an ensemble of generations gives logits only, but a loss term reads intermediate teacher outputs; expected false, or only logit-based terms (kd, dkd, rkd on logits)')]);
+    for (const stage of stages) {
+      const from = stage.learnsFrom[0];
+      const source: TeacherSource = from === 'teacher' && teacher ? teacher : { kind: 'tfjs', label: `the teacher of ${stage.phase} (${phaseModelName(from)})`, model: modelOf(from) };
+      const shapes = await teacherOutputShapes(source, objective.teacher, probe).catch(problem);
+      teacherShapes.set(stage.phase, shapes);
+      const student = buildModel(stage.architecture, data.inputShape, data.numClasses);
+      try {
+        buildTrainingModel(student, objective.student, shapes, stage.phase);
+      } catch (err) {
+        problem(err);
+      } finally {
+        student.dispose();
+      }
+    }
+  } finally {
+    for (const m of built.values()) m.dispose();
+  }
+  return teacherShapes;
 }
 
 /** Everything that can fail because of the user's input, before anything is written. */
@@ -106,6 +219,9 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const problems = [];
   if (config.train.earlyStopping && config.data.validationFraction === 0)
     problems.push(problemAt(loaded.source, ['train', 'earlyStopping'], 'needs validation data; expected data.validationFraction > 0'));
+  const objective = compileObjective(config.distill);
+  if (!objective.usesTeacher && config.strategy.type !== 'single')
+    problems.push(problemAt(loaded.source, ['strategy', 'type'], `"${config.strategy.type}" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with kd, hint, attention, rkd or dkd`));
   if (problems.length) throw new ConfigError(problems);
   checkArchitecture(loaded, ['student', 'architecture'], config.student.architecture, data);
   const types = new Set(layerTypes(config.student.architecture, data.inputShape));
@@ -113,17 +229,45 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
     checkArchitecture(loaded, ['teacher', 'architecture'], config.teacher.architecture, data);
     for (const t of layerTypes(config.teacher.architecture, data.inputShape)) types.add(t);
   }
+  if (config.strategy.type === 'assistants')
+    config.strategy.assistants.forEach((a, i) => {
+      checkArchitecture(loaded, ['strategy', 'assistants', i, 'architecture'], a.architecture, data);
+      for (const t of layerTypes(a.architecture, data.inputShape)) types.add(t);
+    });
+  const stages = planStages(config);
   const backend = await selectBackend(config.backend, types);
-  const teacherModel = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data);
-  return { loaded, config, data, backend, teacherModel };
+  const teacher = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data, objective);
+  try {
+    const teacherShapes = await checkObjective(loaded, data, objective, stages, teacher);
+    return { loaded, config, data, backend, objective, stages, teacher, teacherFiles: teacherFilesOf(config), teacherShapes };
+  } catch (err) {
+    await disposeTeacher(teacher);
+    throw err;
+  }
+}
+
+async function disposeTeacher(teacher: TeacherSource | undefined): Promise<void> {
+  if (teacher?.kind === 'tfjs') teacher.model.dispose();
+  if (teacher?.kind === 'onnx') await teacher.onnx.dispose();
+}
+
+/** `name [shape]` of each layer, for choosing the layers that hint and attention terms name. */
+function layerList(model: tf.LayersModel): string[] {
+  return model.layers.map((l) => `${l.name} [${(l.outputShape as number[]).slice(1).join(', ')}]`);
 }
 
 /** Everything `train` would check, without training or writing: the CLI's `validate`. */
-export async function checkConfigFully(configFile: string): Promise<{ config: DistillConfig; data: Dataset; backend: BackendInfo }> {
+export async function checkConfigFully(configFile: string): Promise<{ config: DistillConfig; data: Dataset; backend: BackendInfo; layers: { student: string[]; teacher?: string[] } }> {
   const loaded = loadConfigFile(configFile);
   const prepared = await prepare(loaded);
-  prepared.teacherModel?.dispose();
-  return { config: prepared.config, data: prepared.data, backend: prepared.backend };
+  const { config, data } = prepared;
+  const student = buildModel(config.student.architecture, data.inputShape, data.numClasses);
+  const teacherModel = prepared.teacher?.kind === 'tfjs' ? prepared.teacher.model : config.teacher.source === 'train' ? buildModel(config.teacher.architecture, data.inputShape, data.numClasses) : undefined;
+  const layers = { student: layerList(student), teacher: teacherModel && layerList(teacherModel) };
+  student.dispose();
+  if (config.teacher.source === 'train') teacherModel?.dispose();
+  await disposeTeacher(prepared.teacher);
+  return { config, data, backend: prepared.backend, layers };
 }
 
 function toDevice(split: Split, inputShape: number[]): DeviceSplit {
@@ -171,11 +315,13 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
   if (!resuming) fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   saveRecord({});
 
+  const { objective, stages } = prepared;
+  const distilling = config.distill.method !== 'none';
   const phases: Phase[] = [];
   if (config.teacher.source === 'train') phases.push('teacher');
-  const distilling = config.distill.method !== 'none';
+  for (const stage of stages) if (stage.phase.startsWith('assistant-')) phases.push(stage.phase);
   if (config.baseline && distilling) phases.push('scratch');
-  phases.push('distill');
+  for (const stage of stages) if (!stage.phase.startsWith('assistant-')) phases.push(stage.phase);
   emit({
     type: 'run_started', runId: folder.id, name: config.name, configFile: record.configFile, resumed: resuming, pid: process.pid,
     backend, node: process.version, platform: `${process.platform}-${process.arch}`, phases,
@@ -187,20 +333,27 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     validation: toDevice(data.validation, data.inputShape),
     test: toDevice(data.test, data.inputShape),
   };
+  const deviceX = { train: device.train.x, validation: device.validation.x, test: device.test.x };
+  const hostX = { train: data.train.x, validation: data.validation.x, test: data.test.x };
   const t0 = performance.now();
   const summary: SummaryRow[] = [];
   let currentPhase: Phase | undefined;
   let lastCheckpoint: string | undefined;
-  const owned: tf.Tensor[] = [];
-  const models: tf.LayersModel[] = [];
+  /** Trained (or restored) models by phase: later stages learn from them. */
+  const trained = new Map<Phase, tf.LayersModel>();
+  let reference: TeacherTensors | undefined;
+  let teacher = prepared.teacher;
+  const supervised = compileObjective({ method: 'none', labelSmoothing: 0 });
   try {
-    const runPhase = async (phase: Phase, arch: ArchitectureSpec, loss: LossFn, epochs: number, learningRate: number, teacher?: { train: tf.Tensor2D; validation: tf.Tensor2D; test: tf.Tensor2D }) => {
+    const runPhase = async (phase: Phase, arch: ArchitectureSpec, goal: Objective, epochs: number, learningRate: number, teacherOut?: TeacherTensors) => {
       currentPhase = phase;
       // The scratch and distilled students start from the same weights: the comparison is fair.
-      seedGlobalRandom(mixSeed(config.train.seed, 'init', phase === 'teacher' ? 'teacher' : 'student'));
+      const initSeed = phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase;
+      seedGlobalRandom(mixSeed(config.train.seed, 'init', initSeed));
       const model = buildModel(arch, data.inputShape, data.numClasses);
+      const training = buildTrainingModel(model, goal.student, prepared.teacherShapes.get(phase) ?? new Map(), phase);
       const checkpoint = resuming ? latestCheckpoint(runDir, phase) : undefined;
-      if (checkpoint) await restoreWeights(model, checkpoint);
+      if (checkpoint) await restoreWeights(training.model, checkpoint);
       if (checkpoint?.progress.done) return { model, test: checkpoint.progress.done.test };
       const stepsPerEpoch = Math.ceil(data.train.n / config.data.batchSize);
       emit({ type: 'phase_started', phase, model: describeModel(model), epochs, stepsPerEpoch, fromEpoch: (checkpoint?.progress.epochsDone ?? 0) + 1 });
@@ -208,8 +361,9 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       const phaseStart = performance.now();
       const outcome = await trainPhase(
         {
-          phase, model, train: device.train, validation: device.validation, teacherTrain: teacher?.train, teacherValidation: teacher?.validation,
-          loss, epochs, learningRate, batchSize: config.data.batchSize, evalBatchSize: config.data.evalBatchSize, train_: config.train, resumeFrom: checkpoint,
+          phase, model, training, train: device.train, validation: device.validation,
+          teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs }, teacherValidation: reference?.logits.validation,
+          loss: goal.loss, epochs, learningRate, batchSize: config.data.batchSize, evalBatchSize: config.data.evalBatchSize, train_: config.train, resumeFrom: checkpoint,
         },
         {
           emitStep: (e) => emit(e),
@@ -218,7 +372,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
             saveRecord({ phase, epoch: e.epoch });
           },
           checkpoint: async (progress, optimizer, bestWeights) => {
-            const dir = await writeCheckpoint(runDir, { progress, model, optimizerSlots: optimizer.getState().slots, bestWeights });
+            const dir = await writeCheckpoint(runDir, { progress, model: training.model, optimizerSlots: optimizer.getState().slots, bestWeights });
             lastCheckpoint = dir;
             emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
             folder.sync();
@@ -229,10 +383,10 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       );
       if (outcome.stopped) return { model, stopped: true as const };
       const seconds = (performance.now() - phaseStart) / 1000;
-      const test = evaluate(model, device.test, config.data.evalBatchSize, teacher?.test, true);
+      const test = evaluate(model, device.test, config.data.evalBatchSize, reference?.logits.test, true);
       const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
       const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
-      const finalDir = await writeCheckpoint(runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model, optimizerSlots: [] });
+      const finalDir = await writeCheckpoint(runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model: training.model, optimizerSlots: [] });
       lastCheckpoint = finalDir;
       emit({ type: 'checkpoint', phase, epoch: outcome.progress.epochsDone, path: finalDir });
       emit({ type: 'evaluation', phase, split: 'test', metrics: test });
@@ -247,55 +401,85 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       return { runDir, status: 'stopped', summary };
     };
 
-    // Teacher: trained here, or loaded and evaluated.
-    let teacher = prepared.teacherModel;
-    let teacherTest: EvalMetrics;
+    // Teacher: trained here, or loaded from a file.
     const trainLr = config.train.optimizer.learningRate;
+    let teacherTest: EvalMetrics | undefined;
     if (config.teacher.source === 'train') {
-      const r = await runPhase('teacher', config.teacher.architecture, (l, _t, y) => supervisedLoss(l, y), config.teacher.epochs ?? config.train.epochs, config.teacher.learningRate ?? trainLr);
+      const r = await runPhase('teacher', config.teacher.architecture, supervised, config.teacher.epochs ?? config.train.epochs, config.teacher.learningRate ?? trainLr);
       if ('stopped' in r) return stop();
-      teacher = r.model;
+      teacher = { kind: 'tfjs', label: 'teacher', model: r.model };
+      trained.set('teacher', r.model);
       teacherTest = r.test;
-    } else {
-      teacherTest = evaluate(teacher!, device.test, config.data.evalBatchSize, undefined, true);
+    }
+
+    // The teacher's outputs once for all epochs and students (exact: no augmentation), from the
+    // on-disk cache when the same teacher has seen the same inputs before.
+    const outputsStart = performance.now();
+    const requests = objective.usesTeacher ? objective.teacher : [];
+    const cacheable = config.cache.teacherOutputs && prepared.teacherFiles.length > 0;
+    const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
+    // An ONNX teacher's layout and logits name change what its bytes compute.
+    const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
+    const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(prepared.teacherFiles), inputs: hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions }) : undefined;
+    const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
+    reference = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher!, deviceX, hostX, data.numClasses, requests, config.data.evalBatchSize);
+    reference.logits.test.dataSync(); // wait for the backend, so the time below is the real cost
+    let cacheNote: { hit: boolean; dir: string; bytes?: number } | undefined;
+    if (key && !cached) {
+      const written = writeTeacherCache(config.cache.dir, key, toCached(reference, data.numClasses), config.cache.topK, { teacher: prepared.teacherFiles[0], createdBy: folder.id });
+      cacheNote = { hit: false, dir: written.dir, bytes: written.bytes };
+    } else if (key) cacheNote = { hit: true, dir: path.join(config.cache.dir, key) };
+    emit({ type: 'teacher_outputs', examples: data.train.n + data.validation.n + data.test.n, seconds: (performance.now() - outputsStart) / 1000, ...(cacheNote ? { cache: cacheNote } : {}) });
+    if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
+      emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
+
+    if (!teacherTest) {
+      teacherTest = evaluateLogits(reference.logits.test, device.test.y, undefined, true);
       emit({ type: 'evaluation', phase: 'teacher', split: 'test', metrics: teacherTest });
     }
-    models.push(teacher!);
-    summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, ...modelCost(teacher!) });
+    const teacherCost = teacher!.kind === 'onnx' ? onnxModelCost(teacher!.onnx.file) : modelCost((teacher as { model: tf.LayersModel }).model);
+    summary.push({ model: 'teacher', accuracy: teacherTest.accuracy, ...teacherCost });
 
-    // Teacher outputs once for all epochs and both students: exact, since there is no augmentation.
-    const outputsStart = performance.now();
-    const logits = {
-      train: predictLogits(teacher!, device.train.x, config.data.evalBatchSize),
-      validation: predictLogits(teacher!, device.validation.x, config.data.evalBatchSize),
-      test: predictLogits(teacher!, device.test.x, config.data.evalBatchSize),
+    // Each stage learns from its teacher's outputs: the reference teacher's, or those of earlier stages.
+    const outputsOf = async (from: Phase[]): Promise<TeacherTensors> => {
+      if (from.length === 1 && from[0] === 'teacher') return reference!;
+      const members = from.map((p) => trained.get(p)!);
+      const source: TeacherSource = members.length === 1 ? { kind: 'tfjs', label: from[0], model: members[0] } : { kind: 'ensemble', label: teacherLabel(from), members };
+      return computeTeacherOutputs(source, deviceX, hostX, data.numClasses, requests, config.data.evalBatchSize);
     };
-    owned.push(logits.train, logits.validation, logits.test);
-    logits.test.dataSync(); // wait for the backend, so the time below is the real cost
-    emit({ type: 'teacher_outputs', examples: data.train.n + data.validation.n + data.test.n, seconds: (performance.now() - outputsStart) / 1000 });
-    const epochs = config.train.epochs;
-    const studentArch = config.student.architecture;
+    const runStage = async (stage: Stage) => {
+      const teacherOut = objective.usesTeacher ? await outputsOf(stage.learnsFrom) : undefined;
+      try {
+        return await runPhase(stage.phase, stage.architecture, objective, stage.epochs, trainLr, teacherOut);
+      } finally {
+        if (teacherOut !== reference) disposeTeacherTensors(teacherOut);
+      }
+    };
 
     let scratchModel: tf.LayersModel | undefined;
-    if (phases.includes('scratch')) {
-      const r = await runPhase('scratch', studentArch, (l, _t, y) => supervisedLoss(l, y), epochs, trainLr, logits);
+    let student: tf.LayersModel | undefined;
+    for (const phase of phases) {
+      if (phase === 'teacher') continue;
+      if (phase === 'scratch') {
+        const r = await runPhase('scratch', config.student.architecture, supervised, config.train.epochs, trainLr);
+        if ('stopped' in r) return stop();
+        scratchModel = r.model;
+        trained.set('scratch', r.model);
+        summary.push({ model: 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
+        continue;
+      }
+      const stage = stages.find((s) => s.phase === phase)!;
+      const r = await runStage(stage);
       if ('stopped' in r) return stop();
-      scratchModel = r.model;
-      models.push(r.model);
-      summary.push({ model: 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
+      trained.set(phase, r.model);
+      if (phase === 'distill') student = r.model;
+      const name = distilling ? phaseModelName(phase) : 'scratch';
+      summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && objective.usesTeacher ? { learnedFrom: teacherLabel(stage.learnsFrom) } : {}), ...modelCost(r.model) });
     }
+    currentPhase = undefined;
 
-    const distill = config.distill;
-    const kdLoss: LossFn = distill.method === 'kd'
-      ? (l, t, y) => hintonLoss(l, t!, y, { temperature: distill.temperature, alpha: distill.alpha })
-      : (l, _t, y) => supervisedLoss(l, y);
-    const r = await runPhase('distill', studentArch, kdLoss, epochs, trainLr, logits);
-    if ('stopped' in r) return stop();
-    models.push(r.model);
-    summary.push({ model: distilling ? 'distilled' : 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
-
-    const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [['student-tfjs', 'student', r.model]];
-    if (config.teacher.source === 'train') artifacts.push(['teacher-tfjs', 'teacher', teacher!]);
+    const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [['student-tfjs', 'student', student!]];
+    if (config.teacher.source === 'train') artifacts.push(['teacher-tfjs', 'teacher', trained.get('teacher')!]);
     if (scratchModel) artifacts.push(['scratch-tfjs', 'scratch', scratchModel]);
     for (const [kind, name, model] of artifacts) {
       const dir = path.join(runDir, 'artifacts', name);
@@ -303,15 +487,12 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       emit({ type: 'artifact', kind, path: path.join(dir, 'model.json'), bytes });
     }
     if (config.export.onnx) {
-      const toExport: Array<['student' | 'teacher', tf.LayersModel]> = [['student', r.model]];
-      if (config.teacher.source === 'train') toExport.push(['teacher', teacher!]);
+      const toExport: Array<['student' | 'teacher', tf.LayersModel]> = [['student', student!]];
+      if (config.teacher.source === 'train') toExport.push(['teacher', trained.get('teacher')!]);
       await exportRunOnnx(runDir, toExport, emit);
     }
     let bench: Awaited<ReturnType<typeof benchRun>> | undefined;
-    if (config.bench.enabled) {
-      currentPhase = undefined;
-      bench = await benchRun(runDir, config, benchOptions(config), emit);
-    }
+    if (config.bench.enabled) bench = await benchRun(runDir, config, benchOptions(config), emit);
     const seconds = (performance.now() - t0) / 1000;
     const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
     emit({ type: 'run_finished', seconds, summary, latency: bench?.results, onnxBytes: bench?.onnxBytes, peakRssMiB });
@@ -332,8 +513,9 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
   } finally {
     folder.sync();
     folder.close();
-    tf.dispose(owned);
-    for (const m of models) m.dispose();
+    disposeTeacherTensors(reference);
+    for (const m of trained.values()) m.dispose();
+    await disposeTeacher(prepared.teacher);
     tf.dispose([device.train, device.validation, device.test].flatMap((d) => [d.x, d.y]));
   }
 }

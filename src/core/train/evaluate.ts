@@ -33,44 +33,44 @@ export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: nu
  */
 export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D, withConfusion = false): EvalMetrics {
   if (split.n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
-  const predictions: tf.Tensor[] = [];
-  const totals = tf.tidy(() => {
-    let sums = tf.zeros([4]);
-    for (let start = 0; start < split.n; start += batchSize) {
-      const size = Math.min(batchSize, split.n - start);
-      const logits = forward(model, split.x.slice(start, size));
-      const labels = split.y.slice(start, size);
-      const logProbs = tf.logSoftmax(logits);
-      const predicted = logits.argMax(1);
-      if (withConfusion) predictions.push(tf.keep(predicted));
-      const correct = predicted.equal(labels).sum().cast('float32');
-      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), logProbs)));
-      let agree: tf.Tensor = tf.scalar(0);
-      let kl: tf.Tensor = tf.scalar(0);
-      if (teacherLogits) {
-        const t = teacherLogits.slice(start, size);
-        agree = predicted.equal(t.argMax(1)).sum().cast('float32');
-        const logP = tf.logSoftmax(t);
-        kl = tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logProbs)));
-      }
-      sums = sums.add(tf.stack([correct, ce, agree, kl]));
+  const logits = predictLogits(model, split.x, batchSize);
+  try {
+    return evaluateLogits(logits, split.y, teacherLogits, withConfusion);
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** The metrics of `evaluate` from logits already computed (an ONNX teacher's, for instance). */
+export function evaluateLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, teacherLogits?: tf.Tensor2D, withConfusion = false): EvalMetrics {
+  const n = logits.shape[0];
+  if (n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
+  const k = logits.shape[1];
+  const [predicted, totals] = tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits);
+    const predicted = logits.argMax(1);
+    const correct = predicted.equal(labels).sum().cast('float32');
+    const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, k), logProbs)));
+    let agree: tf.Tensor = tf.scalar(0);
+    let kl: tf.Tensor = tf.scalar(0);
+    if (teacherLogits) {
+      agree = predicted.equal(teacherLogits.argMax(1)).sum().cast('float32');
+      const logP = tf.logSoftmax(teacherLogits);
+      kl = tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logProbs)));
     }
-    return sums;
+    return [predicted, tf.stack([correct, ce, agree, kl])];
   });
   const [correct, ce, agree, kl] = totals.dataSync();
-  totals.dispose();
-  const metrics: EvalMetrics = { accuracy: correct / split.n, loss: ce / split.n, examples: split.n };
+  const metrics: EvalMetrics = { accuracy: correct / n, loss: ce / n, examples: n };
   if (withConfusion) {
-    const k = model.outputs[0].shape[1] as number;
-    const predicted = tf.concat(predictions);
-    const [p, y] = [predicted.dataSync(), split.y.dataSync()];
-    tf.dispose([predicted, ...predictions]);
+    const [p, y] = [predicted.dataSync(), labels.dataSync()];
     metrics.confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    for (let i = 0; i < split.n; i++) metrics.confusion[y[i]][p[i]] += 1;
+    for (let i = 0; i < n; i++) metrics.confusion[y[i]][p[i]] += 1;
   }
+  tf.dispose([predicted, totals]);
   if (teacherLogits) {
-    metrics.agreement = agree / split.n;
-    metrics.klToTeacher = kl / split.n;
+    metrics.agreement = agree / n;
+    metrics.klToTeacher = kl / n;
   }
   return metrics;
 }

@@ -6,15 +6,19 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DistillConfig } from '../config/schema.ts';
 import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEvent } from '../../protocol/events.ts';
-import type { LossTerms } from '../distill/losses.ts';
+import type { ObjectiveLoss, TeacherBatch } from '../distill/objective.ts';
+import type { TrainingModel } from '../distill/studentOutputs.ts';
 import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
 import { CHECKPOINT_VERSION, type LoadedCheckpoint, type PhaseProgress } from './checkpoint.ts';
 import { evaluate, type DeviceSplit } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
 
-/** Computes the loss terms of a batch from the model's logits, the teacher's logits and the labels. */
-export type LossFn = (logits: tf.Tensor2D, teacherLogits: tf.Tensor2D | undefined, labels: tf.Tensor1D) => LossTerms;
+/** The teacher's outputs on the training split, aligned with its rows (gathered per batch). */
+export interface TeacherTrainOutputs {
+  logits: tf.Tensor2D;
+  outputs: Map<string, tf.Tensor>;
+}
 
 /** The loss went NaN or infinite: training further would be on garbage. */
 export class DivergenceError extends Error {
@@ -32,13 +36,17 @@ export interface PhaseHooks {
 
 export interface PhaseSetup {
   phase: Phase;
+  /** The model being trained, as evaluated and exported. */
   model: tf.LayersModel;
+  /** The model with the outputs the loss reads and any hint projections: what is optimised and checkpointed. */
+  training: TrainingModel;
   train: DeviceSplit;
   validation: DeviceSplit;
-  /** Teacher logits aligned with `train` / `validation` rows, computed once (exact: no augmentation). */
-  teacherTrain?: tf.Tensor2D;
+  /** The teacher's outputs on `train`, computed once (exact: no augmentation). */
+  teacherTrain?: TeacherTrainOutputs;
+  /** The reference teacher's logits on `validation`, for agreement. */
   teacherValidation?: tf.Tensor2D;
-  loss: LossFn;
+  loss: ObjectiveLoss;
   epochs: number;
   learningRate: number;
   batchSize: number;
@@ -56,7 +64,7 @@ export interface PhaseOutcome {
 
 export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<PhaseOutcome> {
   const { model, train, phase, train_: cfg } = setup;
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const variables = setup.training.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = new Optimizer(cfg.optimizer, variables);
   const stepsPerEpoch = Math.ceil(train.n / setup.batchSize);
   let progress: PhaseProgress = {
@@ -75,7 +83,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     progress = { ...setup.resumeFrom.progress };
     optimizer.setState({ step: progress.optimizerStep, slots: setup.resumeFrom.optimizerSlots() });
     const best = setup.resumeFrom.bestWeights();
-    if (best) bestWeights = model.getWeights().map((w, i) => tf.keep(tf.tensor(best[i], w.shape)));
+    if (best) bestWeights = setup.training.model.getWeights().map((w, i) => tf.keep(tf.tensor(best[i], w.shape)));
   }
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;
@@ -119,12 +127,18 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const batchIdx = tf.tensor1d(order.subarray(start, end), 'int32');
         const kept: Record<string, tf.Scalar> = {};
         let batchCorrect: tf.Scalar | undefined;
+        const at = { epoch, fraction: progress.globalStep / (stepsPerEpoch * setup.epochs) };
         const { value, grads } = tf.variableGrads(() => {
           const xb = tf.gather(train.x, batchIdx);
           const yb = tf.gather(train.y, batchIdx) as tf.Tensor1D;
-          const tb = setup.teacherTrain ? (tf.gather(setup.teacherTrain, batchIdx) as tf.Tensor2D) : undefined;
-          const logits = model.apply(xb, { training: true }) as tf.Tensor2D;
-          const terms = setup.loss(logits, tb, yb);
+          const teacher = setup.teacherTrain;
+          const tb: TeacherBatch | undefined = teacher && {
+            logits: tf.gather(teacher.logits, batchIdx) as tf.Tensor2D,
+            outputs: new Map([...teacher.outputs].map(([k, v]) => [k, tf.gather(v, batchIdx)])),
+          };
+          const student = setup.training.forward(xb, true);
+          const logits = student.logits;
+          const terms = setup.loss(student, tb, yb, at);
           for (const [k, v] of Object.entries(terms)) if (v) kept[k] = tf.keep(v.mul(end - start) as tf.Scalar);
           batchCorrect = tf.keep(logits.argMax(1).equal(yb).sum().cast('float32') as tf.Scalar);
           return terms.total;
@@ -187,7 +201,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           progress.epochsWithoutImprovement = 0;
           if (early?.restoreBest) {
             tf.dispose(bestWeights ?? []);
-            bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+            bestWeights = setup.training.model.getWeights().map((w) => tf.keep(w.clone()));
           }
         } else progress.epochsWithoutImprovement += 1;
       }
@@ -195,7 +209,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       if (epoch % cfg.checkpointEvery === 0 && epoch < setup.epochs && !stoppedEarly) await saveCheckpoint();
       if (stoppedEarly) break;
     }
-    if (early?.restoreBest && bestWeights) model.setWeights(bestWeights);
+    if (early?.restoreBest && bestWeights) setup.training.model.setWeights(bestWeights);
     return { progress, stopped: false, stoppedEarly, lastCheckpoint };
   } finally {
     optimizer.dispose();

@@ -1,0 +1,267 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Loss terms of several knowledge-distillation methods, as pure functions of tensors.
+ *
+ * Every function returns a scalar, is differentiable with respect to its student argument, keeps
+ * no intermediate tensors (tf.tidy) and never reads data back to JS. Teacher arguments are treated
+ * as constants, as the reference implementations do (`torch.no_grad()` / a frozen teacher): their
+ * gradient is zero even when they are differentiated.
+ *
+ * Golden tests against the cited PyTorch reference code: test/terms-golden.test.ts, fixtures from
+ * scripts/golden/make_term_fixtures.py.
+ */
+
+export type Divergence = 'forward' | 'reverse';
+
+/** Identity whose gradient is zero: PyTorch's `detach()` / `torch.no_grad()` for the teacher side. */
+const constant = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+  value: (inputs[0] as tf.Tensor).clone(),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as <T extends tf.Tensor>(x: T) => T;
+
+/**
+ * Σ p·(log p − log q) over every element, from log-probabilities. Both are finite (log-softmax),
+ * so where p underflows to 0 the term is 0·finite = 0, the 0·log 0 = 0 convention of F.kl_div.
+ */
+function klSum(logP: tf.Tensor, logQ: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)));
+}
+
+/**
+ * Rows divided by max(L2 norm, eps), F.normalize(x, dim=1). Written as x / sqrt(max(Σx², eps²)),
+ * the same value, so that an all-zero row has a finite gradient (tfjs's sqrt gradient at 0 is
+ * 0/0 = NaN, which max(norm, eps) alone would not keep out).
+ */
+function l2NormalizeLast(x: tf.Tensor, eps: number): tf.Tensor {
+  const sumSq = tf.sum(tf.square(x), -1, true);
+  return tf.div(x, tf.sqrt(tf.maximum(sumSq, eps * eps)));
+}
+
+/** |x| whose gradient at 0 is sign(0) = 0, as torch's abs (tfjs's abs gradient at 0 is −1). */
+function absZeroGrad(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sign(x));
+}
+
+function sameShape(a: tf.Tensor, b: tf.Tensor, what: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${what}: student shape [${a.shape.join(', ')}] and teacher shape [${b.shape.join(', ')}] differ`);
+  }
+}
+
+/**
+ * forward: T² · KL(p_t || p_s); reverse: T² · KL(p_s || p_t); p = softmax(logits / T); batch mean
+ * (sum over classes, mean over rows).
+ * PyTorch: F.kl_div(F.log_softmax(s/T,1), F.softmax(t/T,1), reduction='batchmean')*T*T  (forward)
+ *          F.kl_div(F.log_softmax(t/T,1), F.log_softmax(s/T,1), reduction='batchmean', log_target=True)*T*T (reverse)
+ */
+export function kdDivergence(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number, divergence: Divergence): tf.Scalar {
+  sameShape(student, teacher, 'kdDivergence');
+  return tf.tidy(() => {
+    const logQ = tf.logSoftmax(tf.div(student, temperature));
+    const logP = tf.logSoftmax(tf.div(constant(teacher), temperature));
+    const kl = divergence === 'forward' ? klSum(logP, logQ) : klSum(logQ, logP);
+    return tf.mul(kl, (temperature * temperature) / student.shape[0]) as tf.Scalar;
+  });
+}
+
+/**
+ * PyTorch F.cross_entropy(logits, labels, label_smoothing=epsilon): the target is
+ * (1 − ε)·onehot + ε/K, mean over rows. labels int32.
+ */
+export function labelSmoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, epsilon: number): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, classes] = logits.shape;
+    const logProbs = tf.logSoftmax(logits);
+    const target = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), 1 - epsilon), epsilon / classes);
+    return tf.div(tf.neg(tf.sum(tf.mul(target, logProbs))), batch) as tf.Scalar;
+  });
+}
+
+/**
+ * FitNets hint. mse: F.mse_loss(s, t) (mean over all elements). cosine:
+ * (1 - F.cosine_similarity(s.flatten(1), t.flatten(1), dim=1, eps=1e-8)).mean(), which in PyTorch 2
+ * divides each vector by max(its norm, eps) separately. Shapes equal, any rank >= 2, any layout
+ * (both distances ignore the order of the features within a sample).
+ */
+export function hintLoss(student: tf.Tensor, teacher: tf.Tensor, distance: 'mse' | 'cosine'): tf.Scalar {
+  sameShape(student, teacher, 'hintLoss');
+  if (student.rank < 2) throw new Error(`hintLoss: features need a batch axis and at least one more, got shape [${student.shape.join(', ')}]`);
+  return tf.tidy(() => {
+    const t = constant(teacher);
+    if (distance === 'mse') return tf.mean(tf.squaredDifference(student, t)) as tf.Scalar;
+    const batch = student.shape[0];
+    const s2 = l2NormalizeLast(tf.reshape(student, [batch, -1]), 1e-8);
+    const t2 = l2NormalizeLast(tf.reshape(t, [batch, -1]), 1e-8);
+    return tf.mean(tf.sub(1, tf.sum(tf.mul(s2, t2), 1))) as tf.Scalar;
+  });
+}
+
+/**
+ * Attention map of NHWC features (channels LAST, unlike PyTorch): F.normalize(|x|^p .mean(over
+ * channels).view(N,-1)), i.e. each row divided by max(L2 norm, 1e-12). Zagoruyko & Komodakis 2017,
+ * szagoruyko/attention-transfer utils.py `at` (which fixes p = 2: x.pow(2)). Rows are the H·W
+ * positions in row-major order, as the reference's view of NCHW maps.
+ */
+export function attentionMap(features: tf.Tensor4D, p: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, height, width] = features.shape;
+    const powered = p === 2 ? tf.square(features) : tf.pow(absZeroGrad(features), p);
+    const map = tf.reshape(tf.mean(powered, 3), [batch, height * width]);
+    return l2NormalizeLast(map, 1e-12) as tf.Tensor2D;
+  });
+}
+
+/**
+ * (at(s) - at(t)).pow(2).mean(), the reference `at_loss`: a mean over batch × H·W. Student and
+ * teacher need the same batch, H and W; their channel counts may differ.
+ */
+export function attentionLoss(student: tf.Tensor4D, teacher: tf.Tensor4D, p: number): tf.Scalar {
+  const [sn, sh, sw] = student.shape;
+  const [tn, th, tw] = teacher.shape;
+  if (student.rank !== 4 || teacher.rank !== 4 || sn !== tn || sh !== th || sw !== tw) {
+    throw new Error(
+      `attentionLoss: student shape [${student.shape.join(', ')}] and teacher shape [${teacher.shape.join(', ')}] ` +
+        'need the same batch, height and width (NHWC; channels may differ)',
+    );
+  }
+  return tf.tidy(() => tf.mean(tf.squaredDifference(attentionMap(student, p), attentionMap(constant(teacher), p))) as tf.Scalar);
+}
+
+/**
+ * Pairwise Euclidean distances of the rows, the reference `pdist(e, squared=False, eps=1e-12)`:
+ * sqrt(clamp(|a|² + |b|² − 2a·b, min=eps)) with the diagonal set to 0 (and no gradient there).
+ * The rows are centred first: distances do not change, and the cancellation in |a|² + |b|² − 2a·b
+ * shrinks when the embeddings share a large offset (post-ReLU features), which float32 needs.
+ */
+function pdist(e: tf.Tensor2D): tf.Tensor2D {
+  const n = e.shape[0];
+  const c = tf.sub(e, tf.mean(e, 0, true));
+  const sq = tf.sum(tf.square(c), 1);
+  const prod = tf.matMul(c, c, false, true);
+  const d2 = tf.maximum(tf.sub(tf.add(tf.expandDims(sq, 1), tf.expandDims(sq, 0)), tf.mul(prod, 2)), 1e-12);
+  const diagonal = tf.cast(tf.eye(n), 'bool');
+  return tf.where(diagonal, tf.zerosLike(d2), tf.sqrt(d2)) as tf.Tensor2D;
+}
+
+/**
+ * F.smooth_l1_loss(x, y) with beta = 1 and reduction 'mean': 0.5·d² where |d| < 1, |d| − 0.5
+ * elsewhere. Written as 0.5·m² + (|d| − m) with m = min(|d|, 1), the same function, because a
+ * comparison op on the gradient path has no gradient in tfjs.
+ */
+function smoothL1(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  const ad = absZeroGrad(tf.sub(x, y));
+  const m = tf.minimum(ad, 1);
+  return tf.mean(tf.add(tf.mul(tf.square(m), 0.5), tf.sub(ad, m))) as tf.Scalar;
+}
+
+function checkEmbeddings(student: tf.Tensor2D, teacher: tf.Tensor2D, what: string): void {
+  if (student.rank !== 2 || teacher.rank !== 2 || student.shape[0] !== teacher.shape[0]) {
+    throw new Error(`${what}: student shape [${student.shape.join(', ')}] and teacher shape [${teacher.shape.join(', ')}] need the same batch, as [N, D] embeddings`);
+  }
+}
+
+/**
+ * Park et al. 2019 RKD distance term, reference lenscloth/RKD metric/loss.py `RkdDistance`:
+ * pairwise distances of the batch, each side divided by the mean of its positive (off-diagonal)
+ * distances, compared by smooth L1 (beta 1, mean over the N×N matrix, diagonal included).
+ * Inputs [N, D] embeddings (callers flatten); the dimensions D of student and teacher may differ.
+ * The teacher side is a constant. N = 1 has no pair: the result is NaN, as in the reference.
+ */
+export function rkdDistanceLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  checkEmbeddings(student, teacher, 'rkdDistanceLoss');
+  return tf.tidy(() => {
+    const n = student.shape[0];
+    // d[d > 0].mean(): the clamp keeps every off-diagonal distance >= 1e-6, so the positive
+    // entries are exactly the N(N−1) off-diagonal ones (a count from data would need a comparison
+    // op on the gradient path).
+    const pairs = n * (n - 1);
+    const normalised = (d: tf.Tensor2D) => tf.div(d, tf.div(tf.sum(d), pairs));
+    const td = normalised(pdist(constant(teacher)));
+    const sd = normalised(pdist(student));
+    return smoothL1(sd, td);
+  });
+}
+
+/**
+ * Cosines of the angles at each anchor i between the directions to j and to k: the [N, N, N]
+ * tensor bmm(n, nᵀ) of n[i, j] = normalize(e[j] − e[i]), the reference's `norm_sd` (an N×N×D
+ * tensor, fine for N up to ~128).
+ */
+function angles(e: tf.Tensor2D): tf.Tensor3D {
+  const diffs = tf.sub(tf.expandDims(e, 0), tf.expandDims(e, 1));
+  const unit = l2NormalizeLast(diffs, 1e-12) as tf.Tensor3D;
+  return tf.matMul(unit, unit, false, true);
+}
+
+/**
+ * Park et al. 2019 RKD angle term, reference lenscloth/RKD metric/loss.py `RKdAngle`: smooth L1
+ * (beta 1, mean over all N³ triples) between the angle cosines of student and teacher. Inputs
+ * [N, D] embeddings; the teacher side is a constant.
+ */
+export function rkdAngleLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Scalar {
+  checkEmbeddings(student, teacher, 'rkdAngleLoss');
+  return tf.tidy(() => smoothL1(angles(student), angles(constant(teacher))));
+}
+
+/**
+ * Zhao et al. 2022 decoupled KD, reference megvii-research/mdistiller
+ * mdistiller/distillers/DKD.py `dkd_loss`, returned as its two parts, unweighted:
+ *  target = TCKD = KL of the binary (target, non-target) distributions at T, * T² / batch;
+ *  nonTarget = NCKD = KL of the distributions over the non-target classes (logits/T − 1000·gt_mask,
+ *  as the reference), * T² / batch.
+ * The reference returns alpha*target + beta*nonTarget. Per sample, plain KD at T equals
+ * TCKD + (1 − p_t)·NCKD with p_t the teacher's target probability (the paper's eq. 1–4).
+ * The binary log-probabilities are computed stably from the target logit and a log-sum-exp over
+ * the others, where the reference takes torch.log of the summed probabilities (the same values
+ * while those do not underflow).
+ */
+export function dkdParts(student: tf.Tensor2D, teacher: tf.Tensor2D, labels: tf.Tensor1D, temperature: number): { target: tf.Scalar; nonTarget: tf.Scalar } {
+  sameShape(student, teacher, 'dkdParts');
+  const [batch, classes] = student.shape;
+  const scale = (temperature * temperature) / batch;
+  return tf.tidy(() => {
+    const gtMask = tf.oneHot(tf.cast(labels, 'int32'), classes);
+    const isOther = tf.cast(tf.sub(1, gtMask), 'bool');
+    const minusInf = tf.fill([batch, classes], -Infinity);
+    const s = tf.div(student, temperature);
+    const t = tf.div(constant(teacher), temperature);
+
+    // With g the target logit and o = logsumexp of the others: log p(target) = −softplus(o − g),
+    // log p(other) = −softplus(g − o). No log of a sum of probabilities (which the reference does,
+    // and which loses everything once the other classes' mass underflows), and no log of a number
+    // near 1 (which costs float32 its relative accuracy on the small log p(other) of an
+    // unconfident target, and then on TCKD).
+    const binaryLogProbs = (z: tf.Tensor) => {
+      const logitTarget = tf.sum(tf.mul(gtMask, z), 1, true);
+      const lseOther = tf.logSumExp(tf.where(isOther, z, minusInf), 1, true);
+      return tf.concat([tf.neg(tf.softplus(tf.sub(lseOther, logitTarget))), tf.neg(tf.softplus(tf.sub(logitTarget, lseOther)))], 1);
+    };
+    const target = tf.mul(klSum(binaryLogProbs(t), binaryLogProbs(s)), scale) as tf.Scalar;
+
+    const masked = (z: tf.Tensor) => tf.logSoftmax(tf.sub(z, tf.mul(gtMask, 1000)));
+    const nonTarget = tf.mul(klSum(masked(t), masked(s)), scale) as tf.Scalar;
+    return { target, nonTarget };
+  });
+}
+
+/**
+ * Teacher-free KD (Yuan et al. 2020, Tf-KD_reg, yuanli2333/Teacher-free-Knowledge-Distillation
+ * my_loss_function.py loss_kd_regularization): virtual teacher u = correctProbability on the label
+ * and (1 − correctProbability)/(K − 1) elsewhere; its distribution is softmax(u / T), exactly as the
+ * authors' code does (u is already a distribution: this softens it further); the term is
+ * KL(softmax(u/T) || softmax(student)) with the student at T = 1 as in their code, but with
+ * reduction batchmean (sum over classes, mean over rows) instead of their element mean, and no
+ * multiplier.
+ */
+export function teacherFreeLoss(student: tf.Tensor2D, labels: tf.Tensor1D, temperature: number, correctProbability: number): tf.Scalar {
+  const [batch, classes] = student.shape;
+  if (classes < 2) throw new Error(`teacherFreeLoss: needs at least 2 classes, got shape [${student.shape.join(', ')}]`);
+  return tf.tidy(() => {
+    const other = (1 - correctProbability) / (classes - 1);
+    const u = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), correctProbability - other), other);
+    const logP = tf.logSoftmax(tf.div(u, temperature));
+    const logQ = tf.logSoftmax(student);
+    return tf.div(klSum(logP, logQ), batch) as tf.Scalar;
+  });
+}
