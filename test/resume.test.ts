@@ -77,3 +77,31 @@ test('--resume of a folder that is not a run exits 2', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /is not a run folder/);
 });
+
+test('a born-again chain with a hint projection, stopped in its last generation: --resume restores the earlier generation and the projection and ends as an uninterrupted run', async () => {
+  const chain = smallConfig({
+    backend: 'wasm',
+    baseline: false,
+    bench: { enabled: false },
+    export: { onnx: false },
+    strategy: { type: 'born_again', generations: 2 },
+    distill: { method: 'combined', hardWeight: 0.5, terms: [{ type: 'kd', weight: 0.5, temperature: 2 }, { type: 'hint', weight: 0.1, student: 'dense_1', teacher: 'dense_1' }] },
+    train: { epochs: 3, logEvery: 2, checkpointEvery: 1 },
+  });
+  const refDir = tempDir('chain-reference');
+  const r = runCli(['train', writeConfig(refDir, 'chain', chain)], refDir);
+  assert.equal(r.code, 0, r.stderr);
+  const chainReference = finalSummary(runFolders(refDir)[0]);
+  assert.deepEqual(chainReference.map((s) => s.model), ['teacher', 'generation-1', 'distilled']);
+
+  const dir = tempDir('chain-resume');
+  const child = startCli(['train', writeConfig(dir, 'chain', chain)], dir);
+  const run = await waitFor(dir, (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step');
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  const resumed = runCli(['train', '--resume', run], dir);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(finalSummary(run), chainReference);
+  // generation-1 was not trained again: its phase started once.
+  assert.equal(events(run).filter((e) => e.type === 'phase_started' && e.phase === 'generation-1').length, 1);
+});
