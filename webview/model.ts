@@ -1,5 +1,5 @@
 /** Folds a run's events into what the dashboard draws. Knows only the protocol. */
-import type { BackendInfo, EvalMetrics, LatencyResult, Phase, RunEvent, SummaryRow } from '../src/protocol/events.ts';
+import { phaseModelName, type BackendInfo, type EvalMetrics, type LatencyResult, type Phase, type RunEvent, type SummaryRow } from '../src/protocol/events.ts';
 
 export interface StepPoint {
   step: number;
@@ -17,6 +17,29 @@ export interface EpochPoint {
   learningRate: number;
 }
 
+/**
+ * The step events of a phase as columns for the charts: `xs` strictly increasing, every other
+ * array as long as `xs`. Live events only append to them; a step that is re-sent (a resumed run)
+ * or out of order makes them stale, and they are rebuilt from the map once (new arrays).
+ */
+export interface StepColumns {
+  xs: number[];
+  learningRate: number[];
+  /** Each loss term in the order it first appeared; null where a step lacks the term. */
+  loss: Map<string, Array<number | null>>;
+}
+
+/** The epoch events of a phase as columns, kept like StepColumns. */
+export interface EpochColumns {
+  xs: number[];
+  trainLoss: Array<number | null>;
+  validationLoss: Array<number | null>;
+  trainAccuracy: Array<number | null>;
+  validationAccuracy: Array<number | null>;
+  agreement: Array<number | null>;
+  learningRate: Array<number | null>;
+}
+
 export interface PhaseSeries {
   phase: Phase;
   /** Keyed by step / epoch: a resumed run re-runs some and the last one counts. */
@@ -24,6 +47,9 @@ export interface PhaseSeries {
   epochs: Map<number, EpochPoint>;
   test?: EvalMetrics;
   params?: number;
+  /** Read them with stepColumns / epochColumns: they may be stale. */
+  stepCols: StepColumns | undefined;
+  epochCols: EpochColumns | undefined;
 }
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
@@ -51,8 +77,53 @@ export function emptyRun(dir: string, id: string): RunModel {
 
 function series(run: RunModel, phase: Phase): PhaseSeries {
   let s = run.series.get(phase);
-  if (!s) run.series.set(phase, (s = { phase, steps: new Map(), epochs: new Map() }));
+  if (!s) run.series.set(phase, (s = { phase, steps: new Map(), epochs: new Map(), stepCols: emptyStepColumns(), epochCols: emptyEpochColumns() }));
   return s;
+}
+
+const emptyStepColumns = (): StepColumns => ({ xs: [], learningRate: [], loss: new Map() });
+const emptyEpochColumns = (): EpochColumns => ({ xs: [], trainLoss: [], validationLoss: [], trainAccuracy: [], validationAccuracy: [], agreement: [], learningRate: [] });
+const last = (xs: number[]) => (xs.length === 0 ? -Infinity : xs[xs.length - 1]);
+
+function pushStep(c: StepColumns, p: StepPoint): void {
+  const n = c.xs.length;
+  c.xs.push(p.step);
+  c.learningRate.push(p.learningRate);
+  for (const [term, ys] of c.loss) ys.push(p.loss[term] ?? null);
+  for (const term of Object.keys(p.loss))
+    if (!c.loss.has(term)) {
+      const ys: Array<number | null> = new Array(n).fill(null);
+      ys.push(p.loss[term] ?? null);
+      c.loss.set(term, ys);
+    }
+}
+
+function pushEpoch(c: EpochColumns, p: EpochPoint): void {
+  c.xs.push(p.epoch);
+  c.trainLoss.push(p.trainLoss ?? null);
+  c.validationLoss.push(p.validation?.loss ?? null);
+  c.trainAccuracy.push(p.trainAccuracy ?? null);
+  c.validationAccuracy.push(p.validation?.accuracy ?? null);
+  c.agreement.push(p.validation?.agreement ?? null);
+  c.learningRate.push(p.learningRate ?? null);
+}
+
+/** The phase's steps as chart columns; the same arrays (grown) from call to call while events only append. */
+export function stepColumns(s: PhaseSeries): StepColumns {
+  if (!s.stepCols) {
+    s.stepCols = emptyStepColumns();
+    for (const [, p] of sorted(s.steps)) pushStep(s.stepCols, p);
+  }
+  return s.stepCols;
+}
+
+/** The phase's epochs as chart columns, kept like stepColumns. */
+export function epochColumns(s: PhaseSeries): EpochColumns {
+  if (!s.epochCols) {
+    s.epochCols = emptyEpochColumns();
+    for (const [, p] of sorted(s.epochs)) pushEpoch(s.epochCols, p);
+  }
+  return s.epochCols;
 }
 
 export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
@@ -70,12 +141,23 @@ export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
       case 'phase_started':
         series(run, e.phase).params = e.model.params;
         break;
-      case 'step':
-        series(run, e.phase).steps.set(e.step, { step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, samplesPerSecond: e.samplesPerSecond });
+      case 'step': {
+        const s = series(run, e.phase);
+        const p: StepPoint = { step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, samplesPerSecond: e.samplesPerSecond };
+        // Appending keeps the columns; a re-sent or earlier step makes them stale.
+        if (s.stepCols && e.step > last(s.stepCols.xs)) pushStep(s.stepCols, p);
+        else s.stepCols = undefined;
+        s.steps.set(e.step, p);
         break;
-      case 'epoch':
-        series(run, e.phase).epochs.set(e.epoch, { epoch: e.epoch, trainLoss: e.train.loss.total, trainAccuracy: e.train.accuracy, validation: e.validation, learningRate: e.learningRate });
+      }
+      case 'epoch': {
+        const s = series(run, e.phase);
+        const p: EpochPoint = { epoch: e.epoch, trainLoss: e.train.loss.total, trainAccuracy: e.train.accuracy, validation: e.validation, learningRate: e.learningRate };
+        if (s.epochCols && e.epoch > last(s.epochCols.xs)) pushEpoch(s.epochCols, p);
+        else s.epochCols = undefined;
+        s.epochs.set(e.epoch, p);
         break;
+      }
       case 'evaluation':
         series(run, e.phase).test = e.metrics;
         break;
@@ -108,17 +190,44 @@ export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
 /** Sorted points of a map, for charts. */
 export const sorted = <T>(m: Map<number, T>): Array<[number, T]> => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
+/** An intermediate model of a teacher-assistant chain or a born-again run. */
+export const isStage = (model: string): boolean => /^(assistant|generation)-\d+$/.test(model);
+
+/**
+ * Where a model (a summary row's name) goes in tables: teacher, scratch, the assistants from the
+ * largest (assistant-1), the generations in order, the distilled student, then anything unknown.
+ */
+export function modelRank(model: string): number {
+  if (model === 'teacher') return 0;
+  if (model === 'scratch') return 1;
+  const m = /^(assistant|generation)-(\d+)$/.exec(model);
+  if (m) return (m[1] === 'assistant' ? 1e6 : 2e6) + Number(m[2]);
+  if (model === 'distilled') return 3e6;
+  return 4e6;
+}
+
+/** A run's phase series in the order of modelRank (teacher, scratch, assistants, generations, distilled). */
+export function orderedSeries(run: RunModel): PhaseSeries[] {
+  return [...run.series.values()].sort((a, b) => modelRank(phaseModelName(a.phase)) - modelRank(phaseModelName(b.phase)));
+}
+
+/** Which latency and ONNX numbers belong to a row: scratch has the student's architecture; intermediate models were not measured. */
+export function measuredAs(model: string): 'teacher' | 'student' | undefined {
+  return model === 'teacher' ? 'teacher' : model === 'distilled' || model === 'scratch' ? 'student' : undefined;
+}
+
 /** The comparison table as CSV (RFC 4180), one block per run. */
 export function summaryCsv(runs: RunModel[]): string {
-  const head = ['run', 'model', 'test_accuracy', 'agreement', 'params', 'bytes_fp32', 'macs', 'onnx_bytes', 'runtime', 'batch', 'p50_ms', 'p99_ms'];
+  const head = ['run', 'model', 'test_accuracy', 'agreement', 'params', 'bytes_fp32', 'macs', 'onnx_bytes', 'runtime', 'batch', 'p50_ms', 'p99_ms', 'learned_from'];
+  const cell = (v: string | number) => (typeof v === 'string' && /[,"\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
   const rows = [head.join(',')];
   for (const r of runs)
     for (const s of r.summary ?? []) {
-      const which = s.model === 'teacher' ? 'teacher' : 'student';
-      const lat = r.latency.filter((l) => l.model === which);
-      const base = [r.id, s.model, s.accuracy, s.agreement ?? '', s.params, s.bytes, s.macs ?? '', r.onnxBytes[which] ?? ''];
-      if (lat.length === 0) rows.push([...base, '', '', '', ''].join(','));
-      for (const l of lat) rows.push([...base, l.runtime, l.batch, l.p50Ms, l.p99Ms].map((v) => (typeof v === 'string' && /[,"]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v))).join(','));
+      const which = measuredAs(s.model);
+      const lat = which ? r.latency.filter((l) => l.model === which) : [];
+      const base = [r.id, s.model, s.accuracy, s.agreement ?? '', s.params, s.bytes, s.macs ?? '', (which && r.onnxBytes[which]) ?? ''];
+      if (lat.length === 0) rows.push([...base, '', '', '', '', s.learnedFrom ?? ''].map(cell).join(','));
+      for (const l of lat) rows.push([...base, l.runtime, l.batch, l.p50Ms, l.p99Ms, s.learnedFrom ?? ''].map(cell).join(','));
     }
   return `${rows.join('\n')}\n`;
 }
