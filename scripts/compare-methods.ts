@@ -25,6 +25,7 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
   'label smoothing 0.1': { distill: { method: 'combined', hardWeight: 1, labelSmoothing: 0.1, terms: [{ type: 'teacher_free', weight: 0 }] } },
   'born-again, 3 generations': { strategy: { type: 'born_again', generations: 3 } },
   'assistant MLP 256': { strategy: { type: 'assistants', assistants: [{ architecture: { type: 'mlp', hidden: [256] } }] } },
+  'mutual learning, no teacher': { distill: { method: 'none' }, strategy: { type: 'mutual' } },
 };
 
 const [seedList = '0,1,2', ...only] = process.argv.slice(2);

@@ -192,3 +192,27 @@ test('a PyTorch-exported NCHW ONNX teacher: hint and attention read its intermed
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /teacher\.path.*\/relu2\/Relu/);
 });
+
+test('deep mutual learning: the student and a peer train together, each learning from the other, both evaluated', () => {
+  const dir = tempDir('mutual');
+  const config = smallConfig({ ...fast, distill: { method: 'none' }, strategy: { type: 'mutual', peer: { type: 'mlp', hidden: [32] }, weight: 0.5 }, train: { epochs: 2, logEvery: 5 } });
+  const r = runCli(['train', writeConfig(dir, 'dml', config)], dir);
+  assert.equal(r.code, 0, r.stderr);
+  const [run] = runFolders(dir);
+  const evs = events(run);
+  for (const e of evs) {
+    if (e.type !== 'epoch' || e.phase !== 'distill') continue;
+    const l = e.train.loss;
+    assert.deepEqual(Object.keys(l).sort(), ['hard', 'mutual', 'peer_hard', 'peer_mutual', 'total']);
+    const expected = l.hard + l.peer_hard + 0.5 * (l.mutual + l.peer_mutual);
+    assert.ok(Math.abs(l.total - expected) <= 1e-4 * expected, `total ${l.total}, weighted sum ${expected}`);
+    assert.ok(l.mutual > 0 && l.peer_mutual > 0);
+  }
+  const summary = finished(evs).summary;
+  assert.deepEqual(summary.map((s) => [s.model, s.learnedFrom]), [['teacher', undefined], ['scratch', undefined], ['distilled', 'peer (mutual)'], ['peer', 'distilled (mutual)']]);
+  assert.equal(summary[3].params, 784 * 32 + 32 + 32 * 10 + 10);
+  assert.ok(summary[3].accuracy > 0.5, `peer accuracy ${summary[3].accuracy}`);
+  // The peer trains and is checkpointed with the student, but is not part of the delivered student.
+  assert.match(fs.readFileSync(path.join(run, 'checkpoints', 'distill', 'final', 'model', 'model.json'), 'utf8'), /peer_dense_1/);
+  assert.doesNotMatch(fs.readFileSync(path.join(run, 'artifacts', 'student', 'model.json'), 'utf8'), /peer_/);
+});

@@ -176,8 +176,8 @@ export interface WarningEvent extends Base {
 
 export interface SummaryRow {
   /** The final student is `distilled`; chain and born-again runs add their intermediate models. */
-  model: 'teacher' | 'scratch' | 'distilled' | `assistant-${number}` | `generation-${number}`;
-  /** For intermediate and final students: the model they learned from (`teacher`, `assistant-1`, `generation-2`, `ensemble of generation-1..2`). */
+  model: 'teacher' | 'scratch' | 'distilled' | 'peer' | `assistant-${number}` | `generation-${number}`;
+  /** For intermediate and final students: the model they learned from (`teacher`, `assistant-1`, `generation-2`, `ensemble of generation-1, generation-2`, `distilled (mutual)`). */
   learnedFrom?: string;
   accuracy: number;
   agreement?: number;

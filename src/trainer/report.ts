@@ -36,7 +36,7 @@ export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = 
   for (const r of summary) {
     // Latency and ONNX size are measured for the teacher and the final student; generations and
     // the scratch baseline share the student's architecture, assistants have their own.
-    const which = r.model === 'teacher' ? 'teacher' : r.model.startsWith('assistant-') ? undefined : 'student';
+    const which = r.model === 'teacher' ? 'teacher' : r.model.startsWith('assistant-') || r.model === 'peer' ? undefined : 'student';
     const onnx = which && onnxBytes[which];
     rows.push([
       r.model,

@@ -248,6 +248,11 @@ const strategySchema = z
       type: z.literal('assistants').describe('Teacher-assistant chain (Mirzadeh et al. 2020): teacher -> assistant 1 -> ... -> student, each distilled from the one before; bridges a large size gap.'),
       assistants: z.array(stageArchitecture).min(1).max(5).describe('The assistants, from the largest (learns from the teacher) to the smallest (teaches the student).'),
     }),
+    z.strictObject({
+      type: z.literal('mutual').describe('Deep mutual learning (Zhang et al. 2018): the student and a peer train together, each on the labels plus KL(other || itself) at T = 1; with distill terms the student also learns from the teacher. With `distill.method: "none"` no teacher is used.'),
+      peer: architectureSchema.optional().describe('The peer\'s architecture; defaults to the student\'s.'),
+      weight: z.number().min(0).default(1).describe('Weight of each model\'s KL to the other (the paper uses 1).'),
+    }),
   ])
   .describe('How many models are trained and who teaches whom.');
 

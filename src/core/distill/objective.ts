@@ -86,7 +86,15 @@ export function temperatureAt(term: { temperature: number; finalTemperature?: nu
 /** Flattens [n, ...] to [n, d]: RKD embeddings and cosine hints compare whole examples. */
 const flat2d = (t: tf.Tensor): tf.Tensor2D => (t.rank === 2 ? (t as tf.Tensor2D) : t.reshape([t.shape[0], -1]));
 
-export function compileObjective(spec: DistillSpec): Objective {
+/** Deep mutual learning: a peer model trained beside the student, each learning from the other. */
+export interface MutualLearning {
+  weight: number;
+}
+
+/** The request key of the peer's logits in the training model's outputs. */
+export const PEER_LOGITS = 'peer:logits';
+
+export function compileObjective(spec: DistillSpec, mutual?: MutualLearning): Objective {
   const { hardWeight, labelSmoothing, terms } = canonicalObjective(spec);
   const student: StudentOutputRequest[] = [];
   const teacher: TeacherOutputRequest[] = [];
@@ -184,6 +192,20 @@ export function compileObjective(spec: DistillSpec): Objective {
       }
     }
   });
+
+  if (mutual) {
+    termNames.push('peer_hard', 'mutual', 'peer_mutual');
+    // Each model's KL to the other is taken with the other as a constant (kdDivergence does not
+    // differentiate its teacher side), so one summed loss updates both as the paper's two steps do.
+    parts.push((s, _t, y) => {
+      const peer = s.outputs.get(PEER_LOGITS) as tf.Tensor2D;
+      return [
+        ['peer_hard', crossEntropy(peer, y), 1],
+        ['mutual', kdDivergence(s.logits, peer, 1, 'forward'), mutual.weight],
+        ['peer_mutual', kdDivergence(peer, s.logits, 1, 'forward'), mutual.weight],
+      ];
+    });
+  }
 
   const loss: ObjectiveLoss = (s, t, y, at) => {
     const hard = labelSmoothing > 0 ? labelSmoothedCrossEntropy(s.logits, y, labelSmoothing) : crossEntropy(s.logits, y);

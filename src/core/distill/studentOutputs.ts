@@ -4,7 +4,7 @@
  * layers, so training it trains the student; the student alone is what is evaluated and exported.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { StudentBatch, StudentOutputRequest } from './objective.ts';
+import { PEER_LOGITS, type StudentBatch, type StudentOutputRequest } from './objective.ts';
 
 /** A requested layer or shape that does not fit; `term` is the index in `distill.terms`. */
 export class ObjectiveFitError extends Error {
@@ -35,8 +35,8 @@ export interface TrainingModel {
  * Builds the training model. `teacherShapes` gives each teacher output's shape without the batch
  * axis (the attention maps' as [height * width]).
  */
-export function buildTrainingModel(student: tf.LayersModel, requests: StudentOutputRequest[], teacherShapes: Map<string, number[]>, phase: string): TrainingModel {
-  if (requests.length === 0)
+export function buildTrainingModel(student: tf.LayersModel, requests: StudentOutputRequest[], teacherShapes: Map<string, number[]>, phase: string, peer?: tf.LayersModel): TrainingModel {
+  if (requests.length === 0 && !peer)
     return { model: student, projections: [], forward: (x, training) => ({ logits: student.apply(x, { training }) as tf.Tensor2D, outputs: new Map() }) };
   const outputs: tf.SymbolicTensor[] = [student.outputs[0]];
   const projections: string[] = [];
@@ -64,13 +64,17 @@ export function buildTrainingModel(student: tf.LayersModel, requests: StudentOut
     }
     outputs.push(out);
   }
+  // A mutual-learning peer sees the same input; its layers are named peer_*, so names stay unique.
+  if (peer) outputs.push(peer.apply(student.inputs[0]) as tf.SymbolicTensor);
   const model = tf.model({ inputs: student.inputs, outputs, name: `${phase}_training` });
   return {
     model,
     projections,
     forward: (x, training) => {
       const [logits, ...rest] = model.apply(x, { training }) as tf.Tensor[];
-      return { logits: logits as tf.Tensor2D, outputs: new Map(requests.map((r, i) => [r.key, rest[i]])) };
+      const map = new Map(requests.map((r, i) => [r.key, rest[i]]));
+      if (peer) map.set(PEER_LOGITS, rest[requests.length]);
+      return { logits: logits as tf.Tensor2D, outputs: map };
     },
   };
 }

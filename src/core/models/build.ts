@@ -70,7 +70,7 @@ function makeLayer(spec: LayerSpec, name: string, inputShape?: number[]): tf.lay
  * Layer names are `<type>_<n>` and `logits`, the same in every model, so checkpoints and
  * named intermediate layers stay stable. Initialisation draws from Math.random (see random.ts).
  */
-export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClasses: number): tf.Sequential {
+export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClasses: number, namePrefix = ''): tf.Sequential {
   const specs = expandArchitecture(arch, inputShape);
   const model = tf.sequential();
   const counts = new Map<string, number>();
@@ -84,7 +84,7 @@ export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClas
     if (spec.type === 'dense' && shape.length !== 1)
       throw new ArchitectureError(layerPath, `a dense layer needs a flat input, but its input has shape [${shape.join(', ')}]; add {"type": "flatten"} before it`);
     try {
-      model.add(makeLayer(spec, `${spec.type}_${n}`, i === 0 ? inputShape : undefined));
+      model.add(makeLayer(spec, `${namePrefix}${spec.type}_${n}`, i === 0 ? inputShape : undefined));
     } catch (err) {
       throw new ArchitectureError(layerPath, `this layer does not fit its input of shape [${shape.join(', ')}]: ${(err as Error).message}`);
     }
@@ -94,9 +94,9 @@ export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClas
   });
   if (shape.length !== 1) {
     const n = (counts.get('flatten') ?? 0) + 1;
-    model.add(tf.layers.flatten({ name: `flatten_${n}`, ...(specs.length === 0 ? { inputShape } : {}) }));
+    model.add(tf.layers.flatten({ name: `${namePrefix}flatten_${n}`, ...(specs.length === 0 ? { inputShape } : {}) }));
   }
-  model.add(tf.layers.dense({ name: 'logits', units: numClasses, ...(specs.length === 0 && shape.length === 1 ? { inputShape } : {}) }));
+  model.add(tf.layers.dense({ name: `${namePrefix}logits`, units: numClasses, ...(specs.length === 0 && shape.length === 1 ? { inputShape } : {}) }));
   return model;
 }
 

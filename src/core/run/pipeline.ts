@@ -219,8 +219,8 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const problems = [];
   if (config.train.earlyStopping && config.data.validationFraction === 0)
     problems.push(problemAt(loaded.source, ['train', 'earlyStopping'], 'needs validation data; expected data.validationFraction > 0'));
-  const objective = compileObjective(config.distill);
-  if (!objective.usesTeacher && config.strategy.type !== 'single')
+  const objective = compileObjective(config.distill, config.strategy.type === 'mutual' ? { weight: config.strategy.weight } : undefined);
+  if (!objective.usesTeacher && (config.strategy.type === 'born_again' || config.strategy.type === 'assistants'))
     problems.push(problemAt(loaded.source, ['strategy', 'type'], `"${config.strategy.type}" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with kd, hint, attention, rkd or dkd`));
   if (problems.length) throw new ConfigError(problems);
   checkArchitecture(loaded, ['student', 'architecture'], config.student.architecture, data);
@@ -234,6 +234,10 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
       checkArchitecture(loaded, ['strategy', 'assistants', i, 'architecture'], a.architecture, data);
       for (const t of layerTypes(a.architecture, data.inputShape)) types.add(t);
     });
+  if (config.strategy.type === 'mutual' && config.strategy.peer) {
+    checkArchitecture(loaded, ['strategy', 'peer'], config.strategy.peer, data);
+    for (const t of layerTypes(config.strategy.peer, data.inputShape)) types.add(t);
+  }
   const stages = planStages(config);
   const backend = await selectBackend(config.backend, types);
   const teacher = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data, objective);
@@ -316,7 +320,8 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
   saveRecord({});
 
   const { objective, stages } = prepared;
-  const distilling = config.distill.method !== 'none';
+  const mutual = config.strategy.type === 'mutual' ? config.strategy : undefined;
+  const distilling = config.distill.method !== 'none' || mutual !== undefined;
   const phases: Phase[] = [];
   if (config.teacher.source === 'train') phases.push('teacher');
   for (const stage of stages) if (stage.phase.startsWith('assistant-')) phases.push(stage.phase);
@@ -344,6 +349,8 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
   let reference: TeacherTensors | undefined;
   let teacher = prepared.teacher;
   const supervised = compileObjective({ method: 'none', labelSmoothing: 0 });
+  /** The mutual-learning peer of the final student (trained, or restored, with it). */
+  let peer: tf.LayersModel | undefined;
   try {
     const runPhase = async (phase: Phase, arch: ArchitectureSpec, goal: Objective, epochs: number, learningRate: number, teacherOut?: TeacherTensors) => {
       currentPhase = phase;
@@ -351,7 +358,11 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       const initSeed = phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase;
       seedGlobalRandom(mixSeed(config.train.seed, 'init', initSeed));
       const model = buildModel(arch, data.inputShape, data.numClasses);
-      const training = buildTrainingModel(model, goal.student, prepared.teacherShapes.get(phase) ?? new Map(), phase);
+      if (mutual && phase === 'distill') {
+        seedGlobalRandom(mixSeed(config.train.seed, 'init', 'peer'));
+        peer = buildModel(mutual.peer ?? arch, data.inputShape, data.numClasses, 'peer_');
+      }
+      const training = buildTrainingModel(model, goal.student, prepared.teacherShapes.get(phase) ?? new Map(), phase, phase === 'distill' ? peer : undefined);
       const checkpoint = resuming ? latestCheckpoint(runDir, phase) : undefined;
       if (checkpoint) await restoreWeights(training.model, checkpoint);
       if (checkpoint?.progress.done) return { model, test: checkpoint.progress.done.test };
@@ -474,7 +485,12 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       trained.set(phase, r.model);
       if (phase === 'distill') student = r.model;
       const name = distilling ? phaseModelName(phase) : 'scratch';
-      summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && objective.usesTeacher ? { learnedFrom: teacherLabel(stage.learnsFrom) } : {}), ...modelCost(r.model) });
+      const from = [...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []), ...(mutual && phase === 'distill' ? ['peer (mutual)'] : [])];
+      summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}), ...modelCost(r.model) });
+      if (mutual && phase === 'distill' && peer) {
+        const peerTest = evaluate(peer, device.test, config.data.evalBatchSize, reference?.logits.test);
+        summary.push({ model: 'peer', accuracy: peerTest.accuracy, agreement: peerTest.agreement, learnedFrom: 'distilled (mutual)', ...modelCost(peer) });
+      }
     }
     currentPhase = undefined;
 
@@ -515,6 +531,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     folder.close();
     disposeTeacherTensors(reference);
     for (const m of trained.values()) m.dispose();
+    peer?.dispose();
     await disposeTeacher(prepared.teacher);
     tf.dispose([device.train, device.validation, device.test].flatMap((d) => [d.x, d.y]));
   }
