@@ -134,7 +134,13 @@ async function loadTeacher(loaded: LoadedConfig, data: Dataset, objective: Objec
       const onnx = await openOnnxTeacher(spec.path, data.inputShape, data.numClasses, { layout: spec.layout, logits: spec.logits, features });
       return { kind: 'onnx', label: 'teacher', onnx };
     } catch (err) {
-      if (err instanceof ModelFileError) throw new ConfigError([problemAt(loaded.source, at, err.message)]);
+      // A value name the graph lacks is the term's mistake: report it there.
+      if (err instanceof ModelFileError) {
+        const message = err.message;
+        const named = objective.teacher.find((r) => message.includes(`"${r.layer}"`));
+        const where = named ? termPath(loaded.config, named.term, named.attentionP === undefined ? 'teacher' : 'pairs') : at;
+        throw new ConfigError([problemAt(loaded.source, where, message)]);
+      }
       throw err;
     }
   }
