@@ -142,8 +142,9 @@ test('an ONNX teacher gives the tfjs teacher\'s results, and its outputs are cac
   const other = runCli(['train', writeConfig(dir, 'onnx-more', { ...onnxConfig, name: 'onnx-more', data: { ...base.data, trainLimit: 700 } })], dir);
   assert.equal(other.code, 0, other.stderr);
 
-  const byName = (name: string) => runFolders(dir).filter((r) => path.basename(r).endsWith(`-${name}`)).sort().map(events);
-  const [[tfjsEvents], [firstEvents, secondEvents], [otherEvents]] = [byName('tfjs'), byName('onnx'), byName('onnx-more')];
+  // Each run's folder as the CLI reports it (two runs started in the same second get suffixed names).
+  const eventsOf = (r: { stdout: string }) => events(r.stdout.match(/run folder: (.*)/)![1].trim());
+  const [tfjsEvents, firstEvents, secondEvents, otherEvents] = [tfjsRun, first, second, other].map(eventsOf);
   const teacherRow = (evs: RunEvent[]) => finished(evs).summary.find((s) => s.model === 'teacher')!;
   assert.equal(teacherRow(firstEvents).accuracy, teacherRow(tfjsEvents).accuracy);
   assert.equal(teacherRow(firstEvents).params, teacherRow(tfjsEvents).params);
