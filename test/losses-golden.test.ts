@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { hintonLoss, softTargetKl, supervisedLoss } from '../src/core/distill/losses.ts';
+import { kdDivergence } from '../src/core/distill/terms.ts';
+import { hintonTerms, supervisedTerms } from './helpers/objective.ts';
+
+const softTargetKl = (s: tf.Tensor2D, t: tf.Tensor2D, T: number) => kdDivergence(s, t, T, 'forward');
 
 // Fixtures: python3 scripts/golden/make_kd_fixtures.py (PyTorch, float64 maths on float32 inputs).
 interface Case {
@@ -64,7 +67,7 @@ for (const c of golden.cases) {
     const opts = { temperature: c.temperature, alpha: c.alpha };
     const report: string[] = [];
 
-    const terms = hintonLoss(s, teacher, y, opts);
+    const terms = hintonTerms(s, teacher, y, opts);
     for (const name of TERMS) {
       const got = terms[name]!.dataSync()[0];
       const err = within(got, c[name], Math.abs(c[name]), name);
@@ -74,7 +77,7 @@ for (const c of golden.cases) {
 
     // Only the student logits are differentiated: the teacher's are a constant, as in training.
     for (const name of TERMS) {
-      const grad = tf.grad((x: tf.Tensor) => hintonLoss(x as tf.Tensor2D, teacher, y, opts)[name]!)(s);
+      const grad = tf.grad((x: tf.Tensor) => hintonTerms(x as tf.Tensor2D, teacher, y, opts)[name]!)(s);
       const got = (grad.arraySync() as number[][]).flat();
       grad.dispose();
       const want = c[`${name}Grad`].flat();
@@ -86,7 +89,7 @@ for (const c of golden.cases) {
     }
 
     // Without a teacher the loss is the hard term alone.
-    const sup = supervisedLoss(s, y);
+    const sup = supervisedTerms(s, y);
     within(sup.total.dataSync()[0], c.hard, Math.abs(c.hard), 'supervised total');
     assert.equal(sup.kd, undefined);
     tf.dispose([sup.total, s, teacher, y]);
@@ -94,12 +97,12 @@ for (const c of golden.cases) {
   });
 }
 
-test('hintonLoss keeps only the three terms it returns', async () => {
+test('the kd objective keeps only the three terms it returns', async () => {
   await tf.setBackend('cpu');
   const c = golden.cases[0];
   const [s, teacher, y] = [tf.tensor2d(c.student), tf.tensor2d(c.teacher), tf.tensor1d(c.labels, 'int32')];
   const before = tf.memory().numTensors;
-  const terms = hintonLoss(s, teacher, y, { temperature: c.temperature, alpha: c.alpha });
+  const terms = hintonTerms(s, teacher, y, { temperature: c.temperature, alpha: c.alpha });
   assert.equal(tf.memory().numTensors, before + 3);
   tf.dispose([terms.total, terms.hard, terms.kd!, s, teacher, y]);
 });

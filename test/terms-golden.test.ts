@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  crossEntropy,
   attentionLoss,
   attentionMap,
   dkdParts,
@@ -15,7 +16,6 @@ import {
   teacherFreeLoss,
   type Divergence,
 } from '../src/core/distill/terms.ts';
-import { crossEntropy } from '../src/core/distill/losses.ts';
 
 // Fixtures: python3 scripts/golden/make_term_fixtures.py (PyTorch, float64 maths on float32 inputs,
 // each reference written after the code it cites).

@@ -5,8 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DistillSpec, LossTermSpec } from '../config/schema.ts';
-import { crossEntropy } from './losses.ts';
-import { attentionMap, dkdParts, hintLoss, kdDivergence, labelSmoothedCrossEntropy, rkdAngleLoss, rkdDistanceLoss, teacherFreeLoss } from './terms.ts';
+import { attentionMap, crossEntropy, dkdParts, hintLoss, kdDivergence, labelSmoothedCrossEntropy, rkdAngleLoss, rkdDistanceLoss, teacherFreeLoss } from './terms.ts';
 
 /** The `distill` section in one form: `kd` and `none` are shorthands of it. */
 export interface CanonicalObjective {
@@ -210,13 +209,14 @@ export function compileObjective(spec: DistillSpec, mutual?: MutualLearning): Ob
   const loss: ObjectiveLoss = (s, t, y, at) => {
     const hard = labelSmoothing > 0 ? labelSmoothedCrossEntropy(s.logits, y, labelSmoothing) : crossEntropy(s.logits, y);
     const out: Record<string, tf.Scalar> = { hard };
-    const weighted: tf.Scalar[] = [tf.mul(hard, hardWeight)];
+    const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
     for (const part of parts)
       for (const [name, value, weight] of part(s, t, y, at)) {
         out[name] = value;
-        weighted.push(tf.mul(value, weight));
+        weighted.push([value, weight]);
       }
-    const total = (weighted.length === 1 ? (hardWeight === 1 ? hard : weighted[0]) : tf.addN(weighted)) as tf.Scalar;
+    // Labels alone: the total is the hard term itself. Otherwise the weighted sum, keeping no intermediates.
+    const total = weighted.length === 1 && hardWeight === 1 ? hard : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
     return { ...out, total } as LossTerms;
   };
   return { usesTeacher, student, teacher, termNames, loss };

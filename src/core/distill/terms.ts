@@ -49,6 +49,15 @@ function sameShape(a: tf.Tensor, b: tf.Tensor, what: string): void {
   }
 }
 
+/** Mean cross-entropy of logits against integer labels (PyTorch's F.cross_entropy). */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const logProbs = tf.logSoftmax(logits);
+    const oneHot = tf.oneHot(labels, logits.shape[1]);
+    return tf.neg(tf.sum(tf.mul(oneHot, logProbs))).div(logits.shape[0]) as tf.Scalar;
+  });
+}
+
 /**
  * forward: T² · KL(p_t || p_s); reverse: T² · KL(p_s || p_t); p = softmax(logits / T); batch mean
  * (sum over classes, mean over rows).

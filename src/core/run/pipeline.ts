@@ -15,9 +15,9 @@ import { ArchitectureError, buildModel, describeModel, expandArchitecture } from
 import { loadModel, saveModel, ModelFileError } from '../models/io.ts';
 import { demoTeacherPath } from '../paths.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
-import { compileObjective, type Objective } from '../distill/objective.ts';
+import { compileObjective, type Objective, type TeacherOutputRequest } from '../distill/objective.ts';
 import { buildTrainingModel, ObjectiveFitError } from '../distill/studentOutputs.ts';
-import { computeTeacherOutputs, disposeTeacherTensors, fromCached, teacherOutputShapes, toCached, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
+import { computeTeacherOutputs, disposeTeacherTensors, fromCached, teacherOutputShapes, toCached, type Splits, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
 import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
 import { openOnnxTeacher } from '../models/onnxTeacher.ts';
 import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
@@ -284,6 +284,33 @@ function toDevice(split: Split, inputShape: number[]): DeviceSplit {
   return { x: tf.tensor(split.x, [split.n, ...inputShape]), y: tf.tensor1d(split.y, 'int32'), n: split.n };
 }
 
+/**
+ * The reference teacher's outputs, once for all epochs and students (exact: no augmentation),
+ * from the on-disk cache when the same teacher has seen the same inputs before.
+ */
+async function referenceOutputs(prepared: Prepared, teacher: TeacherSource, requests: TeacherOutputRequest[], deviceX: Splits<tf.Tensor>, runId: string, emit: (e: RunEventInput) => void): Promise<TeacherTensors> {
+  const { config, data } = prepared;
+  const started = performance.now();
+  const hostX = { train: data.train.x, validation: data.validation.x, test: data.test.x };
+  const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
+  const cacheable = config.cache.teacherOutputs && prepared.teacherFiles.length > 0;
+  // An ONNX teacher's layout and logits name change what its bytes compute.
+  const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
+  const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(prepared.teacherFiles), inputs: hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions }) : undefined;
+  const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
+  const outputs = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher, deviceX, hostX, data.numClasses, requests, config.data.evalBatchSize);
+  outputs.logits.test.dataSync(); // wait for the backend, so the time below is the real cost
+  let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
+  if (key && !cached) {
+    const written = writeTeacherCache(config.cache.dir, key, toCached(outputs, data.numClasses), config.cache.topK, { teacher: prepared.teacherFiles[0], createdBy: runId });
+    cache = { hit: false, dir: written.dir, bytes: written.bytes };
+  } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
+  emit({ type: 'teacher_outputs', examples: counts.train + counts.validation + counts.test, seconds: (performance.now() - started) / 1000, ...(cache ? { cache } : {}) });
+  if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
+    emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
+  return outputs;
+}
+
 export async function runDistillation(options: RunOptions): Promise<RunResult> {
   const resuming = options.resumeDir !== undefined;
   let loaded: LoadedConfig;
@@ -429,26 +456,8 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       teacherTest = r.test;
     }
 
-    // The teacher's outputs once for all epochs and students (exact: no augmentation), from the
-    // on-disk cache when the same teacher has seen the same inputs before.
-    const outputsStart = performance.now();
     const requests = objective.usesTeacher ? objective.teacher : [];
-    const cacheable = config.cache.teacherOutputs && prepared.teacherFiles.length > 0;
-    const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
-    // An ONNX teacher's layout and logits name change what its bytes compute.
-    const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
-    const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(prepared.teacherFiles), inputs: hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions }) : undefined;
-    const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
-    reference = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher!, deviceX, hostX, data.numClasses, requests, config.data.evalBatchSize);
-    reference.logits.test.dataSync(); // wait for the backend, so the time below is the real cost
-    let cacheNote: { hit: boolean; dir: string; bytes?: number } | undefined;
-    if (key && !cached) {
-      const written = writeTeacherCache(config.cache.dir, key, toCached(reference, data.numClasses), config.cache.topK, { teacher: prepared.teacherFiles[0], createdBy: folder.id });
-      cacheNote = { hit: false, dir: written.dir, bytes: written.bytes };
-    } else if (key) cacheNote = { hit: true, dir: path.join(config.cache.dir, key) };
-    emit({ type: 'teacher_outputs', examples: data.train.n + data.validation.n + data.test.n, seconds: (performance.now() - outputsStart) / 1000, ...(cacheNote ? { cache: cacheNote } : {}) });
-    if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
-      emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
+    reference = await referenceOutputs(prepared, teacher!, requests, deviceX, folder.id, emit);
 
     if (!teacherTest) {
       teacherTest = evaluateLogits(reference.logits.test, device.test.y, undefined, true);
