@@ -51,7 +51,7 @@ for (const [name, arch] of Object.entries(architectures)) {
       const w = l.getWeights();
       l.setWeights([tf.randomUniform(w[0].shape, 0.5, 1.5, 'float32', i), tf.randomNormal(w[1].shape, 0, 0.1, 'float32', i), tf.randomNormal(w[2].shape, 0, 0.5, 'float32', i), tf.randomUniform(w[3].shape, 0.5, 2, 'float32', i)]);
     });
-    const bytes = toOnnx(model, { name });
+    const bytes = await toOnnx(model, { name });
     const { maxAbsDiff, maxAbsOutput } = await onnxMaxAbsDiff(model, bytes);
     assert.ok(maxAbsDiff <= 1e-5, `max abs diff ${maxAbsDiff} (outputs up to ${maxAbsOutput})`);
     assert.ok(maxAbsOutput > 0.01, 'the outputs are not trivially zero');
@@ -66,10 +66,10 @@ for (const [name, arch] of Object.entries(architectures)) {
 test('the demo teacher (a trained CNN) exports exactly enough: max abs diff <= 1e-5', async () => {
   await tf.setBackend('cpu');
   const { model } = await loadModel(demoTeacherPath());
-  const { maxAbsDiff } = await onnxMaxAbsDiff(model, toOnnx(model));
+  const { maxAbsDiff } = await onnxMaxAbsDiff(model, await toOnnx(model));
   assert.ok(maxAbsDiff <= 1e-5, String(maxAbsDiff));
   // Same input layout as tfjs (NHWC), dynamic batch, named input and output.
-  const session = await ort.InferenceSession.create(toOnnx(model));
+  const session = await ort.InferenceSession.create(await toOnnx(model));
   assert.deepEqual(session.inputNames, ['input']);
   assert.deepEqual(session.outputNames, ['logits']);
   const out = await session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 784), [3, 28, 28, 1]) });
@@ -79,7 +79,7 @@ test('the demo teacher (a trained CNN) exports exactly enough: max abs diff <= 1
 test('an unsupported layer is refused by name', async () => {
   await tf.setBackend('cpu');
   const model = tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [20, 3], filters: 2, kernelSize: 3, name: 'my_conv1d' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-  assert.throws(() => toOnnx(model), (err: unknown) => err instanceof ExportError && /layer "my_conv1d" \(Conv1D\) has no ONNX mapping; supported: Dense, Conv2D/.test(err.message));
+  await assert.rejects(toOnnx(model), (err: unknown) => err instanceof ExportError && /layer "my_conv1d" \(Conv1D\) has no ONNX mapping; supported: Dense, Conv2D/.test(err.message));
 });
 
 test('model cost: parameters, fp32 bytes and multiply-adds from the architecture', async () => {

@@ -166,7 +166,7 @@ test('an NHWC model from our own exporter: layout auto keeps NHWC, logits match 
   await tf.setBackend('cpu');
   const { model } = await loadModel(demoTeacherPath());
   const file = path.join(tempDir(), 'teacher.onnx');
-  fs.writeFileSync(file, toOnnx(model, { name: 'teacher' }));
+  fs.writeFileSync(file, await toOnnx(model, { name: 'teacher' }));
   const idx = readIdx(path.join(demoDataDir(), 't10k-images-idx3-ubyte.gz'));
   const x = Float32Array.from(idx.data.subarray(0, 8 * 784), (p) => p / 255);
   const teacher = await openOnnxTeacher(file, [28, 28, 1], 10, { layout: 'auto' });

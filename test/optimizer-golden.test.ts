@@ -32,7 +32,7 @@ for (const c of golden.cases) {
       assert.ok(maxErr < 2e-6, `step ${step + 1}: max abs error ${maxErr}`);
     });
     // The state round-trips: a restored optimizer continues identically.
-    const state = opt.getState();
+    const state = await opt.getState();
     assert.equal(state.step, golden.grads.length);
     const q = tf.variable(p.clone());
     const restored = new Optimizer(c.spec, [q]);

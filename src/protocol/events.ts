@@ -5,6 +5,8 @@
  * Additive changes keep the version; a breaking change bumps it and readers say so plainly.
  */
 
+import type { AdapterInfo } from './backends.ts';
+
 export const EVENTS_VERSION = 1;
 
 /**
@@ -19,8 +21,10 @@ export const BASE_PHASES: readonly Phase[] = ['teacher', 'scratch', 'distill'];
 export const phaseModelName = (phase: Phase): SummaryRow['model'] => (phase === 'distill' ? 'distilled' : phase);
 
 export interface BackendInfo {
-  /** tfjs backend name: tensorflow, wasm or cpu. */
+  /** The backend: tensorflow-gpu, webgpu, tensorflow, wasm or cpu (BackendName; older runs: a tfjs name). */
   name: string;
+  /** webgpu: the adapter it runs on (vendor, architecture, device, description, software or not). */
+  adapter?: AdapterInfo;
   /** Why it was chosen (and why better ones were not). */
   reason: string;
   /** Where it computes, e.g. "CPU (native TensorFlow 2.x)" or "GPU". */
@@ -126,6 +130,10 @@ export interface TeacherOutputsEvent extends Base {
   seconds: number;
   /** The on-disk cache: `hit` when the outputs were read from it, else where they were written. */
   cache?: { hit: boolean; dir: string; bytes?: number };
+  /** ONNX teachers: the onnxruntime execution provider that computes the outputs (cuda, webgpu or cpu). */
+  provider?: string;
+  /** Why that one: what kept the better providers out, and for webgpu its adapter. */
+  providerDetail?: string;
 }
 
 export interface PhaseFinishedEvent extends Base {

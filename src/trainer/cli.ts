@@ -3,6 +3,7 @@
  *   distill train <config.distill.json> | distill train --resume <run folder>
  *   distill validate <config.distill.json>
  *   distill init [path] [--force]
+ *   distill doctor [--json]
  * Exit codes: 0 done, 1 the run failed, 2 bad input (config, data, model files), 130/143 stopped by a signal.
  */
 import * as fs from 'node:fs';
@@ -19,21 +20,27 @@ import { checkConfigFully, runDistillation } from '../core/run/pipeline.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import { ProgressPrinter, formatSummary, formatBytes } from './report.ts';
 import { benchOptions, benchRun, exportOnnx, readRunConfig, runModelPath, type RunModel } from '../core/run/deliverables.ts';
-import { selectBackend, type BackendPreference } from '../core/backend.ts';
+import { selectBackend } from '../core/backend.ts';
+import { INFERENCE_ONLY } from '../core/kernels.ts';
+import { BACKEND_NAMES, type BackendName, type BackendPreference } from '../protocol/backends.ts';
 import { loadModel, saveModel } from '../core/models/io.ts';
 import { RunFolder, readRunRecord } from '../core/run/runFolder.ts';
 import type { BenchOptions } from '../core/bench/latency.ts';
 import { starterConfig } from './starter.ts';
+import { doctorReport } from '../core/doctor.ts';
+import { formatDoctor } from './doctorReport.ts';
+import { releaseDawn } from '../core/webgpu.ts';
 
 const USAGE = `usage:
-  distill train <config.distill.json> [--backend auto|tensorflow|wasm|cpu] [--run-dir <empty folder>]
+  distill train <config.distill.json> [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--run-dir <empty folder>]
                                           train the teacher (if configured), the baseline and the distilled student
   distill train --resume <run folder>     continue a stopped or crashed run from its last checkpoint
   distill validate <config.distill.json> [--json]  check a config, its data and its teacher without training
   distill init [path] [--force]           write a starter config (default: kd.distill.json)
   distill export <run folder> --format onnx|tfjs [--model student|teacher|scratch] [--out path]
   distill bench <run folder> [--threads N] [--batch 1,64] [--seconds S]
-                                          time teacher and student (onnxruntime CPU and the tfjs backend)`;
+                                          time teacher and student (onnxruntime CPU and the tfjs backend)
+  distill doctor [--json]                 list every backend: installed, loads, device, trains convolutions, how to fix it`;
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
@@ -45,7 +52,7 @@ function isUserError(err: unknown): boolean {
 
 async function train(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { resume: { type: 'string' }, 'run-dir': { type: 'string' }, backend: { type: 'string' } } });
-  if (values.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(values.backend)) throw new UsageError('--backend must be auto, tensorflow, wasm or cpu');
+  if (values.backend !== undefined && !(['auto', ...BACKEND_NAMES] as string[]).includes(values.backend)) throw new UsageError(`--backend must be auto, ${BACKEND_NAMES.join(', ')}`);
   if (values.resume ? positionals.length > 0 : positionals.length !== 1) throw new UsageError('train takes one config file, or --resume <run folder>');
   const runDir = values['run-dir'] ? path.resolve(values['run-dir']) : undefined;
   if (runDir && (!fs.existsSync(runDir) || fs.existsSync(path.join(runDir, 'run.json')))) throw new UsageError(`--run-dir ${runDir} must be an existing folder that holds no run`);
@@ -113,6 +120,11 @@ function dataErrorPath(text: string, err: DataError): Array<string | number> {
   return ['data'];
 }
 
+/** The backend a run used, as a preference again (runs from before webgpu recorded tfjs names). */
+function benchPreference(recorded: string | undefined): BackendPreference {
+  return (BACKEND_NAMES as readonly string[]).includes(recorded ?? '') ? (recorded as BackendName) : 'auto';
+}
+
 function runFolderArg(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} takes one run folder`);
   const dir = path.resolve(positionals[0]);
@@ -130,7 +142,7 @@ async function exportCommand(args: string[]): Promise<number> {
   if (which === 'teacher' && config.teacher.source === 'onnx') throw new UsageError(`this run's teacher is the ONNX file ${config.teacher.path}; it is exported already`);
   const source = runModelPath(runDir, config, which);
   if (!fs.existsSync(source)) throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
-  await selectBackend('cpu', new Set());
+  await selectBackend('cpu', INFERENCE_ONLY);
   const { model } = await loadModel(source);
   if (values.format === 'onnx') {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.onnx`));
@@ -159,7 +171,7 @@ async function benchCommand(args: string[]): Promise<number> {
   if (values.seconds !== undefined) overrides.minSeconds = num(values.seconds, '--seconds', 0.01);
   const record = readRunRecord(runDir);
   // Time tfjs on the backend the run used, where it can still be loaded.
-  const backend = await selectBackend((record.backend?.name as BackendPreference | undefined) ?? 'auto', new Set()).catch(() => selectBackend('auto', new Set()));
+  const backend = await selectBackend(benchPreference(record.backend?.name), INFERENCE_ONLY).catch(() => selectBackend('auto', INFERENCE_ONLY));
   const folder = new RunFolder(runDir);
   try {
     const report = await benchRun(runDir, config, benchOptions(config, overrides), (e) => folder.append(e));
@@ -168,6 +180,14 @@ async function benchCommand(args: string[]): Promise<number> {
   } finally {
     folder.close();
   }
+  return EXIT.ok;
+}
+
+async function doctor(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length > 0) throw new UsageError('doctor takes no arguments');
+  const report = await doctorReport();
+  console.log(values.json ? JSON.stringify(report) : formatDoctor(report));
   return EXIT.ok;
 }
 
@@ -198,6 +218,8 @@ export async function main(argv: string[]): Promise<number> {
         return await exportCommand(rest);
       case 'bench':
         return await benchCommand(rest);
+      case 'doctor':
+        return await doctor(rest);
       case undefined:
       case '-h':
       case '--help':
@@ -232,5 +254,6 @@ export async function main(argv: string[]): Promise<number> {
 if (require.main === module) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    releaseDawn(); // Dawn holds the event loop open while referenced
   });
 }

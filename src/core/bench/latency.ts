@@ -98,9 +98,9 @@ export async function benchTfjs(model: LatencyResult['model'], tfModel: tf.Layer
   const results: LatencyResult[] = [];
   for (const batch of options.batchSizes) {
     const input = tf.tensor(randomInput(batch, inputShape, mixSeed('bench', batch)), [batch, ...inputShape]);
-    const times = await timeRuns(() => {
+    const times = await timeRuns(async () => {
       const out = tfModel.predict(input) as tf.Tensor;
-      out.dataSync();
+      await out.data();
       out.dispose();
     }, options);
     input.dispose();

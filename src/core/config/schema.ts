@@ -4,6 +4,7 @@
  * config reference: edit here, then `npm run schema`.
  */
 import { z } from 'zod';
+import { BACKEND_NAMES } from '../../protocol/backends.ts';
 
 const positiveInt = () => z.number().int().positive();
 const fraction = () => z.number().min(0).max(1);
@@ -326,8 +327,8 @@ export const configSchema = z.strictObject({
     topK: positiveInt().optional().describe('Store only the k largest logits per example (the rest share the remaining probability): smaller files, exact top-k probabilities at T = 1, approximate otherwise.'),
   }).prefault({}).describe('The on-disk cache of teacher outputs.'),
   baseline: z.boolean().default(true).describe('Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.'),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto')
-    .describe('TensorFlow.js backend. `auto` prefers tensorflow (native, GPU build first), then wasm, then cpu, skipping any that cannot train the models.'),
+  backend: z.enum(['auto', ...BACKEND_NAMES]).default('auto')
+    .describe('TensorFlow.js backend. `auto` takes the first usable of tensorflow-gpu (tfjs-node-gpu, only when TensorFlow sees a GPU), webgpu (on a hardware adapter), tensorflow (native, CPU), wasm and cpu, skipping any that lacks a kernel the run needs. `webgpu` named explicitly also runs on a software adapter (llvmpipe, SwiftShader), which is slow.'),
   export: z.strictObject({
     onnx: z.boolean().default(true).describe('Export the student (and a teacher trained in the run) to ONNX at the end, checked against tfjs in onnxruntime.'),
   }).prefault({}).describe('Models written to the run\'s artifacts/ besides the TensorFlow.js ones.'),

@@ -121,10 +121,11 @@ export async function computeTeacherOutputs(
 }
 
 /** Device tensors -> the cache's host arrays. */
-export function toCached(t: TeacherTensors, numClasses: number): CachedOutputs {
+export async function toCached(t: TeacherTensors, numClasses: number): Promise<CachedOutputs> {
   const features: CachedOutputs['features'] = {};
-  for (const [key, tensor] of t.outputs) features[key] = { data: tensor.dataSync() as Float32Array, shape: tensor.shape };
-  return { numClasses, logits: { train: t.logits.train.dataSync() as Float32Array, validation: t.logits.validation.dataSync() as Float32Array, test: t.logits.test.dataSync() as Float32Array }, features };
+  for (const [key, tensor] of t.outputs) features[key] = { data: (await tensor.data()) as Float32Array, shape: tensor.shape };
+  const [train, validation, test] = (await Promise.all(SPLITS.map((s) => t.logits[s].data()))) as Float32Array[];
+  return { numClasses, logits: { train, validation, test }, features };
 }
 
 /** The cache's host arrays -> device tensors. */

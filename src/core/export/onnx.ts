@@ -25,9 +25,26 @@ class GraphBuilder {
     return `${base}_${this.counter++}`;
   }
 
+  /** Weights are read from the backend once the graph is built (`readWeights`): WebGPU has no sync reads. */
+  private readonly pending: Array<{ initializer: onnx.ITensorProto; tensor: tf.Tensor }> = [];
+
   weight(name: string, t: tf.Tensor, dims = t.shape): string {
-    this.initializers.push({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims, rawData: new Uint8Array(new Float32Array(t.dataSync()).buffer) });
+    const initializer: onnx.ITensorProto = { name, dataType: onnx.TensorProto.DataType.FLOAT, dims };
+    this.initializers.push(initializer);
+    this.pending.push({ initializer, tensor: tf.keep(t.clone()) });
     return name;
+  }
+
+  async readWeights(): Promise<void> {
+    try {
+      for (const { initializer, tensor } of this.pending) initializer.rawData = new Uint8Array(new Float32Array(await tensor.data()).buffer);
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    tf.dispose(this.pending.splice(0).map((p) => p.tensor));
   }
 
   constant(name: string, values: number[]): string {
@@ -88,8 +105,16 @@ function samePads(inHW: number[], kernel: number[], strides: number[]): number[]
 const pair = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
 
 /** Builds the ONNX model of a Sequential tfjs model; throws ExportError for unsupported layers. */
-export function toOnnx(model: tf.LayersModel, options: { name?: string; docString?: string } = {}): Uint8Array {
+export async function toOnnx(model: tf.LayersModel, options: { name?: string; docString?: string } = {}): Promise<Uint8Array> {
   const g = new GraphBuilder();
+  try {
+    return await buildOnnx(g, model, options);
+  } finally {
+    g.dispose();
+  }
+}
+
+async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name?: string; docString?: string }): Promise<Uint8Array> {
   const inputShape = (model.inputs[0].shape as Array<number | null>).slice(1) as number[];
   let x = 'input';
   let layout: Layout = inputShape.length === 3 ? 'nhwc' : 'flat';
@@ -191,6 +216,7 @@ export function toOnnx(model: tf.LayersModel, options: { name?: string; docStrin
     name,
     type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map(dim) } } },
   });
+  await g.readWeights();
   const proto = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: '', version: OPSET }],

@@ -23,7 +23,9 @@ export async function onnxMaxAbsDiff(model: tf.LayersModel, onnxBytes: Uint8Arra
   const session = await ort.InferenceSession.create(onnxBytes);
   try {
     const got = (await session.run({ input: new ort.Tensor('float32', values, [batch, ...inputShape]) })).logits.data as Float32Array;
-    const want = tf.tidy(() => (model.predict(tf.tensor(values, [batch, ...inputShape])) as tf.Tensor).dataSync());
+    const out = tf.tidy(() => model.predict(tf.tensor(values, [batch, ...inputShape])) as tf.Tensor);
+    const want = await out.data();
+    out.dispose();
     let maxAbsDiff = 0;
     let maxAbsOutput = 0;
     for (let i = 0; i < want.length; i++) {

@@ -34,7 +34,7 @@ export class ExportCheckError extends Error {
 
 /** Converts a tfjs model to ONNX, checks it in onnxruntime against tfjs, and writes it atomically. */
 export async function exportOnnx(model: tf.LayersModel, file: string, name: string): Promise<{ bytes: number; maxAbsDiff: number }> {
-  const onnxBytes = toOnnx(model, { name, docString: `${name} exported by Distill Studio; input: the tfjs model's input layout (NHWC for images); output: logits` });
+  const onnxBytes = await toOnnx(model, { name, docString: `${name} exported by Distill Studio; input: the tfjs model's input layout (NHWC for images); output: logits` });
   const { maxAbsDiff, maxAbsOutput } = await onnxMaxAbsDiff(model, onnxBytes);
   const tolerance = exportTolerance(maxAbsOutput);
   if (!(maxAbsDiff <= tolerance))
@@ -76,7 +76,8 @@ export async function benchRun(runDir: string, config: DistillConfig, options: B
   for (const which of ['teacher', 'student'] as const) {
     if (which === 'teacher' && config.teacher.source === 'onnx') {
       // An ONNX teacher is timed as it is, in onnxruntime only: there is no tfjs version of it.
-      const teacher = await openOnnxTeacher(config.teacher.path, dataShape, numClasses, { layout: config.teacher.layout, logits: config.teacher.logits });
+      // Opened for its layout and input name only, so on cpu: no GPU session for nothing.
+      const teacher = await openOnnxTeacher(config.teacher.path, dataShape, numClasses, { layout: config.teacher.layout, logits: config.teacher.logits, providers: ['cpu'] });
       await teacher.dispose();
       const bytes = fs.readFileSync(config.teacher.path);
       onnxBytes.teacher = bytes.length;
@@ -89,7 +90,7 @@ export async function benchRun(runDir: string, config: DistillConfig, options: B
     const { model } = await loadModel(runModelPath(runDir, config, which));
     const inputShape = (model.inputs[0].shape as number[]).slice(1);
     try {
-      const bytes = toOnnx(model, { name: which });
+      const bytes = await toOnnx(model, { name: which });
       onnxBytes[which] = bytes.length;
       for (const r of await benchOnnx(which, bytes, inputShape, options)) {
         results.push(r);

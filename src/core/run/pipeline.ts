@@ -15,7 +15,8 @@ import { ArchitectureError, buildModel, describeModel, expandArchitecture } from
 import { loadModel, saveModel, ModelFileError } from '../models/io.ts';
 import { demoTeacherPath } from '../paths.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
-import { compileObjective, type Objective, type TeacherOutputRequest } from '../distill/objective.ts';
+import { canonicalObjective, compileObjective, type Objective, type TeacherOutputRequest } from '../distill/objective.ts';
+import type { KernelNeeds } from '../kernels.ts';
 import { buildTrainingModel, ObjectiveFitError } from '../distill/studentOutputs.ts';
 import { computeTeacherOutputs, disposeTeacherTensors, fromCached, teacherOutputShapes, toCached, type Splits, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
 import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
@@ -101,8 +102,9 @@ interface Prepared {
   teacherShapes: Map<Phase, Map<string, number[]>>;
 }
 
-function layerTypes(arch: ArchitectureSpec, inputShape: number[]): LayerSpec['type'][] {
-  return expandArchitecture(arch, inputShape).map((l) => l.type);
+/** The layers of a trained model, with its final dense logits layer. */
+function trainedLayers(arch: ArchitectureSpec, data: Dataset): LayerSpec[] {
+  return [...expandArchitecture(arch, data.inputShape), { type: 'dense', units: data.numClasses, activation: 'linear' }];
 }
 
 /** Turns an architecture that does not fit the data into a config problem at the right line. */
@@ -230,22 +232,23 @@ async function prepare(loaded: LoadedConfig): Promise<Prepared> {
     problems.push(problemAt(loaded.source, ['strategy', 'type'], `"${config.strategy.type}" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with kd, hint, attention, rkd or dkd`));
   if (problems.length) throw new ConfigError(problems);
   checkArchitecture(loaded, ['student', 'architecture'], config.student.architecture, data);
-  const types = new Set(layerTypes(config.student.architecture, data.inputShape));
+  // Every model the run trains: its layers, loss terms and optimizer decide the kernels the backend needs.
+  const needs: KernelNeeds = { layers: trainedLayers(config.student.architecture, data), terms: canonicalObjective(config.distill).terms.map((t) => t.type), optimizer: config.train.optimizer.type };
   if (config.teacher.source === 'train') {
     checkArchitecture(loaded, ['teacher', 'architecture'], config.teacher.architecture, data);
-    for (const t of layerTypes(config.teacher.architecture, data.inputShape)) types.add(t);
+    needs.layers.push(...trainedLayers(config.teacher.architecture, data));
   }
   if (config.strategy.type === 'assistants')
     config.strategy.assistants.forEach((a, i) => {
       checkArchitecture(loaded, ['strategy', 'assistants', i, 'architecture'], a.architecture, data);
-      for (const t of layerTypes(a.architecture, data.inputShape)) types.add(t);
+      needs.layers.push(...trainedLayers(a.architecture, data));
     });
   if (config.strategy.type === 'mutual' && config.strategy.peer) {
     checkArchitecture(loaded, ['strategy', 'peer'], config.strategy.peer, data);
-    for (const t of layerTypes(config.strategy.peer, data.inputShape)) types.add(t);
+    needs.layers.push(...trainedLayers(config.strategy.peer, data));
   }
   const stages = planStages(config);
-  const backend = await selectBackend(config.backend, types);
+  const backend = await selectBackend(config.backend, needs);
   const teacher = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data, objective);
   try {
     const teacherShapes = await checkObjective(loaded, data, objective, stages, teacher);
@@ -296,16 +299,18 @@ async function referenceOutputs(prepared: Prepared, teacher: TeacherSource, requ
   const cacheable = config.cache.teacherOutputs && prepared.teacherFiles.length > 0;
   // An ONNX teacher's layout and logits name change what its bytes compute.
   const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
-  const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(prepared.teacherFiles), inputs: hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions }) : undefined;
+  // And so does the execution provider that runs it (see CacheKeyParts.provider).
+  const onnx = teacher.kind === 'onnx' ? { provider: teacher.onnx.provider, providerDetail: teacher.onnx.providerDetail } : undefined;
+  const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(prepared.teacherFiles), inputs: hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions, provider: onnx?.provider }) : undefined;
   const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
   const outputs = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher, deviceX, hostX, data.numClasses, requests, config.data.evalBatchSize);
-  outputs.logits.test.dataSync(); // wait for the backend, so the time below is the real cost
+  await outputs.logits.test.data(); // wait for the backend, so the time below is the real cost
   let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
   if (key && !cached) {
-    const written = writeTeacherCache(config.cache.dir, key, toCached(outputs, data.numClasses), config.cache.topK, { teacher: prepared.teacherFiles[0], createdBy: runId });
+    const written = writeTeacherCache(config.cache.dir, key, await toCached(outputs, data.numClasses), config.cache.topK, { teacher: prepared.teacherFiles[0], createdBy: runId, ...(onnx ? { provider: onnx.provider } : {}) });
     cache = { hit: false, dir: written.dir, bytes: written.bytes };
   } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
-  emit({ type: 'teacher_outputs', examples: counts.train + counts.validation + counts.test, seconds: (performance.now() - started) / 1000, ...(cache ? { cache } : {}) });
+  emit({ type: 'teacher_outputs', examples: counts.train + counts.validation + counts.test, seconds: (performance.now() - started) / 1000, ...(cache ? { cache } : {}), ...onnx });
   if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
     emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
   return outputs;
@@ -365,6 +370,8 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     backend, node: process.version, platform: `${process.platform}-${process.arch}`, phases,
     data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames },
   });
+  if (backend.adapter?.software)
+    emit({ type: 'warning', message: `webgpu runs on a software adapter (${backend.adapter.description || backend.adapter.device}): the CPU emulates the GPU, so this run is much slower than on a real GPU or the tensorflow/wasm backends` });
 
   const device = {
     train: toDevice(data.train, data.inputShape),
@@ -416,7 +423,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
             saveRecord({ phase, epoch: e.epoch });
           },
           checkpoint: async (progress, optimizer, bestWeights) => {
-            const dir = await writeCheckpoint(runDir, { progress, model: training.model, optimizerSlots: optimizer.getState().slots, bestWeights });
+            const dir = await writeCheckpoint(runDir, { progress, model: training.model, optimizerSlots: (await optimizer.getState()).slots, bestWeights });
             lastCheckpoint = dir;
             emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
             folder.sync();
@@ -427,7 +434,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       );
       if (outcome.stopped) return { model, stopped: true as const };
       const seconds = (performance.now() - phaseStart) / 1000;
-      const test = evaluate(model, device.test, config.data.evalBatchSize, reference?.logits.test, true);
+      const test = await evaluate(model, device.test, config.data.evalBatchSize, reference?.logits.test, true);
       const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
       const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
       const finalDir = await writeCheckpoint(runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model: training.model, optimizerSlots: [] });
@@ -460,7 +467,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
     reference = await referenceOutputs(prepared, teacher!, requests, deviceX, folder.id, emit);
 
     if (!teacherTest) {
-      teacherTest = evaluateLogits(reference.logits.test, device.test.y, undefined, true);
+      teacherTest = await evaluateLogits(reference.logits.test, device.test.y, undefined, true);
       emit({ type: 'evaluation', phase: 'teacher', split: 'test', metrics: teacherTest });
     }
     const teacherCost = teacher!.kind === 'onnx' ? onnxModelCost(teacher!.onnx.file) : modelCost((teacher as { model: tf.LayersModel }).model);
@@ -503,7 +510,7 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
       const from = [...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []), ...(mutual && phase === 'distill' ? ['peer (mutual)'] : [])];
       summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}), ...modelCost(r.model) });
       if (mutual && phase === 'distill' && peer) {
-        const peerTest = evaluate(peer, device.test, config.data.evalBatchSize, reference?.logits.test);
+        const peerTest = await evaluate(peer, device.test, config.data.evalBatchSize, reference?.logits.test);
         summary.push({ model: 'peer', accuracy: peerTest.accuracy, agreement: peerTest.agreement, learnedFrom: 'distilled (mutual)', ...modelCost(peer) });
       }
     }

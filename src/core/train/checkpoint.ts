@@ -64,7 +64,7 @@ export async function writeCheckpoint(runDir: string, payload: CheckpointPayload
   const dir = path.join(runDir, 'checkpoints', payload.progress.phase, checkpointName(payload.progress));
   const modelDir = path.join(path.dirname(dir), `.model-${process.pid}`);
   await saveModel(payload.model, modelDir);
-  const best = payload.bestWeights?.map((t) => t.dataSync());
+  const best = payload.bestWeights && (await Promise.all(payload.bestWeights.map((t) => t.data())));
   writeDirAtomic(dir, (tmp) => {
     fs.renameSync(modelDir, path.join(tmp, 'model'));
     writeFloats(path.join(tmp, 'optimizer.bin'), payload.optimizerSlots);

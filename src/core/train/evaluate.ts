@@ -1,4 +1,4 @@
-/** Evaluation and batched inference, with one host sync per call rather than per batch. */
+/** Evaluation and batched inference, with one (async) host read per call rather than per batch. */
 import * as tf from '@tensorflow/tfjs';
 import type { EvalMetrics } from '../../protocol/events.ts';
 
@@ -31,18 +31,18 @@ export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: nu
  * Accuracy and cross-entropy against the labels; with teacher logits also top-1 agreement and
  * KL(teacher || model) at T = 1.
  */
-export function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D, withConfusion = false): EvalMetrics {
+export async function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D, withConfusion = false): Promise<EvalMetrics> {
   if (split.n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
   const logits = predictLogits(model, split.x, batchSize);
   try {
-    return evaluateLogits(logits, split.y, teacherLogits, withConfusion);
+    return await evaluateLogits(logits, split.y, teacherLogits, withConfusion);
   } finally {
     logits.dispose();
   }
 }
 
 /** The metrics of `evaluate` from logits already computed (an ONNX teacher's, for instance). */
-export function evaluateLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, teacherLogits?: tf.Tensor2D, withConfusion = false): EvalMetrics {
+export async function evaluateLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, teacherLogits?: tf.Tensor2D, withConfusion = false): Promise<EvalMetrics> {
   const n = logits.shape[0];
   if (n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
   const k = logits.shape[1];
@@ -60,10 +60,10 @@ export function evaluateLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, teacher
     }
     return [predicted, tf.stack([correct, ce, agree, kl])];
   });
-  const [correct, ce, agree, kl] = totals.dataSync();
+  const [correct, ce, agree, kl] = await totals.data();
   const metrics: EvalMetrics = { accuracy: correct / n, loss: ce / n, examples: n };
   if (withConfusion) {
-    const [p, y] = [predicted.dataSync(), labels.dataSync()];
+    const [p, y] = await Promise.all([predicted.data(), labels.data()]);
     metrics.confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
     for (let i = 0; i < n; i++) metrics.confusion[y[i]][p[i]] += 1;
   }

@@ -157,7 +157,9 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const lastStep = s === stepsPerEpoch - 1;
         if (progress.globalStep % cfg.logEvery === 0 || lastStep) {
           const names = Object.keys(lossSums);
-          const values = tf.tidy(() => tf.stack(names.map((k) => lossSums[k]))).dataSync(); // the one host sync per window
+          const stacked = tf.tidy(() => tf.stack(names.map((k) => lossSums[k])));
+          const values = await stacked.data(); // the one host read per window (async: WebGPU has no sync reads)
+          stacked.dispose();
           const loss: LossValues = {};
           // Name the term that went bad first: a bad term makes the total bad too.
           const bad = [...names.keys()].sort((a, b) => Number(names[a] === 'total') - Number(names[b] === 'total')).find((i) => !Number.isFinite(values[i]));
@@ -177,12 +179,12 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           windowSamples = 0;
         }
       }
-      const trainAccuracy = correct.dataSync()[0] / epochSamples;
+      const trainAccuracy = (await correct.data())[0] / epochSamples;
       correct.dispose();
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
       const seconds = (performance.now() - epochStart) / 1000;
-      const validation: EvalMetrics | null = setup.validation.n > 0 ? evaluate(model, setup.validation, setup.evalBatchSize, setup.teacherValidation) : null;
+      const validation: EvalMetrics | null = setup.validation.n > 0 ? await evaluate(model, setup.validation, setup.evalBatchSize, setup.teacherValidation) : null;
       hooks.emitEpoch({
         type: 'epoch',
         phase,

@@ -57,8 +57,8 @@ export class Optimizer {
     });
   }
 
-  getState(): OptimizerState {
-    return { step: this.step, slots: this.slots.flat().map((s) => s.dataSync() as Float32Array) };
+  async getState(): Promise<OptimizerState> {
+    return { step: this.step, slots: (await Promise.all(this.slots.flat().map((s) => s.data()))) as Float32Array[] };
   }
 
   setState(state: OptimizerState): void {

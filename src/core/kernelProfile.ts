@@ -1,0 +1,157 @@
+/**
+ * The tfjs kernels our training step, evaluation, optimizers and every loss term call, measured
+ * by running the real code under `tf.profile` on the cpu backend (which has every kernel).
+ * `npm run kernels` writes the result to src/core/kernelTable.json; a test fails when it is
+ * stale. A backend is checked against the kernels a config needs before a run starts, so a
+ * missing one is named up front instead of failing at step 1.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ACTIVATIONS, type LayerSpec, type LossTermSpec, type OptimizerSpec } from './config/schema.ts';
+import { buildModel } from './models/build.ts';
+import { compileObjective } from './distill/objective.ts';
+import { attentionMap } from './distill/terms.ts';
+import { Optimizer } from './train/optimizer.ts';
+import { evaluateLogits } from './train/evaluate.ts';
+
+export interface KernelTable {
+  /** Step, gathering batches, cross-entropy, evaluation: needed by every run. */
+  common: string[];
+  layers: Record<LayerSpec['type'], string[]>;
+  activations: Record<(typeof ACTIVATIONS)[number], string[]>;
+  terms: Record<LossTermSpec['type'], string[]>;
+  optimizers: Record<OptimizerSpec['type'], string[]>;
+}
+
+async function kernelsOf(fn: () => void | Promise<void>): Promise<Set<string>> {
+  const info = await tf.profile(fn as () => tf.TensorContainer);
+  // The profile also lists op scopes ("fusedMatMul__op"); keep real kernels only.
+  return new Set(info.kernelNames.filter((k) => tf.getKernel(k, 'cpu')));
+}
+
+const without = (a: Set<string>, b: Set<string>) => [...a].filter((k) => !b.has(k)).sort();
+
+/** A forward and backward pass of `layers` on [2, 6, 6, 2] inputs, with the loss of a run. */
+async function stepKernels(layers: LayerSpec[], labelSmoothing = 0): Promise<Set<string>> {
+  const flat = layers.some((l) => l.type === 'flatten') ? layers : [...layers, { type: 'flatten' } as LayerSpec];
+  const model = buildModel({ type: 'layers', layers: flat }, [6, 6, 2], 3);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const x = tf.randomUniform([2, 6, 6, 2], 0, 1, 'float32', 1);
+  const y = tf.tensor1d([0, 2], 'int32');
+  const objective = compileObjective({ method: 'none', labelSmoothing });
+  const used = await kernelsOf(() => {
+    const { value, grads } = tf.variableGrads(() => objective.loss({ logits: model.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() }, undefined, y, { epoch: 1, fraction: 0 }).total, variables);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  tf.dispose([x, y]);
+  model.dispose();
+  return used;
+}
+
+const conv = (activation: (typeof ACTIVATIONS)[number]): LayerSpec => ({ type: 'conv2d', filters: 2, kernelSize: 3, strides: 1, padding: 'same', activation });
+
+/** Each layer after a trainable conv, so that its gradient kernels run too (the conv's own are subtracted). */
+const LAYER_PROBES: Record<LayerSpec['type'], LayerSpec[]> = {
+  dense: [{ type: 'flatten' }, { type: 'dense', units: 4, activation: 'linear' }],
+  conv2d: [conv('linear'), conv('linear')],
+  batchnorm: [conv('linear'), { type: 'batchnorm', momentum: 0.99, epsilon: 1e-3 }],
+  activation: [conv('linear'), { type: 'activation', fn: 'linear' }],
+  maxpool: [conv('linear'), { type: 'maxpool', poolSize: 2, padding: 'valid' }],
+  avgpool: [conv('linear'), { type: 'avgpool', poolSize: 2, padding: 'valid' }],
+  flatten: [conv('linear')],
+  dropout: [conv('linear'), { type: 'dropout', rate: 0.5 }],
+};
+
+/** Each term with its defaults, on logits and a [2, 3, 3, 2] feature map where it reads features. */
+const TERM_PROBES: Record<LossTermSpec['type'], LossTermSpec> = {
+  kd: { type: 'kd', weight: 1, temperature: 4, divergence: 'forward' },
+  hint: { type: 'hint', weight: 1, student: 'f', teacher: 'f', distance: 'mse' },
+  attention: { type: 'attention', weight: 500, pairs: [{ student: 'f', teacher: 'f' }], p: 2 },
+  rkd: { type: 'rkd', distanceWeight: 25, angleWeight: 50, student: 'logits', teacher: 'logits' },
+  dkd: { type: 'dkd', alpha: 1, beta: 8, temperature: 4, warmupEpochs: 0 },
+  teacher_free: { type: 'teacher_free', weight: 1, temperature: 20, correctProbability: 0.9 },
+};
+
+async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Set<string>> {
+  const objective = compileObjective({ method: 'combined', hardWeight: 1, labelSmoothing: 0, terms: extra ? [term, extra] : [term] });
+  const logits = tf.variable(tf.randomNormal([3, 4], 0, 1, 'float32', 2)) as tf.Variable<tf.Rank.R2>;
+  const features = tf.variable(tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 3));
+  const y = tf.tensor1d([0, 3, 1], 'int32');
+  const teacherLogits = tf.randomNormal([3, 4], 0, 1, 'float32', 4) as tf.Tensor2D;
+  const teacherFeatures = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 5);
+  const outputs = (f: tf.Tensor) => new Map<string, tf.Tensor>(objective.student.map((r) => [r.key, f]));
+  let teacherOutputs = new Map<string, tf.Tensor>();
+  const used = await kernelsOf(() => {
+    // The teacher's attention maps are computed once per run, outside the step: measured here too.
+    teacherOutputs = new Map(objective.teacher.map((r) => [r.key, r.attentionP === undefined ? teacherFeatures : attentionMap(teacherFeatures as tf.Tensor4D, r.attentionP)]));
+    const { value, grads } = tf.variableGrads(() => objective.loss({ logits, outputs: outputs(features) }, { logits: teacherLogits, outputs: teacherOutputs }, y, { epoch: 1, fraction: 0 }).total, [logits, features]);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  tf.dispose([logits, features, y, teacherLogits, teacherFeatures, ...teacherOutputs.values()]);
+  return used;
+}
+
+const OPTIMIZER_PROBES: Record<OptimizerSpec['type'], OptimizerSpec> = {
+  adam: { type: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+  adamw: { type: 'adamw', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+  sgd: { type: 'sgd', learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+};
+
+async function optimizerKernels(spec: OptimizerSpec): Promise<Set<string>> {
+  const v = tf.variable(tf.ones([2, 2]));
+  const g = tf.ones([2, 2]);
+  const optimizer = new Optimizer(spec, [v]);
+  const used = await kernelsOf(() => optimizer.apply([g], 1e-3));
+  optimizer.dispose();
+  tf.dispose([v, g]);
+  return used;
+}
+
+/** Gathering a batch from the split and the teacher's outputs, the accuracy count, evaluation. */
+async function commonKernels(): Promise<Set<string>> {
+  const x = tf.randomUniform([4, 3]);
+  const idx = tf.tensor1d([2, 0], 'int32');
+  const labels = tf.tensor1d([0, 1, 2, 0], 'int32');
+  const used = await kernelsOf(async () => {
+    tf.tidy(() => {
+      const xb = tf.gather(x, idx);
+      xb.argMax(1).equal(tf.gather(labels, idx)).sum().cast('float32').add(tf.scalar(0)).mul(2);
+      tf.stack([xb.sum(), xb.sum()]);
+      tf.concat([xb, xb]);
+      x.slice(0, 2);
+      tf.div(tf.addN([xb, xb]), 2);
+    });
+    await evaluateLogits(x as tf.Tensor2D, labels, x as tf.Tensor2D, true);
+  });
+  tf.dispose([x, idx, labels]);
+  return used;
+}
+
+/** Measures the table on the cpu backend (restores the previous backend). */
+export async function profileKernels(): Promise<KernelTable> {
+  const previous = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    const common = await commonKernels();
+    for (const k of [...(await stepKernels([])), ...(await stepKernels([], 0.1))]) common.add(k);
+    const layers = {} as KernelTable['layers'];
+    const convKernels = await stepKernels([conv('linear')]);
+    for (const [type, probe] of Object.entries(LAYER_PROBES) as Array<[LayerSpec['type'], LayerSpec[]]>) {
+      const used = await stepKernels(probe);
+      layers[type] = type === 'conv2d' || type === 'dense' ? without(used, common) : without(used, new Set([...common, ...convKernels]));
+    }
+    const activations = {} as KernelTable['activations'];
+    for (const fn of ACTIVATIONS) activations[fn] = without(await stepKernels([conv(fn)]), new Set([...common, ...layers.conv2d]));
+    const terms = {} as KernelTable['terms'];
+    for (const [type, probe] of Object.entries(TERM_PROBES) as Array<[LossTermSpec['type'], LossTermSpec]>) {
+      terms[type] = without(await termKernels(probe), common);
+      if (type === 'hint') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, distance: 'cosine' } as LossTermSpec), common)])].sort();
+      if (type === 'attention') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, p: 3 } as LossTermSpec), common)])].sort();
+      if (type === 'kd') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, divergence: 'reverse' } as LossTermSpec), common)])].sort();
+    }
+    const optimizers = {} as KernelTable['optimizers'];
+    for (const [type, spec] of Object.entries(OPTIMIZER_PROBES) as Array<[OptimizerSpec['type'], OptimizerSpec]>) optimizers[type] = without(await optimizerKernels(spec), common);
+    return { common: [...common].sort(), layers, activations, terms, optimizers };
+  } finally {
+    if (previous && previous !== 'cpu') await tf.setBackend(previous);
+  }
+}
