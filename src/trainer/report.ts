@@ -118,6 +118,12 @@ export class ProgressPrinter {
         this.line(`  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s`);
         break;
       }
+      case 'teacher_outputs': {
+        const where = e.cache ? (e.cache.hit ? `, read from the cache ${e.cache.dir}` : `, cached in ${e.cache.dir}${e.cache.bytes !== undefined ? ` (${formatBytes(e.cache.bytes)})` : ''}`) : '';
+        const provider = e.provider ? ` on onnxruntime ${e.provider}${e.providerDetail ? ` (${e.providerDetail})` : ''}` : '';
+        this.line(`teacher outputs: ${int(e.examples)} examples in ${e.seconds.toFixed(1)}s${provider}${where}`);
+        break;
+      }
       case 'evaluation':
         this.line(`  ${e.phase} test accuracy ${pct(e.metrics.accuracy)}${e.metrics.agreement !== undefined ? `, agreement ${pct(e.metrics.agreement)}` : ''}`);
         break;

@@ -2,7 +2,8 @@
  * Teacher outputs cached on disk (offline KD): the teacher's logits for train / validation / test,
  * and named training-split features, computed once and reused by later runs that would compute
  * exactly the same thing. The key hashes the teacher's bytes, the inputs exactly as the teacher
- * sees them (every byte of every split), the feature names and topK, so a stale entry is never
+ * sees them (every byte of every split), the feature names, topK and, for an ONNX teacher, the
+ * execution provider (see CacheKeyParts.provider), so a stale entry is never
  * found; a damaged one (wrong size, checksum, edited manifest) reads as absent.
  *
  * Layout: `<cacheDir>/<key>/manifest.json` (format version, key, shapes, topK, sections with their
@@ -54,6 +55,16 @@ export interface CacheKeyParts {
    * ONNX teacher: layout, logits output name, the per-example data shape); JSON-serialisable.
    */
   teacherOptions?: unknown;
+  /**
+   * ONNX teachers: the onnxruntime execution provider that computes the outputs. In the key
+   * because outputs are not provider-independent: webgpu differs from cpu in the last float32
+   * bits (relative |diff| up to ~1.2e-7 on the test fixtures), and onnxruntime's CUDA provider
+   * computes MatMul and Conv in TF32 by default on Ampere and newer GPUs (its use_tf32 option,
+   * which onnxruntime-node does not expose), ~1e-3 relative. Outputs cached on one provider
+   * standing in for another would make a rerun train another student than the same run
+   * recomputed. Left out of the key when undefined, so other teachers' keys are unchanged.
+   */
+  provider?: string;
 }
 
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -105,6 +116,7 @@ export function teacherCacheKey(parts: CacheKeyParts): string {
     featureNames: [...new Set(parts.featureNames)].sort(),
     topK: parts.topK ?? null,
     teacherOptions: parts.teacherOptions ?? null,
+    ...(parts.provider !== undefined ? { provider: parts.provider } : {}),
   };
   return createHash('sha256').update(JSON.stringify(description)).digest('hex');
 }

@@ -1,6 +1,7 @@
 /**
  * A teacher given as an ONNX file (e.g. exported from PyTorch), run by onnxruntime-node on the
- * CPU. It sees the same preprocessed examples as the student; only their layout may differ:
+ * best execution provider that works here (cuda, webgpu or cpu; see onnxProviders.ts). It sees
+ * the same preprocessed examples as the student; only their layout may differ:
  *
  *   nhwc  the model's per-example input shape equals the data's (NHWC images, or flat tables): as is
  *   nchw  the model takes [C, H, W] images (PyTorch): each batch is transposed NHWC -> NCHW
@@ -16,11 +17,14 @@
  * when it loads the model, so no shape inference is needed here (a non-float value then fails
  * type checking when the session is created, which is reported as a non-float32 output).
  * Rank-4 features of an NCHW model come back transposed to NHWC, so callers always get channels last.
+ * A provider on which the session cannot be created, or the first batch fails, is left for the
+ * next one, and the reason is kept in `providerDetail`.
  */
 import * as fs from 'node:fs';
 import type * as ortTypes from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { ModelFileError } from './io.ts';
+import { providerPlan, webgpuAdapter, type OnnxProviderName } from './onnxProviders.ts';
 
 export type OnnxLayout = 'auto' | 'nhwc' | 'nchw' | 'flat';
 
@@ -40,6 +44,8 @@ export interface OnnxTeacherOptions {
    * output is used as is; any other value produced by a top-level node is added as a graph output.
    */
   features?: string[];
+  /** Execution providers to try, in order (cpu is added last); default: automatic (onnxProviders.ts). */
+  providers?: OnnxProviderName[];
 }
 
 export interface OnnxTeacher {
@@ -47,6 +53,10 @@ export interface OnnxTeacher {
   readonly layout: Exclude<OnnxLayout, 'auto'>;
   readonly inputName: string;
   readonly logitsName: string;
+  /** The onnxruntime execution provider the session runs on: cuda, webgpu or cpu. */
+  readonly provider: OnnxProviderName;
+  /** Why: what kept the better providers out (and for webgpu, its adapter). */
+  readonly providerDetail: string;
   /** One line for logs: input name/shape, layout used, output names. */
   describe(): string;
   /**
@@ -69,6 +79,7 @@ const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 const prod = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const fmtShape = (shape: Dim[] | undefined) => (shape ? `[${shape.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]` : 'of unknown rank');
+const firstLine = (err: unknown) => (err as Error).message.trim().split('\n')[0];
 const toNumber = (v: number | { toString(): string } | null | undefined): number | undefined => (v === null || v === undefined ? undefined : typeof v === 'number' ? v : Number(v.toString()));
 
 /** The per-example shape the model's input takes in a layout: NHWC data, [C, H, W], or [H * W * C]. */
@@ -238,40 +249,61 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
     modelBytes = Buffer.concat([bytes, patch]);
   }
 
-  let session: ortTypes.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelBytes, { logSeverityLevel: 3 });
-  } catch (err) {
+  const modelInputDims = (b: number) => [b, ...perExample];
+  const feed = (data: Float32Array, b: number) => ({ [inputName]: new ort.Tensor('float32', layout === 'nchw' ? nhwcToNchw(data, b, dataShape[0], dataShape[1], dataShape[2]) : data, modelInputDims(b)) });
+  const loadError = (err: unknown): never => {
     const message = (err as Error).message.trim();
     // An added output declared FLOAT whose value is not: "Type (tensor(float)) of output arg (s) of node (shape) does not match expected type (tensor(int64))".
     const typeError = /of output arg \((.+?)\) of node .*does not match expected type \((?:tensor\()?(\w+)\)?\)/.exec(message);
     if (typeError && fetches.includes(typeError[1])) return fail(`value "${typeError[1]}" is ${typeError[2] === 'float' ? 'float32' : typeError[2] === 'double' ? 'float64' : typeError[2]}; expected float32`);
     return fail(`onnxruntime cannot load the model: ${message.split('\n')[0]}`);
+  };
+  const probeBatch = fixedBatch ?? 1;
+  const probeInput = new Float32Array(probeBatch * prod(dataShape));
+
+  // The first provider on which the session is created and runs one example (or the model's fixed
+  // batch) before any training; why each one before it did not is noted. cpu, always last, is the
+  // reference: its failures are the model's.
+  const plan = await providerPlan(options.providers);
+  const notes = [...plan.skipped];
+  let opened: { session: ortTypes.InferenceSession; provider: OnnxProviderName; probe: ortTypes.InferenceSession.ReturnType } | undefined;
+  for (const provider of plan.order) {
+    const last = provider === 'cpu';
+    let candidate: ortTypes.InferenceSession;
+    try {
+      candidate = await ort.InferenceSession.create(modelBytes, { executionProviders: [provider], logSeverityLevel: 3 });
+    } catch (err) {
+      if (last) return loadError(err);
+      notes.push(`${provider}: no session (${firstLine(err)})`);
+      continue;
+    }
+    const metadata = new Map(candidate.outputMetadata.map((m) => [m.name, m]));
+    for (const name of fetches) {
+      const m = metadata.get(name);
+      if (m && (!m.isTensor || m.type !== 'float32')) {
+        await candidate.release();
+        fail(`${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`);
+      }
+    }
+    try {
+      opened = { session: candidate, provider, probe: await candidate.run(feed(probeInput, probeBatch), fetches) };
+      break;
+    } catch (err) {
+      await candidate.release();
+      if (last) fail(`fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${firstLine(err)}`);
+      notes.push(`${provider}: fails on the first batch (${firstLine(err)})`);
+    }
   }
-  const metadata = new Map(session.outputMetadata.map((m) => [m.name, m]));
+  if (!opened) throw new Error('no onnxruntime execution provider was tried'); // cpu is always in the plan
+  const { session, provider, probe } = opened;
+  const chosen = provider === 'cuda' ? 'cuda: CUDA device 0' : provider === 'webgpu' ? `webgpu: on ${(await webgpuAdapter()).detail}` : notes.length === 0 ? 'cpu: as requested' : undefined;
+  const providerDetail = [...(chosen ? [chosen] : []), ...notes].join('; ');
   const closeAndFail = async (problem: string): Promise<never> => {
     await session.release();
     return fail(problem);
   };
-  for (const name of fetches) {
-    const m = metadata.get(name);
-    if (m && (!m.isTensor || m.type !== 'float32')) await closeAndFail(`${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`);
-  }
+  const runBatch = (data: Float32Array, b: number) => session.run(feed(data, b), fetches);
 
-  const modelInputDims = (b: number) => [b, ...perExample];
-  const runBatch = async (data: Float32Array, b: number) => {
-    const feed = layout === 'nchw' ? nhwcToNchw(data, b, dataShape[0], dataShape[1], dataShape[2]) : data;
-    return session.run({ [inputName]: new ort.Tensor('float32', feed, modelInputDims(b)) }, fetches);
-  };
-
-  // One example (or the model's fixed batch) before any training: the logits must be [batch, numClasses].
-  const probeBatch = fixedBatch ?? 1;
-  let probe: ortTypes.InferenceSession.ReturnType;
-  try {
-    probe = await runBatch(new Float32Array(probeBatch * prod(dataShape)), probeBatch);
-  } catch (err) {
-    return closeAndFail(`fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${(err as Error).message.trim().split('\n')[0]}`);
-  }
   const logitsDims = probe[logitsName].dims.map(Number);
   if (logitsDims.length !== 2 || logitsDims[0] !== probeBatch || logitsDims[1] !== numClasses)
     await closeAndFail(`logits output "${logitsName}" has shape [${logitsDims.join(', ')}] for a batch of ${probeBatch}; expected [${probeBatch}, ${numClasses}] ([batch, numClasses] for the data's ${numClasses} classes)`);
@@ -299,9 +331,11 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
     layout,
     inputName,
     logitsName,
+    provider,
+    providerDetail,
     describe() {
       const feats = featureNames.map((f) => `"${f}" [batch, ${outShape(featureShapes.get(f)!).join(', ')}]${nhwcFeatures(featureShapes.get(f)!) ? ' (NCHW -> NHWC)' : ''}`);
-      return `ONNX teacher ${file}: input "${inputName}" ${fmtShape(inputShape)}, layout ${layout} (${options.layout === 'auto' ? 'auto' : 'configured'}: ${layoutNote}${ambiguity})${fixedBatch ? `, fixed batch ${fixedBatch}` : ''}; logits "${logitsName}" [batch, ${numClasses}] (${logitsNote})${feats.length > 0 ? `; features ${feats.join(', ')}` : ''}`;
+      return `ONNX teacher ${file}: input "${inputName}" ${fmtShape(inputShape)}, layout ${layout} (${options.layout === 'auto' ? 'auto' : 'configured'}: ${layoutNote}${ambiguity})${fixedBatch ? `, fixed batch ${fixedBatch}` : ''}; logits "${logitsName}" [batch, ${numClasses}] (${logitsNote})${feats.length > 0 ? `; features ${feats.join(', ')}` : ''}; onnxruntime ${provider} (${providerDetail})`;
     },
     async run(x, n, batchSize) {
       if (released) throw new Error(`${file}: the ONNX session was disposed`);
