@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import type * as ortTypes from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import type { AdapterInfo, DoctorReport } from '../../protocol/backends.ts';
+import { probeDawn } from '../webgpu.ts';
 
 export const ONNX_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
 export type OnnxProviderName = (typeof ONNX_PROVIDERS)[number];
@@ -61,46 +62,12 @@ export interface AdapterProbe {
   detail: string;
 }
 
-const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software/i;
-const ADAPTER_TIMEOUT_MS = 15_000;
-let adapterProbe: Promise<AdapterProbe> | undefined;
-
-/** The WebGPU adapter Dawn offers here (asked once per process). */
-export function webgpuAdapter(): Promise<AdapterProbe> {
-  adapterProbe ??= probeAdapter();
-  return adapterProbe;
-}
-
-interface DawnAdapter {
-  info: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean };
-}
-
-async function probeAdapter(): Promise<AdapterProbe> {
-  // A specifier in a variable: bundlers leave the import to Node, which finds dawn.node beside its package.
-  const specifier = 'webgpu';
-  let create: (flags: string[]) => { requestAdapter(o: { powerPreference: string }): Promise<DawnAdapter | null> };
-  try {
-    ({ create } = await import(specifier));
-  } catch (err) {
-    return { detail: `the webgpu package (Dawn for Node) does not load: ${firstLine(err)}` };
-  }
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ADAPTER_TIMEOUT_MS / 1000} s`)), ADAPTER_TIMEOUT_MS);
-      timer.unref();
-    });
-    const adapter = await Promise.race([create([]).requestAdapter({ powerPreference: 'high-performance' }), timeout]);
-    if (!adapter) return { detail: 'Dawn finds no WebGPU adapter' };
-    const { vendor, architecture, device, description, isFallbackAdapter } = adapter.info;
-    const software = isFallbackAdapter === true || SOFTWARE_ADAPTER.test([vendor, architecture, device, description].join(' '));
-    const info: AdapterInfo = { vendor, architecture, device, description, software };
-    return { adapter: info, detail: `${description || device || vendor}${software ? ' (a software adapter)' : ''}` };
-  } catch (err) {
-    return { detail: `Dawn's adapter request failed: ${firstLine(err)}` };
-  } finally {
-    clearTimeout(timer);
-  }
+/** The WebGPU adapter Dawn offers here: the same probe the tfjs webgpu backend uses (asked once per process). */
+export async function webgpuAdapter(): Promise<AdapterProbe> {
+  const dawn = await probeDawn();
+  if (!dawn.ok) return { detail: dawn.detail };
+  const a = dawn.adapter;
+  return { adapter: a, detail: `${a.description || a.device || a.vendor}${a.software ? ' (a software adapter)' : ''}` };
 }
 
 /** y = x . W in small integers: exact on every provider, so a wrong answer is the provider's fault. */
