@@ -21,10 +21,12 @@ const node = {
   mainFields: ['module', 'main'],
 };
 
-await Promise.all([
-  esbuild.build({ ...node, entryPoints: { 'trainer/cli': 'src/trainer/cli.ts' }, outdir: out }),
-  esbuild.build({ ...node, entryPoints: { 'extension/extension': 'src/extension/extension.ts' }, outdir: out }),
+// Each bundle's metafile (what it imports) is kept: test/layers.test.ts checks the layering on them.
+const bundles = await Promise.all([
+  esbuild.build({ ...node, metafile: true, entryPoints: { 'trainer/cli': 'src/trainer/cli.ts' }, outdir: out }),
+  esbuild.build({ ...node, metafile: true, entryPoints: { 'extension/extension': 'src/extension/extension.ts' }, outdir: out }),
   esbuild.build({
+    metafile: true,
     entryPoints: { 'webview/main': 'webview/main.ts' },
     outdir: out,
     bundle: true,
@@ -37,6 +39,8 @@ await Promise.all([
     loader: { '.css': 'css' },
   }),
 ]);
+fs.mkdirSync(path.join(out, 'meta'), { recursive: true });
+['trainer', 'extension', 'webview'].forEach((name, i) => fs.writeFileSync(path.join(out, 'meta', `${name}.json`), JSON.stringify(bundles[i].metafile)));
 // One stylesheet for the webview: uPlot's, then ours.
 fs.writeFileSync(path.join(out, 'webview', 'main.css'), fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8') + '\n' + fs.readFileSync('webview/style.css', 'utf8'));
 
