@@ -5,23 +5,31 @@
 # Node versions with no prebuilt addon). Idempotent: a second run only checks. The ~800 MB library
 # is kept in ${DISTILL_CACHE:-~/.cache/distill-studio}, outside the project. See docs/native-backend.md.
 #
-# usage: scripts/setup-native-tfjs.sh [--python PYTHON] [--wheel FILE]
+# usage: scripts/setup-native-tfjs.sh [--python PYTHON] [--wheel FILE] [--prefix DIR]
 #   --python PYTHON  the Python whose pip downloads the wheel (default python3)
 #   --wheel FILE     use this tensorflow-cpu 2.21.0 wheel instead of downloading it
+#   --prefix DIR     build it in DIR/node_modules instead of the project's (for DISTILL_NATIVE_DIR=DIR)
+#
+# With --prefix, DIR keeps only @tensorflow/tfjs-node: its own @tensorflow/tfjs* dependencies are
+# deleted, and the checks load them from this project's node_modules, as the trainer does (one
+# tfjs-core; see src/core/nativeModules.ts).
 set -euo pipefail
 
 tf_version=2.21.0
 python=python3
 wheel=
+prefix=
 say() { echo "setup-native-tfjs: $*"; }
 die() { echo "setup-native-tfjs: error: $*" >&2; exit 1; }
-usage() { sed -n '8,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '8,15s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) [ $# -ge 2 ] || die "--python needs a value"; python=$2; shift 2 ;;
     --python=*) python=${1#*=}; shift ;;
     --wheel) [ $# -ge 2 ] || die "--wheel needs a value"; wheel=$(realpath -m -- "$2"); shift 2 ;;
     --wheel=*) wheel=$(realpath -m -- "${1#*=}"); shift ;;
+    --prefix) [ $# -ge 2 ] || die "--prefix needs a value"; prefix=$(realpath -m -- "$2"); shift 2 ;;
+    --prefix=*) prefix=$(realpath -m -- "${1#*=}"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -30,20 +38,27 @@ done
 start=$SECONDS
 cd "$(dirname "$0")/.."
 root=$PWD
-pkg=node_modules/@tensorflow/tfjs-node
+# Where tfjs-node is built: the project's node_modules, or DIR's with --prefix DIR.
+home=${prefix:-$root}
+pkg=$home/node_modules/@tensorflow/tfjs-node
 cache="${DISTILL_CACHE:-$HOME/.cache/distill-studio}/libtensorflow-$tf_version"
 # TensorFlow prints INFO lines at load (oneDNN, CPU features) that TF_CPP_MIN_LOG_LEVEL does not
 # all silence: the checks keep stderr and show it only when they fail.
 err=$(mktemp); tmp=
 trap 'rm -rf "$err" ${tmp:+"$tmp"}' EXIT
+# node run from where tfjs-node is; with --prefix, @tensorflow/tfjs comes from the project's node_modules.
+node_there() {
+  if [ -n "$prefix" ]; then (cd "$prefix" && NODE_PATH="$root/node_modules${NODE_PATH:+:$NODE_PATH}" node "$@")
+  else node "$@"; fi
+}
 loads() {
-  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} node -e "
+  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} node_there -e "
     const tf = require('@tensorflow/tfjs-node');
     process.exit(tf.getBackend() === 'tensorflow' ? 0 : 1)" 2>"$err"
 }
 # One training step of a small conv net: exercises the convolution gradients wasm lacks.
 train_step() {
-  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} node -e "
+  TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2} node_there -e "
     const tf = require('@tensorflow/tfjs-node');
     const model = tf.sequential({layers: [
       tf.layers.conv2d({inputShape: [8, 8, 1], filters: 4, kernelSize: 3, activation: 'relu'}),
@@ -65,14 +80,30 @@ finish() { train_step; say "done in $((SECONDS - start)) s"; exit 0; }
 
 [ "$(uname -s)" = Linux ] || die "this script is for Linux; elsewhere tfjs-node's own install provides the backend"
 [ -d node_modules ] || die "node_modules is missing: run npm ci first"
+if [ -n "$prefix" ]; then
+  [ -f node_modules/@tensorflow/tfjs/package.json ] || die "node_modules/@tensorflow/tfjs is missing: run npm ci first"
+  mkdir -p "$prefix" || die "cannot create $prefix"
+fi
 if [ ! -f "$pkg/package.json" ]; then
   # npm ci drops the optional package when its own install (the download) fails: fetch it without that script.
   version=$(node -p "(require('./package.json').optionalDependencies || {})['@tensorflow/tfjs-node'] || '4.22.0'")
-  say "installing @tensorflow/tfjs-node@$version without its download script"
-  npm install --no-save --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$version" >/dev/null 2>"$err" \
-    || true  # judged by its result: npm exits 0 when an optional dependency fails
+  if [ -n "$prefix" ]; then
+    say "installing @tensorflow/tfjs-node@$version into $prefix without its download script"
+    [ -f "$prefix/package.json" ] || echo '{ "private": true, "description": "Native TensorFlow backend for Distill Studio (DISTILL_NATIVE_DIR)" }' >"$prefix/package.json"
+    (cd "$prefix" && npm install --prefix "$prefix" --save-exact --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$version") >/dev/null 2>"$err" || true
+  else
+    say "installing @tensorflow/tfjs-node@$version without its download script"
+    npm install --no-save --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node@$version" >/dev/null 2>"$err" \
+      || true  # judged by its result: npm exits 0 when an optional dependency fails
+  fi
   [ -f "$pkg/package.json" ] \
-    || { grep -v '^npm warn Unknown' "$err" | tail -n 5 >&2 || true; die "@tensorflow/tfjs-node is not in node_modules and npm could not install it: run npm ci first"; }
+    || { grep -v '^npm warn Unknown' "$err" | tail -n 5 >&2 || true; die "@tensorflow/tfjs-node is not in ${prefix:+$prefix/}node_modules and npm could not install it${prefix:+ (it needs the npm registry)}${prefix:-: run npm ci first}"; }
+fi
+if [ -n "$prefix" ]; then
+  # Its own tfjs would be a second tfjs-core beside the trainer's: the trainer's copies are used instead.
+  for d in "$prefix"/node_modules/@tensorflow/tfjs*; do
+    case "${d##*/}" in tfjs-node|tfjs-node-gpu) ;; *) rm -rf -- "$d" ;; esac
+  done
 fi
 if loads; then say "the tensorflow backend already loads; checking it trains"; finish; fi
 
@@ -141,9 +172,9 @@ for d in "${npm_config_nodedir:-}" "$nodedir"; do
   if [ -n "$d" ] && [ -f "$d/include/node/node_api.h" ]; then gyp_args=(--nodedir="$d"); break; fi
 done
 say "compiling the addon with node-gyp (N-API $napi)"
-log="$root/.native-build.log"
+log="$home/.native-build.log"
 (cd "$pkg" && node "$gyp" rebuild "${gyp_args[@]}" --module_name=tfjs_binding \
-    --module_path="$root/$pkg/lib/napi-v$napi" --napi_build_version="$napi" >"$log" 2>&1) \
+    --module_path="$pkg/lib/napi-v$napi" --napi_build_version="$napi" >"$log" 2>&1) \
   || { tail -n 20 "$log" >&2; die "node-gyp failed; the full log is $log"; }
 rm -f "$log"
 

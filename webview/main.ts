@@ -104,7 +104,12 @@ function renderSummary(list: RunModel[]): HTMLElement {
   for (const run of list) {
     const head = el('h2', {}, `${run.id} `, el('vscode-badge', { class: `status-${run.status}` }, run.status));
     section.append(head);
-    if (run.backend) section.append(el('p', { class: 'muted' }, `backend ${run.backend.name} on ${run.backend.device}` + (run.data ? ` · ${int(run.data.train)} train / ${int(run.data.validation)} validation / ${int(run.data.test)} test examples, ${run.data.classes} classes` : '')));
+    if (run.backend) {
+      const adapter = run.backend.adapter;
+      const on = adapter ? `${adapter.description || [adapter.vendor, adapter.device || adapter.architecture].filter(Boolean).join(' ')} (WebGPU adapter)` : run.backend.device;
+      section.append(el('p', { class: 'muted backend', 'data-backend': run.backend.name }, `backend ${run.backend.name} on ${on}` + (run.data ? ` · ${int(run.data.train)} train / ${int(run.data.validation)} validation / ${int(run.data.test)} test examples, ${run.data.classes} classes` : '')));
+      if (adapter?.software) section.append(el('p', { class: 'warning software-adapter', role: 'alert' }, 'Warning: software adapter: this run computes on a CPU rasterizer that emulates the GPU, far slower than a real one. On a machine with a GPU, install its Vulkan/Metal/D3D12 driver; "backend": "auto" never picks a software adapter.'));
+    }
     if (run.failure) section.append(el('p', { class: 'failure', role: 'alert' }, `Failed: ${run.failure}`));
     for (const w of run.warnings) section.append(el('p', { class: 'warning' }, `Warning: ${w}`));
     const runtimes = [...new Set(run.latency.map((l) => l.runtime))];

@@ -10,6 +10,7 @@ import { RunItem } from './runsTree.ts';
 import { runTrainer, semanticProblems } from './trainerCli.ts';
 import { isConfig } from './diagnostics.ts';
 import { readRun, type RunView } from './runs/runStore.ts';
+import { checkBackends, setUpNativeBackend } from './backends.ts';
 
 const UNTRUSTED = 'Distill Studio runs the trainer and reads data and model files only in a trusted workspace. Validation still works here.';
 
@@ -86,6 +87,7 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         throw err;
       }
       ctx.rememberRunsDir(config.output.dir);
+      ctx.backendView?.started(uri.fsPath);
       const backend = ctx.settings().backend;
       try {
         const dir = await ctx.runs.start({ configFile: uri.fsPath, runsDir: config.output.dir, name: config.name, args: backend ? ['--backend', backend] : [] });
@@ -97,6 +99,7 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
     }),
 
     c('distill.stopRun', async (arg) => {
+      if (!requireTrust()) return;
       const run = await runArg(ctx, arg, (r) => r.status === 'running');
       if (run) ctx.runs.stop(run.dir);
     }),
@@ -165,6 +168,14 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
     c('distill.showLog', async (arg) => {
       const run = await runArg(ctx, arg);
       if (run) ctx.logChannel(run.dir).show(true);
+    }),
+
+    c('distill.checkBackends', async () => {
+      if (requireTrust()) await checkBackends(ctx);
+    }),
+
+    c('distill.setUpNativeBackend', async () => {
+      if (requireTrust()) await setUpNativeBackend(ctx);
     }),
 
     c('distill.refreshRuns', () => ctx.refresh()),

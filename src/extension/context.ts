@@ -7,16 +7,36 @@ import { RunManager } from './runs/runManager.ts';
 import { listRuns, type RunView } from './runs/runStore.ts';
 import type { ConfigDiagnostics } from './diagnostics.ts';
 import type { TrainerCommand } from './trainerCli.ts';
+import { BackendState } from './backendState.ts';
+import { NATIVE_DIR_ENV } from '../core/nativeModules.ts';
 
 export interface DashboardOpener {
   open(runDirs: string[]): void;
+}
+
+export interface BackendViewLike {
+  started(configFile: string): void;
+  update(): void;
+}
+
+export function nativeDirOf(extension: vscode.ExtensionContext): string {
+  return path.join(extension.globalStorageUri.fsPath, 'native');
+}
+
+export function trainerEnvOf(extension: vscode.ExtensionContext): NodeJS.ProcessEnv {
+  return { [NATIVE_DIR_ENV]: nativeDirOf(extension) };
 }
 
 export class Ctx {
   readonly lastRunOf = new Map<string, string>();
   private readonly channels = new Map<string, { channel: vscode.OutputChannel; offset: number }>();
   private readonly refreshers: Array<() => void> = [];
+  private setupChannel: vscode.OutputChannel | undefined;
   dashboards!: DashboardOpener;
+  backendView?: BackendViewLike;
+  backendsDocument?: { refresh(): void };
+  /** The window's doctor report (what each backend does here). */
+  readonly backends = new BackendState(() => this.trainer());
 
   constructor(
     readonly extension: vscode.ExtensionContext,
@@ -33,7 +53,26 @@ export class Ctx {
   }
 
   trainer(): TrainerCommand {
-    return { trainerPath: this.trainerPath(), nodePath: this.settings().nodePath || process.execPath };
+    return { trainerPath: this.trainerPath(), nodePath: this.settings().nodePath || process.execPath, env: this.trainerEnv() };
+  }
+
+  /** Where Set Up Native Backend installs @tensorflow/tfjs-node: `<global storage>/native`. */
+  nativeDir(): string {
+    return nativeDirOf(this.extension);
+  }
+
+  /** Added to every trainer's environment: the native folder, which the trainer loads tfjs-node from. */
+  trainerEnv(): NodeJS.ProcessEnv {
+    return trainerEnvOf(this.extension);
+  }
+
+  /** The native setup's output. */
+  setupLog(): vscode.OutputChannel {
+    if (!this.setupChannel) {
+      this.setupChannel = vscode.window.createOutputChannel('Distill: Native Backend');
+      this.extension.subscriptions.push(this.setupChannel);
+    }
+    return this.setupChannel;
   }
 
   /** Runs folders to list: the setting's in each workspace folder, and every config's output folder used here. */

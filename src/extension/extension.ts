@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Ctx } from './context.ts';
+import { Ctx, trainerEnvOf } from './context.ts';
 import { registerCommands } from './commands.ts';
 import { ConfigDiagnostics, isConfig } from './diagnostics.ts';
 import { ConfigCodeLens } from './codeLens.ts';
@@ -14,6 +14,7 @@ import { RunManager } from './runs/runManager.ts';
 import { semanticProblems } from './trainerCli.ts';
 import { DashboardHost } from './dashboard/host.ts';
 import { ActiveRunView } from './dashboard/sidebar.ts';
+import { BackendsDocument, BackendView } from './backends.ts';
 
 export function activate(context: vscode.ExtensionContext): void {
   try {
@@ -32,14 +33,29 @@ function activateInner(context: vscode.ExtensionContext): void {
     nodePath: initial.get<string>('nodePath', '').trim() || process.execPath,
     maxConcurrentRuns: Math.max(1, initial.get<number>('maxConcurrentRuns', 1)),
     stopGraceMs: 15000,
+    env: trainerEnvOf(context),
   });
   const ctx = new Ctx(context, runs, diagnostics);
-  const tree = new RunsTree({ runs: () => ctx.allRuns(), queued: () => runs.queued.map((q) => ({ configFile: q.configFile, name: q.name, queuedAt: q.queuedAt })) });
+  let backendView: BackendView | undefined;
+  const tree = new RunsTree({ runs: () => ctx.allRuns(), queued: () => runs.queued.map((q) => ({ configFile: q.configFile, name: q.name, queuedAt: q.queuedAt })), plan: () => backendView?.header() });
+  const runsView = vscode.window.createTreeView('distill.runs', { treeDataProvider: tree });
   const lens = new ConfigCodeLens(() => ctx.settings().codeLens, (file) => ctx.lastRunOf.get(file) ?? ctx.allRuns().find((r) => r.configFile === file)?.dir);
   const status = new RunStatusBar();
   const dashboards = new DashboardHost(context, ctx);
   const activeRun = new ActiveRunView();
   ctx.dashboards = dashboards;
+  backendView = new BackendView(ctx, {
+    description: (text) => (runsView.description = text),
+    status: (text, tooltip, warning) => status.showPlan(text, tooltip, warning),
+    refreshTree: () => tree.refresh(),
+  });
+  ctx.backendView = backendView;
+  const backendsDocument = new BackendsDocument(() => ctx.backends.report);
+  ctx.backendsDocument = backendsDocument;
+  ctx.backends.onChange(() => {
+    backendView?.update();
+    backendsDocument.refresh();
+  });
   ctx.onRefresh(() => tree.refresh());
   ctx.onRefresh(() => lens.refresh());
 
@@ -87,7 +103,9 @@ function activateInner(context: vscode.ExtensionContext): void {
     status,
     dashboards,
     { dispose: () => runs.dispose() },
-    vscode.window.registerTreeDataProvider('distill.runs', tree),
+    runsView,
+    backendsDocument,
+    vscode.workspace.registerTextDocumentContentProvider(BackendsDocument.scheme, backendsDocument),
     vscode.window.registerWebviewViewProvider('distill.activeRun', activeRun),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.distill.json' }, lens),
     ...registerCommands(ctx),
@@ -103,12 +121,22 @@ function activateInner(context: vscode.ExtensionContext): void {
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       for (const d of vscode.workspace.textDocuments) void validateSemantics(d);
+      ctx.backends.refresh().catch(() => undefined);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('distill.maxConcurrentRuns')) runs.setMaxConcurrentRuns(ctx.settings().maxConcurrentRuns);
+      if (e.affectsConfiguration('distill.nodePath')) ctx.backends.refresh().catch(() => undefined); // another Node: other backends
+      else if (e.affectsConfiguration('distill')) backendView?.update();
       if (e.affectsConfiguration('distill')) ctx.refresh();
     }),
+    // The next run's backend follows the config in view (its "backend" and whether it trains convolutions).
+    vscode.window.onDidChangeActiveTextEditor(() => backendView?.update()),
+    vscode.workspace.onDidSaveTextDocument((d) => {
+      if (isConfig(d)) backendView?.update();
+    }),
   );
+  // What each backend does here, once per window (Check Backends and the native setup refresh it).
+  if (vscode.workspace.isTrusted) ctx.backends.refresh().catch(() => undefined);
   for (const d of vscode.workspace.textDocuments) if (isConfig(d)) void validateSemantics(d).then(() => diagnostics.checkSyntax(d));
   // Runs started from a terminal show up too.
   const poll = setInterval(() => tree.refresh(), 5000);

@@ -5,6 +5,17 @@ import type { RunView } from './runs/runStore.ts';
 export interface RunsSource {
   runs(): RunView[];
   queued(): Array<{ configFile: string; name: string; queuedAt: string }>;
+  /** The backend the next run will use, for the header row; undefined before the first check. */
+  plan?(): BackendHeader | undefined;
+}
+
+export interface BackendHeader {
+  /** "Next run: wasm (CPU)". */
+  label: string;
+  /** Who chose it: "auto", "distill.backend setting", ... */
+  description: string;
+  tooltip: vscode.MarkdownString;
+  warning: boolean;
 }
 
 const ICONS: Record<RunView['status'] | 'queued', [string, string | undefined]> = {
@@ -47,6 +58,18 @@ class QueuedItem extends vscode.TreeItem {
   }
 }
 
+/** The first row (when the view lists runs; an empty view keeps its welcome text): the next run's backend. Click: Check Backends. */
+export class BackendHeaderItem extends vscode.TreeItem {
+  constructor(h: BackendHeader) {
+    super(h.label, vscode.TreeItemCollapsibleState.None);
+    this.description = h.description;
+    this.tooltip = h.tooltip;
+    this.iconPath = new vscode.ThemeIcon(h.warning ? 'warning' : 'server-environment', h.warning ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
+    this.contextValue = 'backendPlan';
+    this.command = { command: 'distill.checkBackends', title: 'Check Backends' };
+  }
+}
+
 export class RunsTree implements vscode.TreeDataProvider<vscode.TreeItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -63,7 +86,9 @@ export class RunsTree implements vscode.TreeDataProvider<vscode.TreeItem> {
 
   getChildren(): vscode.TreeItem[] {
     // An empty array lets the view's welcome content (viewsWelcome) show.
-    return [...this.source.queued().map((q) => new QueuedItem(q)), ...this.source.runs().map((r) => new RunItem(r))];
+    const items: vscode.TreeItem[] = [...this.source.queued().map((q) => new QueuedItem(q)), ...this.source.runs().map((r) => new RunItem(r))];
+    const plan = this.source.plan?.();
+    return items.length > 0 && plan ? [new BackendHeaderItem(plan), ...items] : items;
   }
 
   dispose(): void {

@@ -1,4 +1,7 @@
-/** The active run in the status bar: phase, epoch, loss and ETA; click opens its dashboard. */
+/**
+ * The active run in the status bar: phase, epoch, loss and ETA; click opens its dashboard. Before
+ * the window's first run starts: the backend the next run will use (click: Check Backends).
+ */
 import * as vscode from 'vscode';
 import type { RunEvent } from '../protocol/events.ts';
 
@@ -10,6 +13,15 @@ export class RunStatusBar {
 
   constructor() {
     this.item.name = 'Distill: active run';
+  }
+
+  /** The backend the next run will use, shown until a run starts in this window. */
+  showPlan(text: string, tooltip: string | vscode.MarkdownString, warning: boolean): void {
+    if (this.dir) return;
+    this.item.text = `${warning ? '$(warning)' : '$(server-environment)'} ${text}`;
+    this.item.tooltip = tooltip;
+    this.item.command = { command: 'distill.checkBackends', title: 'Check Backends' };
+    this.item.show();
   }
 
   update(dir: string, e: RunEvent): void {

@@ -6,6 +6,8 @@ import type { ConfigProblem } from '../core/config/problems.ts';
 export interface TrainerCommand {
   trainerPath: string;
   nodePath: string;
+  /** Added to the trainer's environment (the extension passes DISTILL_NATIVE_DIR). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface CliResult {
@@ -19,7 +21,7 @@ export function runTrainer(t: TrainerCommand, args: string[], signal?: AbortSign
   return new Promise((resolve, reject) => {
     const child = spawn(t.nodePath, [t.trainerPath, ...args], {
       cwd: path.dirname(t.trainerPath),
-      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', TF_CPP_MIN_LOG_LEVEL: '3' },
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...t.env, ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
       signal,
     });

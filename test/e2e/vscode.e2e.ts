@@ -230,3 +230,52 @@ test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the pal
     assert.ok(fs.existsSync(path.join(runsDir, alpha)));
   });
 });
+
+test('8. Check Backends lists every backend (cpu and wasm load); the Runs view and the status bar show the backend a run will use before it starts', { skip }, async () => {
+  await withVsCode({ 'auto.distill.json': demoConfig('auto', 2, { backend: 'auto', bench: { enabled: false }, export: { onnx: false } }) }, async (vs) => {
+    const { page } = vs;
+    await openFile(page, 'auto.distill.json');
+    // Before any run: the status bar and the Runs view's title say where the next run will train.
+    let status = '';
+    for (let i = 0; i < 120 && !/Distill: will train on /.test(status); i++) {
+      status = await statusBarText(page);
+      await page.waitForTimeout(250);
+    }
+    const planned = /Distill: will train on ([\w-]+) \(([^)]+)\)/.exec(status);
+    assert.ok(planned, status);
+    await showRunsView(vs);
+    const description = await page.$$eval('.pane-header', (hs) => hs.filter((h) => /Runs/.test(h.textContent ?? '')).map((h) => h.querySelector('.description')?.textContent ?? ''));
+    assert.ok(description.some((d) => d.includes(`next run: ${planned[1]} (${planned[2]})`)), description.join(' | '));
+    await shot(page, '8-will-use');
+
+    await runCommand(page, 'Distill: Check Backends');
+    await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="cpu"]', { timeout: 60000 });
+    const rows = await page.$$eval('.quick-input-list .monaco-list-row', (rs) => rs.map((r) => ({ label: (r.querySelector('.label-name')?.textContent ?? '').trim(), text: r.textContent ?? '' })));
+    const row = (name: string) => rows.find((r) => r.label === name);
+    const seen = rows.map((r) => `${r.label}: ${r.text}`).join(' | ');
+    for (const name of ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']) assert.ok(row(name), `${name} in ${seen}`);
+    for (const name of ['wasm', 'cpu']) assert.match(row(name)!.text, /installed · loads · /, `${name} loads: ${seen}`);
+    assert.match(row('wasm')!.text, /cannot train convolutions/);
+    assert.match(row('cpu')!.text, /trains convolutions/);
+    const title = await page.textContent('.quick-input-title');
+    assert.match(title ?? '', new RegExp(`auto: dense models → ${planned[1]},`), "the list's auto choice is the one the status bar announced");
+    await shot(page, '8-check-backends');
+    // The whole report, untruncated, as a Markdown preview.
+    await answer(page, 'Open the whole report');
+    const preview = await dashboardFrame(page, 'table');
+    const cells = await preview.$$eval('table tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const cpu = cells.find((c) => c[0] === 'cpu');
+    assert.deepEqual(cpu?.slice(1, 3), ['yes', 'yes'], JSON.stringify(cells));
+    await shot(page, '8-report');
+
+    // The run trains on the backend that was announced.
+    const runsDir = path.join(vs.workspace, '.distill', 'runs');
+    await page.click('.tab[aria-label*="auto.distill.json"]');
+    await runCommand(page, 'Distill: Start Run');
+    const dir = await waitForStatus(runsDir, 'finished');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).backend.name, planned[1]);
+    const header = await waitForRow(page, /Next run: /, 30000);
+    assert.match(header, new RegExp(`Next run: ${planned[1]} \\(${planned[2]}\\)`));
+    await shot(page, '8-header');
+  });
+});
