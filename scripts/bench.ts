@@ -1,14 +1,20 @@
 // `npm run bench`: the job of ../shared/anchors/torch_fashion_kd.py (full Fashion-MNIST, the CNN
 // teacher, a 784-64-10 MLP student, scratch and distilled, 5 epochs, batch 128, T = 4, alpha = 0.5)
-// with our trainer on each available backend, and with PyTorch when it is installed; medians over
-// repeated runs, per phase, with the ratio ours / PyTorch. Writes .distill/bench/<time>.json.
+// with our trainer on each requested backend, and with PyTorch when it is installed, twice: online
+// (the teacher forward in every step) and --cache-teacher (its logits once, the same work as our
+// offline KD); medians over repeated runs, per phase, with the ratio ours / each. A backend that
+// `distill doctor` reports as not loading, or a webgpu whose only adapter is a software one, is
+// listed as "unavailable: <reason>" and not run. Writes .distill/bench/<time>.json.
 // usage: npm run bench -- [--repeat 3] [--backends tensorflow,wasm] [--epochs 5] [--threads 2] [--no-torch]
+//                         [--torch online,cached] [--python python3] [--allow-software]
+//   e.g. on a GPU machine: npm run bench -- --backends webgpu,tensorflow-gpu
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
+import type { DoctorReport } from '../src/protocol/backends.ts';
 
 const root = path.join(__dirname, '..');
 const { values } = parseArgs({
@@ -20,6 +26,9 @@ const { values } = parseArgs({
     data: { type: 'string', default: '/usr/share/datasets/fashion-mnist' },
     anchor: { type: 'string', default: path.join(root, '..', 'shared', 'anchors', 'torch_fashion_kd.py') },
     'no-torch': { type: 'boolean', default: false },
+    torch: { type: 'string', default: 'online,cached' },
+    python: { type: 'string', default: 'python3' },
+    'allow-software': { type: 'boolean', default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -45,6 +54,8 @@ interface Measure {
   jobS: number;
   peakMiB: number;
   acc: { teacher: number; scratch: number; kd: number };
+  /** Ours: where the run computed, as it recorded it (run_started). */
+  device?: string;
 }
 
 const median = (xs: number[]) => {
@@ -82,6 +93,7 @@ function ours(backend: string, seed: number, teacherModel?: string): { m: Measur
     return e?.type === 'phase_finished' ? e.seconds : undefined;
   };
   const outputs = events.find((e) => e.type === 'teacher_outputs');
+  const started = events.find((e) => e.type === 'run_started');
   const done = events.find((e) => e.type === 'run_finished');
   if (done?.type !== 'run_finished' || outputs?.type !== 'teacher_outputs') throw new Error('incomplete run');
   const acc = (m: string) => done.summary.find((s) => s.model === m)!.accuracy;
@@ -94,17 +106,22 @@ function ours(backend: string, seed: number, teacherModel?: string): { m: Measur
       jobS,
       peakMiB: done.peakRssMiB ?? NaN,
       acc: { teacher: acc('teacher'), scratch: acc('scratch'), kd: acc('distilled') },
+      device: started?.type === 'run_started' ? started.backend.device : undefined,
     },
     teacherArtifact: teacherModel ?? path.join(runDir, 'artifacts', 'teacher', 'model.json'),
   };
 }
 
-function torch(seed: number): Measure | undefined {
-  const probe = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+/** The anchor's two ways of using the teacher: online (forward in every step) or cached once. */
+type TorchMode = 'online' | 'cached';
+const TORCH_LABEL: Record<TorchMode, string> = { online: 'online teacher', cached: 'cached teacher' };
+
+function torch(seed: number, mode: TorchMode): Measure | undefined {
+  const probe = spawnSync(values.python!, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (probe.status !== 0) return undefined;
   const wrapper = 'import resource, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)';
   const t0 = performance.now();
-  const r = spawnSync('python3', ['-c', wrapper, values.anchor!, '--json', '--threads', values.threads!, '--epochs', String(epochs), '--teacher-epochs', String(epochs), '--seed', String(seed), '--data', dataDir], { encoding: 'utf8' });
+  const r = spawnSync(values.python!, ['-c', wrapper, values.anchor!, '--json', '--threads', values.threads!, '--epochs', String(epochs), '--teacher-epochs', String(epochs), '--seed', String(seed), '--data', dataDir, ...(mode === 'cached' ? ['--cache-teacher'] : [])], { encoding: 'utf8' });
   const jobS = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`PyTorch anchor failed:\n${r.stderr}`);
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
@@ -124,6 +141,7 @@ function medianMeasure(ms: Measure[]): Measure {
     kdTeacherS: med((m) => m.kdTeacherS),
     jobS: med((m) => m.jobS)!,
     peakMiB: med((m) => m.peakMiB) ?? NaN,
+    device: ms[0]?.device,
     acc: { teacher: med((m) => m.acc.teacher)!, scratch: med((m) => m.acc.scratch)!, kd: med((m) => m.acc.kd)! },
   };
 }
@@ -133,57 +151,110 @@ const flops = {
   scratch: 6 * STUDENT_MACS * N_TRAIN * epochs,
   kdOurs: 2 * TEACHER_MACS * N_ALL + 6 * STUDENT_MACS * N_TRAIN * epochs,
   kdTorch: 2 * TEACHER_MACS * N_TRAIN * epochs + 6 * STUDENT_MACS * N_TRAIN * epochs,
+  kdTorchCached: 2 * TEACHER_MACS * N_TRAIN + 6 * STUDENT_MACS * N_TRAIN * epochs,
 };
 
+/** What `distill doctor --json` says of each backend; undefined when it cannot answer (each run then says why it fails). */
+function doctor(): DoctorReport | undefined {
+  const r = spawnSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  try {
+    return r.status === 0 ? (JSON.parse(r.stdout) as DoctorReport) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a backend is not measured, or undefined when it is. Never an estimate: no figure at all. */
+function unavailable(backend: string, report: DoctorReport | undefined): string | undefined {
+  if (!report) return undefined;
+  const b = report.backends.find((x) => x.name === backend);
+  if (!b) return `not a backend the trainer knows (it knows ${report.backends.map((x) => x.name).join(', ')})`;
+  if (!b.loads) return `${b.detail}${b.fix ? `; fix: ${b.fix}` : ''}`;
+  // A CPU rasterizer would take hours on the full job and says nothing about a GPU.
+  if (b.adapter?.software && !values['allow-software']) return `only a software adapter (${b.adapter.description || b.adapter.device}), not a GPU (--allow-software runs it anyway)`;
+  return undefined;
+}
+
 const results: Record<string, { runs: Measure[]; median: Measure }> = {};
+const backendStatus: Array<{ backend: string; status: string; device?: string }> = [];
+const report = doctor();
+if (!report) console.error('bench: distill doctor did not answer; each backend is tried by running it');
 let teacherForOthers: string | undefined;
-for (const backend of values.backends!.split(',')) {
+for (const backend of values.backends!.split(',').map((b) => b.trim()).filter(Boolean)) {
+  const why = unavailable(backend, report);
+  if (why) {
+    backendStatus.push({ backend, status: `unavailable: ${why}` });
+    console.error(`bench: ${backend}: unavailable: ${why}`);
+    continue;
+  }
   const runs: Measure[] = [];
+  let failure: string | undefined;
   for (let i = 0; i < repeat; i++) {
-    // wasm cannot train conv layers: it distils from the teacher the tensorflow run trained.
-    const needsTeacher = backend === 'wasm' || backend === 'cpu';
+    // wasm cannot train conv layers (nor, in useful time, the JS cpu backend): they distil from a teacher trained by another backend's run.
+    const needsTeacher = backend === 'wasm' || backend === 'cpu' || report?.backends.find((b) => b.name === backend)?.canTrainConvs === false;
     if (needsTeacher && !teacherForOthers) {
       teacherForOthers = path.join(root, 'media', 'demo', 'teacher', 'model.json');
       console.error(`bench: ${backend} cannot train the CNN teacher; it distils from the demo teacher (8 epochs, not ${epochs})`);
     }
     try {
       const r = ours(backend, i, needsTeacher ? teacherForOthers : undefined);
-      if (backend === 'tensorflow') teacherForOthers ??= r.teacherArtifact;
+      if (!needsTeacher) teacherForOthers ??= r.teacherArtifact;
       runs.push(r.m);
       console.error(`bench: ${backend} run ${i + 1}/${repeat}: job ${r.m.jobS.toFixed(1)} s`);
     } catch (err) {
-      console.error(`bench: skipping ${backend}: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
+      failure = (err as Error).message.split('\n').filter((l) => l.trim()).slice(0, 3).join(' ');
+      console.error(`bench: ${backend} failed: ${failure}`);
       break;
     }
   }
   if (runs.length) results[`ours ${backend}`] = { runs, median: medianMeasure(runs) };
+  backendStatus.push({
+    backend,
+    status: runs.length ? `measured, ${runs.length} run(s)${failure ? ` (then failed: ${failure})` : ''}` : `failed: ${failure}`,
+    device: runs[0]?.device,
+  });
 }
-if (!values['no-torch']) {
+const torchModes = values['no-torch'] ? [] : (values.torch!.split(',').map((m) => m.trim()) as TorchMode[]);
+for (const mode of torchModes) {
+  if (!(mode in TORCH_LABEL)) {
+    console.error(`bench: --torch takes online and/or cached, not "${mode}"`);
+    process.exit(2);
+  }
   const runs: Measure[] = [];
   for (let i = 0; i < repeat; i++) {
-    const m = torch(i);
+    const m = torch(i, mode);
     if (!m) {
-      console.error('bench: python3 with torch not found; PyTorch not compared');
+      console.error(`bench: ${values.python} with torch not found (--python names another); PyTorch not compared`);
       break;
     }
     runs.push(m);
-    console.error(`bench: pytorch run ${i + 1}/${repeat}: job ${m.jobS.toFixed(1)} s`);
+    console.error(`bench: pytorch ${TORCH_LABEL[mode]} run ${i + 1}/${repeat}: job ${m.jobS.toFixed(1)} s`);
   }
-  if (runs.length) results[`pytorch ${values.threads} threads`] = { runs, median: medianMeasure(runs) };
+  if (runs.length) results[`pytorch ${values.threads} threads, ${TORCH_LABEL[mode]}`] = { runs, median: medianMeasure(runs) };
+  else break;
 }
 
 const names = Object.keys(results);
-const torchName = names.find((n) => n.startsWith('pytorch'));
+const torchNames = names.filter((n) => n.startsWith('pytorch'));
+const oursNames = names.filter((n) => !n.startsWith('pytorch'));
+const short = (t: string) => t.replace(/^pytorch .*, /, '');
 const fmt = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
-const rows: string[][] = [['', ...names.flatMap((n) => (torchName && n !== torchName ? [n, 'ratio'] : [n]))]];
+const rows: string[][] = [['', ...oursNames.flatMap((n) => [n, ...torchNames.map((t) => `vs ${short(t)}`)]), ...torchNames]];
 const line = (label: string, f: (m: Measure, name: string) => number | undefined, d = 1, ratio = true) => {
-  rows.push([label, ...names.flatMap((n) => {
-    const v = f(results[n].median, n);
-    if (!torchName || n === torchName) return [fmt(v, d)];
-    const t = f(results[torchName].median, torchName);
-    return [fmt(v, d), ratio && v !== undefined && t ? `${(v / t).toFixed(2)}x` : ''];
-  })]);
+  const ratioTo = (v: number | undefined, t: string) => {
+    const tv = f(results[t].median, t);
+    return ratio && v !== undefined && tv ? `${(v / tv).toFixed(2)}x` : '';
+  };
+  rows.push([
+    label,
+    ...oursNames.flatMap((n) => {
+      const v = f(results[n].median, n);
+      return [fmt(v, d), ...torchNames.map((t) => ratioTo(v, t))];
+    }),
+    ...torchNames.map((t) => fmt(f(results[t].median, t), d)),
+  ]);
 };
+const kdFlops = (n: string) => (!n.startsWith('pytorch') ? flops.kdOurs : n.endsWith(TORCH_LABEL.cached) ? flops.kdTorchCached : flops.kdTorch);
 line('teacher training, s', (m) => m.teacherS);
 line('scratch student training, s', (m) => m.scratchS);
 line('KD: teacher outputs + student training, s', (m) => m.kdS);
@@ -194,19 +265,30 @@ line('scratch training, samples/s', (m) => (N_TRAIN * epochs) / m.scratchS, 0, f
 line('KD phase, samples/s', (m) => (N_TRAIN * epochs) / m.kdS, 0, false);
 line('teacher training, GFLOP/s', (m) => (m.teacherS ? flops.teacher / m.teacherS / 1e9 : undefined), 1, false);
 line('scratch training, GFLOP/s', (m) => flops.scratch / m.scratchS / 1e9, 2, false);
-line('KD phase, GFLOP/s (work each one does)', (m, n) => (n.startsWith('pytorch') ? flops.kdTorch : flops.kdOurs) / m.kdS / 1e9, 2, false);
+line('KD phase, GFLOP/s (work each one does)', (m, n) => kdFlops(n) / m.kdS / 1e9, 2, false);
 line('peak memory, MiB', (m) => m.peakMiB, 0);
 line('test accuracy teacher, %', (m) => m.acc.teacher * 100, 2, false);
 line('test accuracy scratch, %', (m) => m.acc.scratch * 100, 2, false);
 line('test accuracy distilled, %', (m) => m.acc.kd * 100, 2, false);
-const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-console.log(rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n'));
-console.log(`\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratio = ours / PyTorch (below 1 is faster)`);
+
+// Each requested backend's row: measured (and where), or why not.
+const bw = Math.max(7, ...backendStatus.map((b) => b.backend.length));
+console.log(['backend'.padEnd(bw) + '  status', ...backendStatus.map((b) => `${b.backend.padEnd(bw)}  ${b.status}${b.device ? `; ${b.device}` : ''}`)].join('\n'));
+console.log('');
+if (names.length) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  console.log(rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n'));
+}
+console.log(`\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratios are ours / PyTorch (below 1 is faster):`);
+console.log(`  vs ${TORCH_LABEL.online}: the anchor as written, the teacher's forward inside every KD step`);
+console.log(`  vs ${TORCH_LABEL.cached}: the anchor with --cache-teacher, its logits computed once before the KD phase (the same work as our offline KD)`);
+for (const n of oursNames)
+  for (const t of torchNames) console.log(`KD phase, ${n} / ${t}: ${(results[n].median.kdS / results[t].median.kdS).toFixed(2)}x`);
 
 const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()}-${os.arch()} ${os.release()}`, node: process.version };
 const outDir = path.join(root, '.distill', 'bench');
 fs.mkdirSync(outDir, { recursive: true });
 const out = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(out, JSON.stringify({ machine, epochs, repeat, flops, results }, null, 2));
+fs.writeFileSync(out, JSON.stringify({ machine, epochs, repeat, flops, backends: backendStatus, results }, null, 2));
 console.log(`wrote ${path.relative(root, out)}`);
 fs.rmSync(work, { recursive: true, force: true });
