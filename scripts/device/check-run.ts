@@ -203,7 +203,10 @@ function report(args: string[]): void {
     const cpu = results.find((r) => r.name.startsWith(`${job}-`) && r !== gpu);
     if (!gpu || !cpu) continue;
     const what = `${job}: webgpu / ${cpu.backend} training samples/s`;
-    if (gpu.measure && cpu.measure) console.log(`${what} = ${(gpu.measure.samplesPerSecond / cpu.measure.samplesPerSecond).toFixed(2)}x (${rate(gpu.measure.samplesPerSecond)} / ${rate(cpu.measure.samplesPerSecond)})`);
+    // A ratio only between two runs that did what they were to do (a failed run may have timed an epoch, but not the job).
+    const ok = (r: RunResult) => r.status === 'finished' || r.status === 'stopped as planned';
+    if (!ok(gpu) || !ok(cpu)) console.log(`${what}: no ratio (webgpu ${gpu.status}, ${cpu.backend} ${cpu.status})`);
+    else if (gpu.measure && cpu.measure) console.log(`${what} = ${(gpu.measure.samplesPerSecond / cpu.measure.samplesPerSecond).toFixed(2)}x (${rate(gpu.measure.samplesPerSecond)} / ${rate(cpu.measure.samplesPerSecond)})`);
     else console.log(`${what}: no ratio (${!gpu.measure ? `webgpu ${gpu.status}` : ''}${!gpu.measure && !cpu.measure ? ', ' : ''}${!cpu.measure ? `${cpu.backend} ${cpu.status}` : ''})`);
     if (gpu.kdPhaseSamplesPerSecond && cpu.kdPhaseSamplesPerSecond)
       console.log(`${job}: webgpu / ${cpu.backend} KD phase (teacher outputs + student training) = ${(gpu.kdPhaseSamplesPerSecond / cpu.kdPhaseSamplesPerSecond).toFixed(2)}x`);

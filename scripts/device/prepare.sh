@@ -9,24 +9,37 @@
 #   device-bundle/node/node.xz                  this machine's node, used only where none >= 20 is installed
 #   device-bundle/tools/busybox                 static busybox: unxz where the device has no xz
 #   device-bundle/media/demo/, configs/         demo data and teacher; the check's two configs
-# usage: scripts/device/prepare.sh   (about 1 minute; the compressed node is cached in .cache/)
+# usage: scripts/device/prepare.sh [--worktree]   (about 1 minute; the compressed node is cached in .cache/)
+#   The sources come from the last commit (HEAD), so others' unfinished edits stay out of the
+#   bundle; --worktree bundles the working tree as it is instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=device-bundle
-cache=.cache/device-bundle
+repo=$PWD
+out=$repo/device-bundle
+cache=$repo/.cache/device-bundle
 mkdir -p "$cache"
 rm -rf "$out"
 mkdir -p "$out/dist/trainer" "$out/dawn" "$out/vulkan" "$out/node" "$out/tools" "$out/media" "$out/configs"
 
-echo "prepare: bundling the trainer and the check's helper"
-node scripts/device/build-bundle.mjs "$out"
+if [ "${1:-}" = --worktree ]; then
+  src=$repo
+  origin="the working tree at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src scripts/device media || echo ', with uncommitted changes')"
+else
+  src=$(mktemp -d)
+  trap 'rm -rf "$src"' EXIT
+  git archive HEAD src scripts/device media package.json | tar -x -C "$src"
+  ln -s "$repo/node_modules" "$src/node_modules"
+  origin="commit $(git rev-parse --short HEAD)"
+fi
+echo "prepare: bundling the trainer and the check's helper from $origin"
+(cd "$src" && node scripts/device/build-bundle.mjs "$out")
 cp node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm "$out/dist/trainer/"
 # paths.ts finds the demo files from the nearest package.json named distill-studio.
-node -e 'const p = require("./package.json"); console.log(JSON.stringify({ name: p.name, version: p.version, private: true, description: "device bundle of the trainer (scripts/device/prepare.sh)" }, null, 2))' > "$out/package.json"
-cp -r media/demo "$out/media/demo"
+node -e 'const p = require(process.argv[1]); console.log(JSON.stringify({ name: p.name, version: p.version, private: true, description: "device bundle of the trainer (scripts/device/prepare.sh)" }, null, 2))' "$src/package.json" > "$out/package.json"
+cp -r "$src/media/demo" "$out/media/demo"
 rm -f "$out"/media/demo/.*.distill.json
-cp media/distill.schema.json "$out/media/"
-cp scripts/device/configs/*.distill.json "$out/configs/"
+cp "$src/media/distill.schema.json" "$out/media/"
+cp "$src"/scripts/device/configs/*.distill.json "$out/configs/"
 
 echo "prepare: Dawn's addon (xz)"
 xz -9 -T0 -c node_modules/webgpu/dist/linux-x64/dawn.node > "$out/dawn/dawn.node.xz"
@@ -56,7 +69,7 @@ cp "$node_xz" "$out/node/node.xz"
 echo "$node_version" > "$out/node/VERSION"
 
 cat > "$out/README.txt" <<EOF
-Distill Studio device bundle, built $(date -u +%Y-%m-%dT%H:%M:%SZ) from commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src/core src/protocol src/trainer scripts/device || echo ' (with uncommitted changes to the bundled sources)').
+Distill Studio device bundle, built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $origin.
 Run from the repository root: bash scripts/device/gpu-check.sh  (see docs/performance.md, "GPU check").
 node: $node_version (used only where the machine has no node >= 20); libvulkan1: $(basename "$cache"/libvulkan1_*.deb);
 busybox: $(basename "$cache"/busybox-static_*.deb); dawn.node from the npm package webgpu $(node -p 'require("./node_modules/webgpu/package.json").version').
@@ -64,9 +77,9 @@ EOF
 (cd "$out" && find . -type f ! -name MANIFEST -print0 | sort -z | xargs -0 sha256sum > MANIFEST)
 
 size=$(du -sm "$out" | cut -f1)
-du -ah "$out" | sort -k2 | awk -v out="$out" '$2 == out || $2 ~ /\/(dist\/trainer\/[^/]+|dawn\/[^/]+|node\/node.xz|tools\/busybox|media|configs|vulkan)$/'
-echo "prepare: $out is $size MiB (limit 64 MiB)"
+du -ah device-bundle | sort -k2 | awk '$2 == "device-bundle" || $2 ~ /\/(dist\/trainer\/[^/]+|dawn\/[^/]+|node\/node.xz|tools\/busybox|media|configs|vulkan)$/'
+echo "prepare: device-bundle is $size MiB (limit 64 MiB)"
 if [ "$size" -ge 60 ]; then
-  echo "prepare: $out is too large to travel" >&2
+  echo "prepare: device-bundle is too large to travel" >&2
   exit 1
 fi
