@@ -127,11 +127,15 @@ async function run(args: string[]): Promise<void> {
     timedOut = true;
     stop();
   }, timeoutS * 1000);
-  // --stop-after teacher: the CPU conv run ends once the teacher phase has been timed (its test
-  // evaluation and the student would take minutes on the JS cpu backend).
+  // --stop-after teacher: the CPU conv run ends once the teacher phase's last epoch is recorded
+  // (its test evaluation and the student would take minutes on the JS cpu backend).
+  const lastEpochDone = (events: RunEvent[]) => {
+    const started = events.find((e) => e.type === 'phase_started' && e.phase === o['stop-after']);
+    return started?.type === 'phase_started' && events.some((e) => e.type === 'epoch' && e.phase === started.phase && e.epoch === started.epochs);
+  };
   const watch = o['stop-after']
     ? setInterval(() => {
-        if (!stoppedAsPlanned && readEvents(runDir).some((e) => e.type === 'phase_finished' && e.phase === o['stop-after'])) {
+        if (!stoppedAsPlanned && lastEpochDone(readEvents(runDir))) {
           // Killed, not stopped: a signal waits for the current synchronous kernel (tens of seconds on cpu), and the run folder is thrown away.
           stoppedAsPlanned = true;
           child.kill('SIGKILL');
