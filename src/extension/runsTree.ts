@@ -1,5 +1,6 @@
 /** The Runs view: every run with its status icon, progress and best accuracy. */
 import * as vscode from 'vscode';
+import { phaseModelName } from '../protocol/events.ts';
 import type { RunView } from './runs/runStore.ts';
 
 export interface RunsSource {
@@ -26,6 +27,14 @@ const ICONS: Record<RunView['status'] | 'queued', [string, string | undefined]> 
   stopped: ['debug-pause', 'charts.yellow'],
 };
 
+/** What the description's "acc" is: the final student's test accuracy, or (before its test) the best validation accuracy so far. */
+function accuracyLine(run: RunView): string {
+  const a = run.accuracyOf;
+  if (!a) return '';
+  const model = phaseModelName(a.phase);
+  return a.split === 'test' ? `acc: test accuracy of ${model}` : `acc: best validation accuracy so far (${model})`;
+}
+
 export class RunItem extends vscode.TreeItem {
   constructor(readonly run: RunView) {
     super(run.id, vscode.TreeItemCollapsibleState.None);
@@ -38,7 +47,7 @@ export class RunItem extends vscode.TreeItem {
     if (run.interrupted) parts.push('interrupted');
     this.description = parts.join(' · ');
     this.tooltip = new vscode.MarkdownString(
-      [`**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`, `folder: \`${run.dir}\``, run.configFile ? `config: \`${run.configFile}\`` : '', run.error ? `error: ${run.error}` : '']
+      [`**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`, `folder: \`${run.dir}\``, run.configFile ? `config: \`${run.configFile}\`` : '', accuracyLine(run), run.error ? `error: ${run.error}` : '']
         .filter(Boolean)
         .join('\n\n'),
     );

@@ -4,12 +4,30 @@
  */
 import * as vscode from 'vscode';
 import type { RunEvent } from '../protocol/events.ts';
+import { foldRun, type RunState } from '../protocol/run.ts';
+
+/** The status bar's text for a run's state: phase, epoch, loss, validation accuracy of the latest epoch and ETA. */
+export function statusText(s: RunState): string {
+  if (s.status === 'finished') return '$(pass) Distill: finished';
+  if (s.status === 'failed') return '$(error) Distill: failed';
+  if (s.status === 'stopped') return '$(debug-pause) Distill: stopped';
+  const p = s.phase && s.byPhase[s.phase];
+  if (!p || !p.startedAt) return `$(sync~spin) Distill: starting on ${s.backend?.name ?? '?'}`;
+  const fromEpoch = p.fromEpoch ?? 1;
+  // Epochs reported since the phase (re)started: before the first, the phase's start.
+  if (!p.epochAt || p.epochAt < p.startedAt || p.epoch < fromEpoch) return `$(sync~spin) Distill: ${p.phase} 0/${p.epochs ?? '?'}`;
+  const epochs = p.epochs ?? p.epoch;
+  const perEpoch = (Date.parse(p.epochAt) - Date.parse(p.startedAt)) / (p.epoch - fromEpoch + 1);
+  const eta = Math.max(0, Math.round((perEpoch * (epochs - p.epoch)) / 1000));
+  const v = p.validation[p.epoch];
+  const acc = v ? ` · val ${(v.accuracy * 100).toFixed(1)}%` : '';
+  return `$(sync~spin) Distill: ${p.phase} ${p.epoch}/${epochs} · loss ${(p.trainLoss ?? 0).toFixed(3)}${acc} · ETA ${eta}s`;
+}
 
 export class RunStatusBar {
   private readonly item = vscode.window.createStatusBarItem('distill.activeRun', vscode.StatusBarAlignment.Left, 10);
   private dir: string | undefined;
-  private phaseStart = 0;
-  private epochs = 0;
+  private state: RunState | undefined;
 
   constructor() {
     this.item.name = 'Distill: active run';
@@ -27,22 +45,12 @@ export class RunStatusBar {
   update(dir: string, e: RunEvent): void {
     if (e.type === 'run_started') {
       this.dir = dir;
-      this.item.text = `$(sync~spin) Distill: starting on ${e.backend.name}`;
+      this.state = undefined;
     }
     if (dir !== this.dir) return;
+    this.state = foldRun([e], this.state);
+    this.item.text = statusText(this.state);
     this.item.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [vscode.Uri.file(dir)] };
-    if (e.type === 'phase_started') {
-      this.phaseStart = Date.parse(e.t);
-      this.epochs = e.epochs;
-      this.item.text = `$(sync~spin) Distill: ${e.phase} 0/${e.epochs}`;
-    } else if (e.type === 'epoch') {
-      const perEpoch = (Date.parse(e.t) - this.phaseStart) / e.epoch;
-      const eta = Math.max(0, Math.round((perEpoch * (this.epochs - e.epoch)) / 1000));
-      const acc = e.validation ? ` · val ${(e.validation.accuracy * 100).toFixed(1)}%` : '';
-      this.item.text = `$(sync~spin) Distill: ${e.phase} ${e.epoch}/${e.epochs} · loss ${e.train.loss.total.toFixed(3)}${acc} · ETA ${eta}s`;
-    } else if (e.type === 'run_finished') this.item.text = '$(pass) Distill: finished';
-    else if (e.type === 'run_failed') this.item.text = '$(error) Distill: failed';
-    else if (e.type === 'run_stopped') this.item.text = '$(debug-pause) Distill: stopped';
     this.item.tooltip = `Run ${dir}\nClick to open its dashboard`;
     this.item.show();
   }

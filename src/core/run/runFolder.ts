@@ -4,28 +4,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EVENTS_VERSION, type BackendInfo, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
+import { EVENTS_VERSION, type RunEvent, type RunEventInput } from '../../protocol/events.ts';
+import type { RunRecord } from '../../protocol/run.ts';
 import { writeJsonAtomic } from '../fsutil.ts';
 
-export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
-
-/** `run.json`: what a run list needs without reading the events. */
-export interface RunRecord {
-  runId: string;
-  name: string;
-  status: RunStatus;
-  pid: number;
-  configFile: string;
-  startedAt: string;
-  updatedAt: string;
-  finishedAt?: string;
-  backend?: BackendInfo;
-  phase?: Phase;
-  epoch?: number;
-  error?: string;
-  summary?: SummaryRow[];
-  normalization?: string;
-}
+// run.json's type lives in the protocol (extension and webview read it too); re-exported for core's callers.
+export type { RunRecord, RunStatus } from '../../protocol/run.ts';
 
 function timestamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');

@@ -4,9 +4,10 @@
  */
 import * as vscode from 'vscode';
 import type { RunEvent, SummaryRow } from '../../protocol/events.ts';
+import { foldRun, type RunState } from '../../protocol/run.ts';
 import { nonce } from './html.ts';
 
-interface Snapshot {
+export interface Snapshot {
   id: string;
   status: string;
   phase?: string;
@@ -16,6 +17,17 @@ interface Snapshot {
   valAccuracy?: number;
   agreement?: number;
   summary?: SummaryRow[];
+}
+
+/** The view's numbers from the run's state: the current phase's latest epoch, and the summary once finished. */
+export function snapshot(id: string, s: RunState): Snapshot {
+  const status = s.status === 'failed' ? `failed: ${s.error}` : s.status;
+  const p = s.status === 'finished' ? undefined : s.phase && s.byPhase[s.phase];
+  if (!p) return { id, status, loss: s.lastLoss, summary: s.summary };
+  // The latest epoch of this start of the phase (a resumed phase starts again from 0).
+  const since = p.epochAt !== undefined && p.startedAt !== undefined && p.epochAt >= p.startedAt;
+  const v = since ? p.validation[p.epoch] : undefined;
+  return { id, status, phase: p.phase, epoch: since ? p.epoch : 0, epochs: p.epochs, loss: p.lastLoss ?? s.lastLoss, valAccuracy: v?.accuracy, agreement: v?.agreement, summary: s.summary };
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -43,7 +55,8 @@ export function sidebarHtml(s: Snapshot | undefined, styleNonce = nonce()): stri
 
 export class ActiveRunView implements vscode.WebviewViewProvider {
   private view: vscode.WebviewView | undefined;
-  private snapshot: Snapshot | undefined;
+  private id: string | undefined;
+  private state: RunState | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -54,15 +67,12 @@ export class ActiveRunView implements vscode.WebviewViewProvider {
 
   update(dir: string, e: RunEvent): void {
     const id = dir.split(/[\\/]/).pop()!;
-    if (e.type === 'run_started') this.snapshot = { id, status: 'running' };
-    if (!this.snapshot || this.snapshot.id !== id) return;
-    const s = this.snapshot;
-    if (e.type === 'phase_started') Object.assign(s, { phase: e.phase, epoch: 0, epochs: e.epochs });
-    else if (e.type === 'step') s.loss = e.loss.total;
-    else if (e.type === 'epoch') Object.assign(s, { epoch: e.epoch, loss: e.train.loss.total, valAccuracy: e.validation?.accuracy, agreement: e.validation?.agreement });
-    else if (e.type === 'run_finished') Object.assign(s, { status: 'finished', summary: e.summary, phase: undefined });
-    else if (e.type === 'run_failed') Object.assign(s, { status: `failed: ${e.reason}` });
-    else if (e.type === 'run_stopped') s.status = 'stopped';
+    if (e.type === 'run_started') {
+      this.id = id;
+      this.state = undefined;
+    }
+    if (this.id !== id) return;
+    this.state = foldRun([e], this.state);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.draw();
@@ -70,6 +80,6 @@ export class ActiveRunView implements vscode.WebviewViewProvider {
   }
 
   private draw(): void {
-    if (this.view) this.view.webview.html = sidebarHtml(this.snapshot);
+    if (this.view) this.view.webview.html = sidebarHtml(this.id && this.state ? snapshot(this.id, this.state) : undefined);
   }
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEvents, type Phase, type RunEvent } from '../../protocol/events.ts';
-import type { RunRecord } from '../../core/run/runFolder.ts';
+import { foldRun, recordAccuracy, runAccuracy, runProgress, type RunAccuracy, type RunRecord } from '../../protocol/run.ts';
 
 export type RunDisplayStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped';
 
@@ -20,7 +20,10 @@ export interface RunView {
   epochs?: number;
   /** 0..1 over all phases of the run. */
   progress?: number;
+  /** The run's headline accuracy (protocol/run.ts runAccuracy): the final student's test accuracy, before that the best validation accuracy. */
   bestAccuracy?: number;
+  /** Which accuracy bestAccuracy is (absent when read from run.json: the final student's test accuracy). */
+  accuracyOf?: RunAccuracy;
   lastLoss?: number;
   error?: string;
   startedAt?: string;
@@ -36,34 +39,17 @@ export function isAlive(pid: number | undefined): boolean {
   }
 }
 
-/** Folds a run's events into what the tree shows. */
+/** What the tree shows of a run's events, through the protocol's one fold (foldRun). */
 export function summarise(view: RunView, events: RunEvent[]): RunView {
-  let phases: Phase[] = [];
-  const epochsOf = new Map<Phase, number>();
-  const doneEpochs = new Map<Phase, number>();
-  for (const e of events) {
-    if (e.type === 'run_started') phases = e.phases;
-    else if (e.type === 'phase_started') {
-      epochsOf.set(e.phase, e.epochs);
-      view.phase = e.phase;
-      view.epochs = e.epochs;
-    } else if (e.type === 'epoch') {
-      doneEpochs.set(e.phase, e.epoch);
-      view.epoch = e.epoch;
-      view.lastLoss = e.train.loss.total;
-      if (e.phase !== 'teacher' && e.validation) view.bestAccuracy = Math.max(view.bestAccuracy ?? 0, e.validation.accuracy);
-    } else if (e.type === 'step') view.lastLoss = e.loss.total;
-    else if (e.type === 'phase_finished') doneEpochs.set(e.phase, epochsOf.get(e.phase) ?? e.epochs);
-    else if (e.type === 'run_finished') {
-      const distilled = e.summary.find((s) => s.model === 'distilled') ?? e.summary.find((s) => s.model === 'scratch');
-      if (distilled) view.bestAccuracy = distilled.accuracy;
-    }
-  }
-  if (phases.length) {
-    const share = 1 / phases.length;
-    view.progress = phases.reduce((p, ph) => p + share * Math.min(1, (doneEpochs.get(ph) ?? 0) / (epochsOf.get(ph) ?? Infinity)), 0);
-    if (view.status === 'finished') view.progress = 1;
-  }
+  const state = foldRun(events);
+  const current = state.phase ?? [...state.phases].reverse().find((ph) => state.byPhase[ph]);
+  const p = current && state.byPhase[current];
+  if (p) Object.assign(view, { phase: p.phase, epochs: p.epochs, epoch: p.epoch });
+  if (state.lastLoss !== undefined) view.lastLoss = state.lastLoss;
+  const acc = runAccuracy(state);
+  if (acc) Object.assign(view, { bestAccuracy: acc.accuracy, accuracyOf: acc });
+  const progress = runProgress(state);
+  if (progress !== undefined) view.progress = view.status === 'finished' ? 1 : progress;
   return view;
 }
 
@@ -89,6 +75,11 @@ export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
     error: record.error,
     startedAt: record.startedAt,
   };
+  // A finished run's run.json has what the tree shows: no need to read its events.
+  if (!events && record.status === 'finished' && record.summary) {
+    const accuracy = recordAccuracy(record);
+    return { ...view, progress: 1, bestAccuracy: accuracy, accuracyOf: accuracy === undefined ? undefined : { accuracy, split: 'test', phase: record.summary.some((r) => r.model === 'distilled') ? 'distill' : 'scratch' } };
+  }
   let evs = events;
   if (!evs) {
     try {
