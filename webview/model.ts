@@ -1,5 +1,10 @@
-/** Folds a run's events into what the dashboard draws. Knows only the protocol. */
-import { phaseModelName, type BackendInfo, type EvalMetrics, type LatencyResult, type Phase, type RunEvent, type SummaryRow } from '../src/protocol/events.ts';
+/**
+ * What the dashboard draws of a run: its state from the protocol's one fold (foldRun: status,
+ * backend, per-phase best and test metrics, summary, latency) and, for the charts, its steps and
+ * epochs as columns. Pure: no DOM, unit-tested under plain node. Knows only the protocol.
+ */
+import { phaseModelName, type EvalMetrics, type Phase, type RunEvent, type SummaryRow } from '../src/protocol/events.ts';
+import { emptyRunState, foldRun, type PhaseState, type RunState } from '../src/protocol/run.ts';
 
 export interface StepPoint {
   step: number;
@@ -45,34 +50,22 @@ export interface PhaseSeries {
   /** Keyed by step / epoch: a resumed run re-runs some and the last one counts. */
   steps: Map<number, StepPoint>;
   epochs: Map<number, EpochPoint>;
-  test?: EvalMetrics;
-  params?: number;
   /** Read them with stepColumns / epochColumns: they may be stale. */
   stepCols: StepColumns | undefined;
   epochCols: EpochColumns | undefined;
 }
 
-export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
-
 export interface RunModel {
   dir: string;
   id: string;
-  name?: string;
-  status: RunStatus;
-  backend?: BackendInfo;
-  data?: { train: number; validation: number; test: number; inputShape: number[]; classes: number; classNames?: string[] };
-  phases: Phase[];
+  /** Everything but the curves: the protocol's fold of the run's events. */
+  state: RunState;
+  /** The curves: phases with step or epoch events. */
   series: Map<Phase, PhaseSeries>;
-  summary?: SummaryRow[];
-  latency: LatencyResult[];
-  onnxBytes: Partial<Record<'teacher' | 'student', number>>;
-  failure?: string;
-  warnings: string[];
-  events: number;
 }
 
 export function emptyRun(dir: string, id: string): RunModel {
-  return { dir, id, status: 'running', phases: [], series: new Map(), latency: [], onnxBytes: {}, warnings: [], events: 0 };
+  return { dir, id, state: emptyRunState(), series: new Map() };
 }
 
 function series(run: RunModel, phase: Phase): PhaseSeries {
@@ -127,61 +120,21 @@ export function epochColumns(s: PhaseSeries): EpochColumns {
 }
 
 export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
+  run.state = foldRun(events, run.state);
   for (const e of events) {
-    run.events += 1;
-    switch (e.type) {
-      case 'run_started':
-        run.name = e.name;
-        run.backend = e.backend;
-        run.data = e.data;
-        run.phases = e.phases;
-        run.status = 'running';
-        run.failure = undefined;
-        break;
-      case 'phase_started':
-        series(run, e.phase).params = e.model.params;
-        break;
-      case 'step': {
-        const s = series(run, e.phase);
-        const p: StepPoint = { step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, samplesPerSecond: e.samplesPerSecond };
-        // Appending keeps the columns; a re-sent or earlier step makes them stale.
-        if (s.stepCols && e.step > last(s.stepCols.xs)) pushStep(s.stepCols, p);
-        else s.stepCols = undefined;
-        s.steps.set(e.step, p);
-        break;
-      }
-      case 'epoch': {
-        const s = series(run, e.phase);
-        const p: EpochPoint = { epoch: e.epoch, trainLoss: e.train.loss.total, trainAccuracy: e.train.accuracy, validation: e.validation, learningRate: e.learningRate };
-        if (s.epochCols && e.epoch > last(s.epochCols.xs)) pushEpoch(s.epochCols, p);
-        else s.epochCols = undefined;
-        s.epochs.set(e.epoch, p);
-        break;
-      }
-      case 'evaluation':
-        series(run, e.phase).test = e.metrics;
-        break;
-      case 'benchmark':
-        run.latency = [...run.latency.filter((l) => !(l.model === e.result.model && l.runtime === e.result.runtime && l.batch === e.result.batch)), e.result];
-        break;
-      case 'warning':
-        run.warnings.push(e.message);
-        break;
-      case 'run_finished':
-        run.status = 'finished';
-        run.summary = e.summary;
-        if (e.latency) run.latency = e.latency;
-        if (e.onnxBytes) run.onnxBytes = e.onnxBytes;
-        break;
-      case 'run_failed':
-        run.status = 'failed';
-        run.failure = e.reason;
-        break;
-      case 'run_stopped':
-        run.status = 'stopped';
-        break;
-      default:
-        break;
+    if (e.type === 'step') {
+      const s = series(run, e.phase);
+      const p: StepPoint = { step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, samplesPerSecond: e.samplesPerSecond };
+      // Appending keeps the columns; a re-sent or earlier step makes them stale.
+      if (s.stepCols && e.step > last(s.stepCols.xs)) pushStep(s.stepCols, p);
+      else s.stepCols = undefined;
+      s.steps.set(e.step, p);
+    } else if (e.type === 'epoch') {
+      const s = series(run, e.phase);
+      const p: EpochPoint = { epoch: e.epoch, trainLoss: e.train.loss.total, trainAccuracy: e.train.accuracy, validation: e.validation, learningRate: e.learningRate };
+      if (s.epochCols && e.epoch > last(s.epochCols.xs)) pushEpoch(s.epochCols, p);
+      else s.epochCols = undefined;
+      s.epochs.set(e.epoch, p);
     }
   }
   return run;
@@ -206,9 +159,47 @@ export function modelRank(model: string): number {
   return 4e6;
 }
 
-/** A run's phase series in the order of modelRank (teacher, scratch, assistants, generations, distilled). */
+const byRank = (a: { phase: Phase }, b: { phase: Phase }) => modelRank(phaseModelName(a.phase)) - modelRank(phaseModelName(b.phase));
+
+/** A run's phase series (curves) in the order of modelRank (teacher, scratch, assistants, generations, distilled). */
 export function orderedSeries(run: RunModel): PhaseSeries[] {
-  return [...run.series.values()].sort((a, b) => modelRank(phaseModelName(a.phase)) - modelRank(phaseModelName(b.phase)));
+  return [...run.series.values()].sort(byRank);
+}
+
+/** A run's phases as folded (sizes, best and test metrics), in the order of modelRank. */
+export function orderedPhases(run: RunModel): PhaseState[] {
+  return Object.values(run.state.byPhase)
+    .filter((p): p is PhaseState => p !== undefined)
+    .sort(byRank);
+}
+
+/** A row of the comparison table: a summary row, or before the summary a phase's test evaluation (sizes once the phase has started). */
+export type Row = Omit<SummaryRow, 'params' | 'bytes'> & { params?: number; bytes?: number };
+
+/** The run's models: its summary once finished, before that the phases' test evaluations; in modelRank order. */
+export function modelRows(run: RunModel): Row[] {
+  const rows: Row[] =
+    run.state.summary ??
+    orderedPhases(run)
+      .filter((p) => p.test)
+      .map((p) => ({ model: phaseModelName(p.phase), accuracy: p.test!.accuracy, agreement: p.test!.agreement, params: p.params, bytes: p.params === undefined ? undefined : p.params * 4 }));
+  return [...rows].sort((a, b) => modelRank(a.model) - modelRank(b.model));
+}
+
+export interface Stage {
+  model: string;
+  row?: Row;
+}
+
+/** The stages of a chain or born-again run in run order (teacher, assistants, generations, distilled), with scratch apart; undefined for other runs. */
+export function stagesOf(run: RunModel): { stages: Stage[]; scratch?: Row } | undefined {
+  const rows = modelRows(run);
+  // Phases that have not reported yet are listed too (from run_started), without numbers.
+  const names = new Set([...rows.map((r) => r.model), ...run.state.phases.map(phaseModelName)]);
+  names.delete('scratch');
+  if (![...names].some(isStage)) return undefined;
+  const stages = [...names].sort((a, b) => modelRank(a) - modelRank(b)).map((model) => ({ model, row: rows.find((r) => r.model === model) }));
+  return { stages, scratch: rows.find((r) => r.model === 'scratch') };
 }
 
 /** Which latency and ONNX numbers belong to a row: scratch has the student's architecture; intermediate models were not measured. */
@@ -222,10 +213,10 @@ export function summaryCsv(runs: RunModel[]): string {
   const cell = (v: string | number) => (typeof v === 'string' && /[,"\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
   const rows = [head.join(',')];
   for (const r of runs)
-    for (const s of r.summary ?? []) {
+    for (const s of r.state.summary ?? []) {
       const which = measuredAs(s.model);
-      const lat = which ? r.latency.filter((l) => l.model === which) : [];
-      const base = [r.id, s.model, s.accuracy, s.agreement ?? '', s.params, s.bytes, s.macs ?? '', (which && r.onnxBytes[which]) ?? ''];
+      const lat = which ? r.state.latency.filter((l) => l.model === which) : [];
+      const base = [r.id, s.model, s.accuracy, s.agreement ?? '', s.params, s.bytes, s.macs ?? '', (which && r.state.onnxBytes[which]) ?? ''];
       if (lat.length === 0) rows.push([...base, '', '', '', '', s.learnedFrom ?? ''].map(cell).join(','));
       for (const l of lat) rows.push([...base, l.runtime, l.batch, l.p50Ms, l.p99Ms, s.learnedFrom ?? ''].map(cell).join(','));
     }
