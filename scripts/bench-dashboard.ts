@@ -54,7 +54,7 @@ async function liveBatches(page: Page, steps: number, next: number, full: boolea
   return { render: median(renders), wall: median(walls), modes: [...modes] };
 }
 
-(async () => {
+void (async () => {
   if (!chromiumPath) throw new Error('needs Debian chromium');
   const served = await serveDashboard();
   const browser = await loadPlaywright()!.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });

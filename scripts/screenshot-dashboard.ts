@@ -7,7 +7,7 @@ import { chromiumPath, CHROMIUM_ARGS, loadPlaywright, openDashboard, serveDashbo
 
 const [runDir, out = 'media/screenshots/dashboard.png', theme = 'dark'] = process.argv.slice(2);
 if (!runDir || !chromiumPath) throw new Error('usage: screenshot-dashboard.ts <run folder> [out.png] [dark|light] (needs Debian chromium)');
-(async () => {
+void (async () => {
   const served = await serveDashboard();
   const browser = await loadPlaywright()!.chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
   const { page } = await openDashboard(browser, served.base, theme === 'light' ? 'vscode-light' : 'vscode-dark', 1000);
