@@ -1,11 +1,16 @@
 /**
  * The training objective of a student: the config's `distill` section compiled into one loss
  * function (a weighted sum of terms, each logged on its own) and the list of intermediate
- * outputs it needs from the student and the teacher.
+ * outputs it needs from the student and the teacher. Each term's reads, parts and loss are its
+ * definition in termRegistry.ts; this file only combines them.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DistillSpec, LossTermSpec } from '../config/schema.ts';
-import { attentionMap, crossEntropy, dkdParts, hintLoss, kdDivergence, labelSmoothedCrossEntropy, rkdAngleLoss, rkdDistanceLoss, teacherFreeLoss } from './terms.ts';
+import { assertNever } from '../assertNever.ts';
+import { crossEntropy, labelSmoothedCrossEntropy } from './terms.ts';
+import { LOGITS, termDefinition, type TermLoss, type TermReads } from './termRegistry.ts';
+
+export { temperatureAt } from './termRegistry.ts';
 
 /** The `distill` section in one form: `kd` and `none` are shorthands of it. */
 export interface CanonicalObjective {
@@ -15,10 +20,18 @@ export interface CanonicalObjective {
 }
 
 export function canonicalObjective(spec: DistillSpec): CanonicalObjective {
-  if (spec.method === 'combined') return { hardWeight: spec.hardWeight, labelSmoothing: spec.labelSmoothing, terms: spec.terms };
-  if (spec.method === 'none') return { hardWeight: 1, labelSmoothing: spec.labelSmoothing, terms: [] };
-  const kd: LossTermSpec = { type: 'kd', weight: 1 - spec.alpha, temperature: spec.temperature, finalTemperature: spec.finalTemperature, divergence: spec.divergence };
-  return { hardWeight: spec.alpha, labelSmoothing: 0, terms: [kd] };
+  switch (spec.method) {
+    case 'combined':
+      return { hardWeight: spec.hardWeight, labelSmoothing: spec.labelSmoothing, terms: spec.terms };
+    case 'none':
+      return { hardWeight: 1, labelSmoothing: spec.labelSmoothing, terms: [] };
+    case 'kd': {
+      const kd: LossTermSpec = { type: 'kd', weight: 1 - spec.alpha, temperature: spec.temperature, finalTemperature: spec.finalTemperature, divergence: spec.divergence };
+      return { hardWeight: spec.alpha, labelSmoothing: 0, terms: [kd] };
+    }
+    default:
+      return assertNever(spec, 'distill method');
+  }
 }
 
 /** An intermediate output of the student: a layer's output, projected to the teacher's shape when asked. */
@@ -67,6 +80,8 @@ export type ObjectiveLoss = (student: StudentBatch, teacher: TeacherBatch | unde
 export interface Objective {
   /** Whether any term reads the teacher (teacher_free and label smoothing do not). */
   usesTeacher: boolean;
+  /** Whether anything beyond the hard labels is learned: a term, or a strategy's extension. */
+  distills: boolean;
   student: StudentOutputRequest[];
   teacher: TeacherOutputRequest[];
   /** Names of the logged terms, in order (without `total`). */
@@ -74,26 +89,16 @@ export interface Objective {
   loss: ObjectiveLoss;
 }
 
-const LOGITS = 'logits';
-
-/** T for this step: constant, or linear from `temperature` to `finalTemperature` over the phase. */
-export function temperatureAt(term: { temperature: number; finalTemperature?: number }, at: TrainingProgress): number {
-  if (term.finalTemperature === undefined) return term.temperature;
-  return term.temperature + (term.finalTemperature - term.temperature) * at.fraction;
+/**
+ * Loss terms a strategy adds to every distillation stage after the configured ones (deep mutual
+ * learning adds the peer's): their logged names and their loss, as a term's.
+ */
+export interface ObjectiveExtension {
+  parts: readonly string[];
+  loss: TermLoss;
 }
 
-/** Flattens [n, ...] to [n, d]: RKD embeddings and cosine hints compare whole examples. */
-const flat2d = (t: tf.Tensor): tf.Tensor2D => (t.rank === 2 ? (t as tf.Tensor2D) : t.reshape([t.shape[0], -1]));
-
-/** Deep mutual learning: a peer model trained beside the student, each learning from the other. */
-export interface MutualLearning {
-  weight: number;
-}
-
-/** The request key of the peer's logits in the training model's outputs. */
-export const PEER_LOGITS = 'peer:logits';
-
-export function compileObjective(spec: DistillSpec, mutual?: MutualLearning): Objective {
+export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtension): Objective {
   const { hardWeight, labelSmoothing, terms } = canonicalObjective(spec);
   const student: StudentOutputRequest[] = [];
   const teacher: TeacherOutputRequest[] = [];
@@ -109,101 +114,43 @@ export function compileObjective(spec: DistillSpec, mutual?: MutualLearning): Ob
     if (!teacher.some((r) => r.key === key)) teacher.push({ key, layer, attentionP, term });
     return key;
   };
-  // Names in the logs: the term's type, with _2, _3 for repeats.
+  const readsOf = (term: number): TermReads => ({
+    student: (layer) => studentKey(layer, term, false),
+    studentHint: (layer, teacherOutput) => {
+      const key = studentKey(layer, term, true);
+      student.find((r) => r.key === key)!.hintOf = teacherOutput;
+      return key;
+    },
+    studentAttention: (layer, teacherOutput) => {
+      const key = studentKey(layer, term, false);
+      const request = student.find((r) => r.key === key);
+      if (request) request.attentionOf = teacherOutput;
+      return key;
+    },
+    teacher: (layer) => teacherKey(layer, term),
+    teacherAttention: (layer, p) => teacherKey(layer, term, p),
+  });
+  // Names in the logs: the term's parts, with _2, _3 for repeats.
   const used = new Map<string, number>();
   const nameOf = (base: string) => {
     const n = (used.get(base) ?? 0) + 1;
     used.set(base, n);
     return n === 1 ? base : `${base}_${n}`;
   };
-  type Part = (s: StudentBatch, t: TeacherBatch | undefined, y: tf.Tensor1D, at: TrainingProgress) => Array<[string, tf.Scalar, number]>;
-  const parts: Part[] = [];
+  const parts: Array<{ names: readonly string[]; loss: TermLoss }> = [];
   const termNames: string[] = ['hard'];
   let usesTeacher = false;
-  const pick = (b: StudentBatch | TeacherBatch, key: string) => (key === LOGITS ? b.logits : b.outputs.get(key)!);
 
   terms.forEach((term, i) => {
-    switch (term.type) {
-      case 'kd': {
-        usesTeacher = true;
-        const name = nameOf('kd');
-        termNames.push(name);
-        parts.push((s, t, _y, at) => [[name, kdDivergence(s.logits, t!.logits, temperatureAt(term, at), term.divergence), term.weight]]);
-        break;
-      }
-      case 'hint': {
-        usesTeacher = true;
-        const name = nameOf('hint');
-        termNames.push(name);
-        const sk = studentKey(term.student, i, true);
-        const tk = teacherKey(term.teacher, i);
-        student.find((r) => r.key === sk)!.hintOf = tk;
-        parts.push((s, t) => [[name, hintLoss(pick(s, sk), pick(t!, tk), term.distance), term.weight]]);
-        break;
-      }
-      case 'attention': {
-        usesTeacher = true;
-        const name = nameOf('attention');
-        termNames.push(name);
-        const keys = term.pairs.map((pair) => {
-          const sk = studentKey(pair.student, i, false);
-          const tk = teacherKey(pair.teacher, i, term.p);
-          const request = student.find((r) => r.key === sk);
-          if (request) request.attentionOf = tk;
-          return [sk, tk] as const;
-        });
-        parts.push((s, t) => {
-          // The teacher's maps are computed once per run; at_loss(s, t) = mean((at(s) - at(t))²).
-          const value = tf.addN(keys.map(([sk, tk]) => tf.mean(tf.squaredDifference(attentionMap(pick(s, sk) as tf.Tensor4D, term.p), pick(t!, tk)))));
-          return [[name, value as tf.Scalar, term.weight]];
-        });
-        break;
-      }
-      case 'rkd': {
-        usesTeacher = true;
-        const [dName, aName] = [nameOf('rkd_distance'), nameOf('rkd_angle')];
-        termNames.push(dName, aName);
-        const sk = studentKey(term.student, i, false);
-        const tk = teacherKey(term.teacher, i);
-        parts.push((s, t) => {
-          const [se, te] = [flat2d(pick(s, sk)), flat2d(pick(t!, tk))];
-          return [[dName, rkdDistanceLoss(se, te), term.distanceWeight], [aName, rkdAngleLoss(se, te), term.angleWeight]];
-        });
-        break;
-      }
-      case 'dkd': {
-        usesTeacher = true;
-        const [tName, nName] = [nameOf('dkd_target'), nameOf('dkd_nontarget')];
-        termNames.push(tName, nName);
-        parts.push((s, t, y, at) => {
-          const { target, nonTarget } = dkdParts(s.logits, t!.logits, y, term.temperature);
-          // mdistiller's warm-up: min(epoch / warmup, 1) on the whole DKD loss.
-          const ramp = term.warmupEpochs > 0 ? Math.min(at.epoch / term.warmupEpochs, 1) : 1;
-          return [[tName, target, term.alpha * ramp], [nName, nonTarget, term.beta * ramp]];
-        });
-        break;
-      }
-      case 'teacher_free': {
-        const name = nameOf('teacher_free');
-        termNames.push(name);
-        parts.push((s, _t, y) => [[name, teacherFreeLoss(s.logits, y, term.temperature, term.correctProbability), term.weight]]);
-        break;
-      }
-    }
+    const definition = termDefinition(term);
+    usesTeacher ||= definition.usesTeacher;
+    const names = definition.parts.map(nameOf);
+    termNames.push(...names);
+    parts.push({ names, loss: definition.compile(term, readsOf(i)) });
   });
-
-  if (mutual) {
-    termNames.push('peer_hard', 'mutual', 'peer_mutual');
-    // Each model's KL to the other is taken with the other as a constant (kdDivergence does not
-    // differentiate its teacher side), so one summed loss updates both as the paper's two steps do.
-    parts.push((s, _t, y) => {
-      const peer = s.outputs.get(PEER_LOGITS) as tf.Tensor2D;
-      return [
-        ['peer_hard', crossEntropy(peer, y), 1],
-        ['mutual', kdDivergence(s.logits, peer, 1, 'forward'), mutual.weight],
-        ['peer_mutual', kdDivergence(peer, s.logits, 1, 'forward'), mutual.weight],
-      ];
-    });
+  if (extension) {
+    termNames.push(...extension.parts);
+    parts.push({ names: extension.parts, loss: extension.loss });
   }
 
   const loss: ObjectiveLoss = (s, t, y, at) => {
@@ -211,13 +158,13 @@ export function compileObjective(spec: DistillSpec, mutual?: MutualLearning): Ob
     const out: Record<string, tf.Scalar> = { hard };
     const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
     for (const part of parts)
-      for (const [name, value, weight] of part(s, t, y, at)) {
-        out[name] = value;
+      part.loss(s, t, y, at).forEach(([value, weight], j) => {
+        out[part.names[j]] = value;
         weighted.push([value, weight]);
-      }
+      });
     // Labels alone: the total is the hard term itself. Otherwise the weighted sum, keeping no intermediates.
     const total = weighted.length === 1 && hardWeight === 1 ? hard : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
     return { ...out, total } as LossTerms;
   };
-  return { usesTeacher, student, teacher, termNames, loss };
+  return { usesTeacher, distills: parts.length > 0, student, teacher, termNames, loss };
 }

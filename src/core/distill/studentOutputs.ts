@@ -4,7 +4,7 @@
  * layers, so training it trains the student; the student alone is what is evaluated and exported.
  */
 import * as tf from '@tensorflow/tfjs';
-import { PEER_LOGITS, type StudentBatch, type StudentOutputRequest } from './objective.ts';
+import type { StudentBatch, StudentOutputRequest } from './objective.ts';
 
 /** A requested layer or shape that does not fit; `term` is the index in `distill.terms`. */
 export class ObjectiveFitError extends Error {
@@ -31,12 +31,18 @@ export interface TrainingModel {
   projections: string[];
 }
 
+/** A model trained together with the student on the same input (the mutual-learning peer); its logits are the output `key`. */
+export interface CompanionModel {
+  key: string;
+  model: tf.LayersModel;
+}
+
 /**
  * Builds the training model. `teacherShapes` gives each teacher output's shape without the batch
  * axis (the attention maps' as [height * width]).
  */
-export function buildTrainingModel(student: tf.LayersModel, requests: StudentOutputRequest[], teacherShapes: Map<string, number[]>, phase: string, peer?: tf.LayersModel): TrainingModel {
-  if (requests.length === 0 && !peer)
+export function buildTrainingModel(student: tf.LayersModel, requests: StudentOutputRequest[], teacherShapes: Map<string, number[]>, phase: string, companions: CompanionModel[] = []): TrainingModel {
+  if (requests.length === 0 && companions.length === 0)
     return { model: student, projections: [], forward: (x, training) => ({ logits: student.apply(x, { training }) as tf.Tensor2D, outputs: new Map() }) };
   const outputs: tf.SymbolicTensor[] = [student.outputs[0]];
   const projections: string[] = [];
@@ -64,8 +70,8 @@ export function buildTrainingModel(student: tf.LayersModel, requests: StudentOut
     }
     outputs.push(out);
   }
-  // A mutual-learning peer sees the same input; its layers are named peer_*, so names stay unique.
-  if (peer) outputs.push(peer.apply(student.inputs[0]) as tf.SymbolicTensor);
+  // A companion sees the same input; its layers are named with a prefix (peer_*), so names stay unique.
+  for (const c of companions) outputs.push(c.model.apply(student.inputs[0]) as tf.SymbolicTensor);
   const model = tf.model({ inputs: student.inputs, outputs, name: `${phase}_training` });
   return {
     model,
@@ -73,7 +79,7 @@ export function buildTrainingModel(student: tf.LayersModel, requests: StudentOut
     forward: (x, training) => {
       const [logits, ...rest] = model.apply(x, { training }) as tf.Tensor[];
       const map = new Map(requests.map((r, i) => [r.key, rest[i]]));
-      if (peer) map.set(PEER_LOGITS, rest[requests.length]);
+      companions.forEach((c, i) => map.set(c.key, rest[requests.length + i]));
       return { logits: logits as tf.Tensor2D, outputs: map };
     },
   };

@@ -1,0 +1,379 @@
+/**
+ * One run while it trains. The session owns the run folder (events.jsonl, run.json), the data on
+ * the device, the teacher's outputs, every model it builds, and a stack of disposers run in
+ * reverse at `close()`. The pipeline (pipeline.ts) drives it phase by phase.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ArchitectureSpec, DistillConfig } from '../config/schema.ts';
+import { ConfigError } from '../config/problems.ts';
+import type { Split } from '../data/dataset.ts';
+import { buildModel, describeModel } from '../models/build.ts';
+import { saveModel } from '../models/io.ts';
+import { modelCost, onnxModelCost } from '../models/cost.ts';
+import { mixSeed, seedGlobalRandom } from '../random.ts';
+import type { Objective } from '../distill/objective.ts';
+import { buildTrainingModel } from '../distill/studentOutputs.ts';
+import { computeTeacherOutputs, disposeTeacherTensors, fromCached, toCached, type Splits, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
+import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
+import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
+import { trainPhase, DivergenceError } from '../train/loop.ts';
+import { latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
+import type { Companion, ModelBuilder, Stage } from '../strategies/index.ts';
+import { phaseModelName, type EvalMetrics, type LatencyResult, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
+import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
+import { teacherLabel } from './plan.ts';
+import type { Prepared } from './prepare.ts';
+import { disposeTeacher } from './prepare.ts';
+import { createRunFolder, RunFolder, readRunRecord, type RunRecord, type RunStatus } from './runFolder.ts';
+
+export interface RunOptions {
+  /** A config file for a new run. */
+  configFile?: string;
+  /** A run folder to continue from its last checkpoint. */
+  resumeDir?: string;
+  /** For a new run: an existing, empty folder to use (the editor creates it to tail it at once). */
+  runDir?: string;
+  /** Overrides the config's backend (a new run only; a resumed run keeps its own). */
+  backend?: DistillConfig['backend'];
+  /** Called for every event after it is appended to events.jsonl. */
+  onEvent?: (event: RunEvent) => void;
+  /** Polled between steps; when true the run checkpoints and ends as `stopped`. */
+  shouldStop?: () => boolean;
+}
+
+export interface RunResult {
+  runDir: string;
+  status: RunStatus;
+  summary: SummaryRow[];
+  latency?: LatencyResult[];
+  onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
+}
+
+/** One phase to train: its model, its objective, and what teaches it. */
+export interface PhaseJob {
+  phase: Phase;
+  architecture: ArchitectureSpec;
+  objective: Objective;
+  epochs: number;
+  learningRate: number;
+  /** The teacher's outputs it learns from (none for the teacher and the baseline). */
+  teacherOut?: TeacherTensors;
+  /** Models trained with it (the strategy's companions). */
+  companions?: (build: ModelBuilder) => Companion[];
+}
+
+/** A phase trained (or restored from its final checkpoint), or stopped by a signal. */
+export type PhaseResult = { stopped: false; model: tf.LayersModel; test: EvalMetrics; companions: Companion[] } | { stopped: true };
+
+/** The seed label of a phase's initial weights: the scratch and distilled students start from the same weights, so the comparison is fair. */
+const initSeed = (phase: Phase) => (phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase);
+
+function toDevice(split: Split, inputShape: number[]): DeviceSplit {
+  return { x: tf.tensor(split.x, [split.n, ...inputShape]), y: tf.tensor1d(split.y, 'int32'), n: split.n };
+}
+
+export class RunSession {
+  readonly summary: SummaryRow[] = [];
+  /** Trained (or restored) models by phase: later stages learn from them. */
+  readonly models = new Map<Phase, tf.LayersModel>();
+  /** The reference teacher's outputs (every stage that learns from `teacher` reads them). */
+  reference?: TeacherTensors;
+  private devices?: Splits<DeviceSplit>;
+  private currentPhase?: Phase;
+  private lastCheckpoint?: string;
+  private readonly disposers: Array<() => unknown> = [];
+  private readonly t0 = performance.now();
+
+  private constructor(
+    readonly prepared: Prepared,
+    private readonly options: RunOptions,
+    readonly folder: RunFolder,
+    private readonly record: RunRecord,
+    readonly resuming: boolean,
+  ) {}
+
+  /** Creates (or reopens, to resume) the run folder: the first write of a run. */
+  static open(prepared: Prepared, options: RunOptions): RunSession {
+    const { config, data, backend } = prepared;
+    const resuming = options.resumeDir !== undefined;
+    const runDir = options.resumeDir ?? options.runDir ?? createRunFolder(config.output.dir, config.name);
+    const folder = new RunFolder(runDir);
+    const startedAt = new Date();
+    const previous = resuming ? readRunRecord(runDir) : undefined;
+    const record: RunRecord = {
+      runId: folder.id,
+      name: config.name,
+      status: 'running',
+      pid: process.pid,
+      configFile: previous?.configFile ?? path.resolve(options.configFile!),
+      startedAt: previous?.startedAt ?? startedAt.toISOString(),
+      updatedAt: startedAt.toISOString(),
+      backend,
+      normalization: data.normalization.detail,
+    };
+    const session = new RunSession(prepared, options, folder, record, resuming);
+    session.defer(() => disposeTeacher(prepared.teacher));
+    session.defer(() => {
+      folder.sync();
+      folder.close();
+    });
+    if (!resuming) fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    session.saveRecord({});
+    return session;
+  }
+
+  get runDir(): string {
+    return this.folder.dir;
+  }
+
+  get device(): Splits<DeviceSplit> {
+    return this.devices!;
+  }
+
+  /** Appends an event to events.jsonl, then passes it on. */
+  emit(event: RunEventInput): void {
+    const full = this.folder.append(event);
+    this.options.onEvent?.(full);
+  }
+
+  saveRecord(patch: Partial<RunRecord>): void {
+    Object.assign(this.record, patch, { updatedAt: new Date().toISOString() });
+    this.folder.writeRecord(this.record);
+  }
+
+  /** Runs `dispose` at close (the last deferred first). */
+  defer(dispose: () => unknown): void {
+    this.disposers.push(dispose);
+  }
+
+  /** Disposes `resource` at close; returns it. */
+  own<T extends { dispose(): unknown }>(resource: T): T {
+    this.defer(() => resource.dispose());
+    return resource;
+  }
+
+  /** Announces the run and puts the data on the device. */
+  start(phases: Phase[]): void {
+    const { config, data, backend } = this.prepared;
+    this.emit({
+      type: 'run_started', runId: this.folder.id, name: config.name, configFile: this.record.configFile, resumed: this.resuming, pid: process.pid,
+      backend, node: process.version, platform: `${process.platform}-${process.arch}`, phases,
+      data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames },
+    });
+    if (backend.adapter?.software)
+      this.emit({ type: 'warning', message: `webgpu runs on a software adapter (${backend.adapter.description || backend.adapter.device}): the CPU emulates the GPU, so this run is much slower than on a real GPU or the tensorflow/wasm backends` });
+    this.devices = { train: toDevice(data.train, data.inputShape), validation: toDevice(data.validation, data.inputShape), test: toDevice(data.test, data.inputShape) };
+    const devices = this.devices;
+    this.defer(() => tf.dispose([devices.train, devices.validation, devices.test].flatMap((d) => [d.x, d.y])));
+    this.defer(() => disposeTeacherTensors(this.reference));
+  }
+
+  private get deviceX(): Splits<tf.Tensor> {
+    return { train: this.device.train.x, validation: this.device.validation.x, test: this.device.test.x };
+  }
+
+  private get hostX(): Splits<Float32Array> {
+    const { data } = this.prepared;
+    return { train: data.train.x, validation: data.validation.x, test: data.test.x };
+  }
+
+  /** Builds a model from its seed; the session disposes it. */
+  readonly build: ModelBuilder = (architecture, seedLabel, prefix) => {
+    const { config, data } = this.prepared;
+    seedGlobalRandom(mixSeed(config.train.seed, 'init', seedLabel));
+    return this.own(buildModel(architecture, data.inputShape, data.numClasses, prefix));
+  };
+
+  /** Trains one phase from its seeded initial weights, or continues it from its last checkpoint. */
+  async train(job: PhaseJob): Promise<PhaseResult> {
+    const { config, data } = this.prepared;
+    const { phase, objective: goal, epochs, learningRate, teacherOut } = job;
+    this.currentPhase = phase;
+    const model = this.build(job.architecture, initSeed(phase), '');
+    const companions = job.companions?.(this.build) ?? [];
+    const training = buildTrainingModel(model, goal.student, this.prepared.teacherShapes.get(phase) ?? new Map(), phase, companions);
+    const checkpoint = this.resuming ? latestCheckpoint(this.runDir, phase) : undefined;
+    if (checkpoint) await restoreWeights(training.model, checkpoint);
+    if (checkpoint?.progress.done) return this.trained(phase, model, checkpoint.progress.done.test, companions);
+    const stepsPerEpoch = Math.ceil(data.train.n / config.data.batchSize);
+    this.emit({ type: 'phase_started', phase, model: describeModel(model), epochs, stepsPerEpoch, fromEpoch: (checkpoint?.progress.epochsDone ?? 0) + 1 });
+    this.saveRecord({ phase, epoch: checkpoint?.progress.epochsDone ?? 0 });
+    const phaseStart = performance.now();
+    const outcome = await trainPhase(
+      {
+        phase, model, training, train: this.device.train, validation: this.device.validation,
+        teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs }, teacherValidation: this.reference?.logits.validation,
+        loss: goal.loss, epochs, learningRate, batchSize: config.data.batchSize, evalBatchSize: config.data.evalBatchSize, train_: config.train, resumeFrom: checkpoint,
+      },
+      {
+        emitStep: (e) => this.emit(e),
+        emitEpoch: (e) => {
+          this.emit(e);
+          this.saveRecord({ phase, epoch: e.epoch });
+        },
+        checkpoint: async (progress, optimizer, bestWeights) => {
+          const dir = await writeCheckpoint(this.runDir, { progress, model: training.model, optimizerSlots: (await optimizer.getState()).slots, bestWeights });
+          this.lastCheckpoint = dir;
+          this.emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
+          this.folder.sync();
+          return dir;
+        },
+        stopRequested: () => this.options.shouldStop?.() ?? false,
+      },
+    );
+    if (outcome.stopped) return { stopped: true };
+    const seconds = (performance.now() - phaseStart) / 1000;
+    const test = await evaluate(model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test, true);
+    const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
+    const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
+    const finalDir = await writeCheckpoint(this.runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model: training.model, optimizerSlots: [] });
+    this.lastCheckpoint = finalDir;
+    this.emit({ type: 'checkpoint', phase, epoch: outcome.progress.epochsDone, path: finalDir });
+    this.emit({ type: 'evaluation', phase, split: 'test', metrics: test });
+    this.emit({ type: 'phase_finished', phase, epochs: outcome.progress.epochsDone, bestEpoch, stoppedEarly: outcome.stoppedEarly, seconds });
+    this.folder.sync();
+    return this.trained(phase, model, test, companions);
+  }
+
+  private trained(phase: Phase, model: tf.LayersModel, test: EvalMetrics, companions: Companion[]): PhaseResult {
+    this.models.set(phase, model);
+    return { stopped: false, model, test, companions };
+  }
+
+  /**
+   * Trains a distillation stage on its teacher's outputs: the reference teacher's, those of an
+   * earlier stage, or the mean logits of several (an ensemble); then lists it in the summary.
+   */
+  async trainStage(stage: Stage, objective: Objective, companions: (build: ModelBuilder) => Companion[]): Promise<boolean> {
+    const { config, data } = this.prepared;
+    const requests = objective.usesTeacher ? objective.teacher : [];
+    let teacherOut: TeacherTensors | undefined;
+    if (objective.usesTeacher) {
+      const from = stage.learnsFrom;
+      if (from.length === 1 && from[0] === 'teacher') teacherOut = this.reference!;
+      else {
+        const members = from.map((p) => this.models.get(p)!);
+        const source: TeacherSource = members.length === 1 ? { kind: 'tfjs', label: from[0], model: members[0] } : { kind: 'ensemble', label: teacherLabel(from), members };
+        teacherOut = await computeTeacherOutputs(source, this.deviceX, this.hostX, data.numClasses, requests, config.data.evalBatchSize);
+      }
+    }
+    let r: PhaseResult;
+    try {
+      r = await this.train({ phase: stage.phase, architecture: stage.architecture, objective, epochs: stage.epochs, learningRate: config.train.optimizer.learningRate, teacherOut, companions });
+    } finally {
+      if (teacherOut !== this.reference) disposeTeacherTensors(teacherOut);
+    }
+    if (r.stopped) return false;
+    const distilling = objective.distills;
+    const from = [...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []), ...r.companions.map((c) => c.teaches)];
+    const name = distilling ? phaseModelName(stage.phase) : 'scratch';
+    this.summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}), ...modelCost(r.model) });
+    for (const c of r.companions) {
+      const test = await evaluate(c.model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test);
+      this.summary.push({ model: c.row.model, accuracy: test.accuracy, agreement: test.agreement, learnedFrom: c.row.learnedFrom, ...modelCost(c.model) });
+    }
+    return true;
+  }
+
+  /**
+   * The reference teacher's outputs, once for all epochs and students (exact: no augmentation),
+   * from the on-disk cache when the same teacher has seen the same inputs before; then its test
+   * evaluation (unless it was trained in the run) and its summary row.
+   */
+  async teach(teacher: TeacherSource, trainedTest?: EvalMetrics): Promise<void> {
+    const { config, data, objective } = this.prepared;
+    const requests = objective.usesTeacher ? objective.teacher : [];
+    const started = performance.now();
+    const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
+    const cacheable = config.cache.teacherOutputs && this.prepared.teacherFiles.length > 0;
+    // An ONNX teacher's layout and logits name change what its bytes compute.
+    const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
+    // And so does the execution provider that runs it (see CacheKeyParts.provider).
+    const onnx = teacher.kind === 'onnx' ? { provider: teacher.onnx.provider, providerDetail: teacher.onnx.providerDetail } : undefined;
+    const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(this.prepared.teacherFiles), inputs: this.hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions, provider: onnx?.provider }) : undefined;
+    const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
+    const outputs = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher, this.deviceX, this.hostX, data.numClasses, requests, config.data.evalBatchSize);
+    this.reference = outputs;
+    await outputs.logits.test.data(); // wait for the backend, so the time below is the real cost
+    let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
+    if (key && !cached) {
+      const written = writeTeacherCache(config.cache.dir, key, await toCached(outputs, data.numClasses), config.cache.topK, { teacher: this.prepared.teacherFiles[0], createdBy: this.folder.id, ...(onnx ? { provider: onnx.provider } : {}) });
+      cache = { hit: false, dir: written.dir, bytes: written.bytes };
+    } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
+    this.emit({ type: 'teacher_outputs', examples: counts.train + counts.validation + counts.test, seconds: (performance.now() - started) / 1000, ...(cache ? { cache } : {}), ...onnx });
+    if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
+      this.emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
+
+    let test = trainedTest;
+    if (!test) {
+      test = await evaluateLogits(outputs.logits.test, this.device.test.y, undefined, true);
+      this.emit({ type: 'evaluation', phase: 'teacher', split: 'test', metrics: test });
+    }
+    const cost = teacher.kind === 'onnx' ? onnxModelCost(teacher.onnx.file) : modelCost((teacher as { model: tf.LayersModel }).model);
+    this.summary.push({ model: 'teacher', accuracy: test.accuracy, ...cost });
+  }
+
+  /** The trained models as artifacts (tfjs, ONNX when asked) and the latency benchmark. */
+  async deliver(): Promise<Awaited<ReturnType<typeof benchRun>> | undefined> {
+    this.currentPhase = undefined;
+    const { config, data } = this.prepared;
+    const student = this.models.get('distill')!;
+    const teacher = config.teacher.source === 'train' ? this.models.get('teacher') : undefined;
+    const scratch = this.models.get('scratch');
+    const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [['student-tfjs', 'student', student]];
+    if (teacher) artifacts.push(['teacher-tfjs', 'teacher', teacher]);
+    if (scratch) artifacts.push(['scratch-tfjs', 'scratch', scratch]);
+    for (const [kind, name, model] of artifacts) {
+      const dir = path.join(this.runDir, 'artifacts', name);
+      const bytes = await saveModel(model, dir, { distillStudio: { normalization: data.normalization, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames } });
+      this.emit({ type: 'artifact', kind, path: path.join(dir, 'model.json'), bytes });
+    }
+    if (config.export.onnx) await exportRunOnnx(this.runDir, teacher ? [['student', student], ['teacher', teacher]] : [['student', student]], (e) => this.emit(e));
+    return config.bench.enabled ? benchRun(this.runDir, config, benchOptions(config), (e) => this.emit(e)) : undefined;
+  }
+
+  finish(bench: Awaited<ReturnType<typeof benchRun>> | undefined): RunResult {
+    const seconds = (performance.now() - this.t0) / 1000;
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    this.emit({ type: 'run_finished', seconds, summary: this.summary, latency: bench?.results, onnxBytes: bench?.onnxBytes, peakRssMiB });
+    this.saveRecord({ status: 'finished', finishedAt: new Date().toISOString(), summary: this.summary });
+    return { runDir: this.runDir, status: 'finished', summary: this.summary, latency: bench?.results, onnxBytes: bench?.onnxBytes };
+  }
+
+  /** A stop was requested: the phase checkpointed; the run ends as `stopped`. */
+  stop(): RunResult {
+    this.emit({ type: 'run_stopped', signal: 'SIGTERM', phase: this.currentPhase, lastCheckpoint: this.lastCheckpoint });
+    this.saveRecord({ status: 'stopped' });
+    return { runDir: this.runDir, status: 'stopped', summary: this.summary };
+  }
+
+  /** Records why the run failed (a user error, or an internal one); returns the error to rethrow. */
+  fail(err: unknown): unknown {
+    if (err instanceof DivergenceError)
+      err.message += this.lastCheckpoint ? `; the last good checkpoint is ${this.lastCheckpoint}` : '; no checkpoint was written before it';
+    const user = err instanceof ConfigError || err instanceof DivergenceError;
+    const reason = (err as Error).message;
+    try {
+      this.emit({ type: 'run_failed', kind: user ? 'user' : 'internal', reason, phase: this.currentPhase, lastCheckpoint: this.lastCheckpoint });
+      this.saveRecord({ status: 'failed', error: reason, finishedAt: new Date().toISOString() });
+    } catch {
+      // The disk may be what failed; the original error matters more.
+    }
+    return err;
+  }
+
+  /** Runs the disposers, the last deferred first; the first error (if any) is thrown after all ran. */
+  async close(): Promise<void> {
+    let first: unknown;
+    for (const dispose of this.disposers.splice(0).reverse()) {
+      try {
+        await dispose();
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * `mutual` (Zhang et al. 2018, deep mutual learning): the student and a `peer` (its own
+ * architecture, default the student's) train together from their seeded initial weights; each
+ * adds `weight · KL(other ‖ itself)` at T = 1 to its label loss. With `distill.method: "none"` it
+ * is teacher-free; with KD terms the student also learns from the teacher. The peer is
+ * checkpointed with the student (one training model), evaluated and listed, not exported.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { crossEntropy, kdDivergence } from '../distill/terms.ts';
+import { studentStage, type Strategy } from './strategy.ts';
+
+/** The key of the peer's logits among the training model's outputs. */
+export const PEER_LOGITS = 'peer:logits';
+
+export const mutual: Strategy<'mutual'> = {
+  check: () => [],
+  architectures: (config) => (config.strategy.peer ? [{ at: ['strategy', 'peer'], architecture: config.strategy.peer }] : []),
+  stages: (config) => [studentStage(config)],
+  terms: (config) => {
+    const { weight } = config.strategy;
+    return {
+      parts: ['peer_hard', 'mutual', 'peer_mutual'],
+      // Each model's KL to the other is taken with the other as a constant (kdDivergence does not
+      // differentiate its teacher side), so one summed loss updates both as the paper's two steps do.
+      loss: (s, _t, y) => {
+        const peer = s.outputs.get(PEER_LOGITS) as tf.Tensor2D;
+        return [
+          [crossEntropy(peer, y), 1],
+          [kdDivergence(s.logits, peer, 1, 'forward'), weight],
+          [kdDivergence(peer, s.logits, 1, 'forward'), weight],
+        ];
+      },
+    };
+  },
+  companions: (config, stage, build) => [
+    { key: PEER_LOGITS, model: build(config.strategy.peer ?? stage.architecture, 'peer', 'peer_'), teaches: 'peer (mutual)', row: { model: 'peer', learnedFrom: 'distilled (mutual)' } },
+  ],
+};
