@@ -124,31 +124,36 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const start = s * setup.batchSize;
         const end = Math.min(train.n, start + setup.batchSize);
         lr = learningRateAt(cfg.schedule, setup.learningRate, progress.globalStep, stepsPerEpoch, setup.epochs);
-        const batchIdx = tf.tensor1d(order.subarray(start, end), 'int32');
-        const kept: Record<string, tf.Scalar> = {};
-        let batchCorrect: tf.Scalar | undefined;
         const at = { epoch, fraction: progress.globalStep / (stepsPerEpoch * setup.epochs) };
-        const { value, grads } = tf.variableGrads(() => {
-          const xb = tf.gather(train.x, batchIdx);
-          const yb = tf.gather(train.y, batchIdx) as tf.Tensor1D;
-          const teacher = setup.teacherTrain;
-          const tb: TeacherBatch | undefined = teacher && {
-            logits: tf.gather(teacher.logits, batchIdx) as tf.Tensor2D,
-            outputs: new Map([...teacher.outputs].map(([k, v]) => [k, tf.gather(v, batchIdx)])),
-          };
-          const student = setup.training.forward(xb, true);
-          const logits = student.logits;
-          const terms = setup.loss(student, tb, yb, at);
-          for (const [k, v] of Object.entries(terms)) if (v) kept[k] = tf.keep(v.mul(end - start) as tf.Scalar);
-          batchCorrect = tf.keep(logits.argMax(1).equal(yb).sum().cast('float32') as tf.Scalar);
-          return terms.total;
-        }, variables);
-        optimizer.apply(variables.map((v) => grads[v.name]), lr);
         const prevSums = lossSums;
-        lossSums = tf.tidy(() => Object.fromEntries(Object.entries(kept).map(([k, v]) => [k, prevSums[k] ? prevSums[k].add(v) : v.clone()])) as Record<string, tf.Scalar>);
         const prevCorrect = correct;
-        correct = tf.tidy(() => prevCorrect.add(batchCorrect!));
-        tf.dispose([value, batchIdx, ...Object.values(grads), ...Object.values(kept), batchCorrect!, ...Object.values(prevSums), prevCorrect]);
+        // One scope per step: everything the step makes is released at its end, except the running
+        // sums (kept: they survive the gradient's own scope, and are read after the window).
+        tf.tidy(() => {
+          const batchIdx = tf.tensor1d(order.subarray(start, end), 'int32');
+          const { grads } = tf.variableGrads(() => {
+            const xb = tf.gather(train.x, batchIdx);
+            const yb = tf.gather(train.y, batchIdx) as tf.Tensor1D;
+            const teacher = setup.teacherTrain;
+            const tb: TeacherBatch | undefined = teacher && {
+              logits: tf.gather(teacher.logits, batchIdx) as tf.Tensor2D,
+              outputs: new Map([...teacher.outputs].map(([k, v]) => [k, tf.gather(v, batchIdx)])),
+            };
+            const student = setup.training.forward(xb, true);
+            const terms = setup.loss(student, tb, yb, at);
+            const sums: Record<string, tf.Scalar> = {};
+            for (const [k, v] of Object.entries(terms))
+              if (v) {
+                const batchSum = v.mul(end - start) as tf.Scalar;
+                sums[k] = tf.keep(prevSums[k] ? prevSums[k].add(batchSum) : batchSum);
+              }
+            lossSums = sums;
+            correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(yb).sum().cast('float32')));
+            return terms.total;
+          }, variables);
+          optimizer.apply(variables.map((v) => grads[v.name]), lr);
+        });
+        tf.dispose([...Object.values(prevSums), prevCorrect]);
 
         progress.globalStep += 1;
         windowSteps += 1;

@@ -18,7 +18,8 @@ export class Optimizer {
 
   constructor(readonly spec: OptimizerSpec, private readonly variables: tf.Variable[]) {
     const perVariable = spec.type === 'sgd' ? (spec.momentum > 0 ? 1 : 0) : 2;
-    this.slots = variables.map((v) => Array.from({ length: perVariable }, () => tf.variable(tf.zerosLike(v), false)));
+    // tidy: the zeros a slot starts from are released (a variable keeps its own reference).
+    this.slots = variables.map((v) => Array.from({ length: perVariable }, () => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
   }
 
   get stepCount(): number {
@@ -64,7 +65,7 @@ export class Optimizer {
   setState(state: OptimizerState): void {
     const flat = this.slots.flat();
     if (state.slots.length !== flat.length) throw new Error(`optimizer state has ${state.slots.length} slots, expected ${flat.length}`);
-    flat.forEach((s, i) => s.assign(tf.tensor(state.slots[i], s.shape)));
+    flat.forEach((s, i) => tf.tidy(() => s.assign(tf.tensor(state.slots[i], s.shape))));
     this.step = state.step;
   }
 
