@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { parseEvents, type EpochEvent, type EvaluationEvent, type Phase, type PhaseFinishedEvent, type RunEvent, type RunFailedEvent, type RunFinishedEvent } from '../src/protocol/events.ts';
 import { foldRun, runAccuracy, runProgress, type RunState } from '../src/protocol/run.ts';
 import { readRun, summarise } from '../src/extension/runs/runStore.ts';
+import { snapshot, statusText } from '../src/extension/dashboard/runText.ts';
 import { runCli, startCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
 
 const readEvents = (run: string): RunEvent[] => parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
@@ -144,4 +145,25 @@ test('a failed run: failed with its reason; incremental = whole', () => {
   const restarted = foldRun([{ ...(events[0] as Extract<RunEvent, { type: 'run_started' }>), resumed: true }], s);
   assert.equal(restarted.status, 'running');
   assert.equal(restarted.error, undefined);
+});
+
+test('the status bar and the Active Run view read the same fold: phase, epoch, loss, the latest validation accuracy, the end', () => {
+  const { events } = recorded.finished;
+  const at = (pred: (e: RunEvent) => boolean) => foldRun(events.slice(0, events.findIndex(pred) + 1));
+  const started = at((e) => e.type === 'run_started');
+  assert.equal(statusText(started), `$(sync~spin) Distill: starting on ${started.backend!.name}`);
+  const distillStart = at((e) => e.type === 'phase_started' && e.phase === 'distill');
+  assert.equal(statusText(distillStart), '$(sync~spin) Distill: distill 0/4');
+  assert.deepEqual({ ...snapshot('r', distillStart), loss: undefined, summary: undefined }, { id: 'r', status: 'running', phase: 'distill', epoch: 0, epochs: 4, loss: undefined, valAccuracy: undefined, agreement: undefined, summary: undefined });
+  const epoch2 = events.find((e): e is EpochEvent => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 2)!;
+  const mid = at((e) => e === epoch2);
+  assert.match(statusText(mid), new RegExp(`^\\$\\(sync~spin\\) Distill: distill 2/4 · loss ${epoch2.train.loss.total.toFixed(3)} · val ${(epoch2.validation!.accuracy * 100).toFixed(1)}% · ETA \\d+s$`));
+  assert.deepEqual(snapshot('r', mid), { id: 'r', status: 'running', phase: 'distill', epoch: 2, epochs: 4, loss: epoch2.train.loss.total, valAccuracy: epoch2.validation!.accuracy, agreement: epoch2.validation!.agreement, summary: undefined });
+  const done = foldRun(events);
+  assert.equal(statusText(done), '$(pass) Distill: finished');
+  assert.deepEqual(snapshot('r', done).summary, (events.at(-1) as RunFinishedEvent).summary);
+  assert.equal(snapshot('r', done).phase, undefined);
+  const failed = foldRun(recorded.failed.events);
+  assert.equal(statusText(failed), '$(error) Distill: failed');
+  assert.equal(snapshot('r', failed).status, `failed: ${failed.error}`);
 });

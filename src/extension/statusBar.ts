@@ -5,24 +5,7 @@
 import * as vscode from 'vscode';
 import type { RunEvent } from '../protocol/events.ts';
 import { foldRun, type RunState } from '../protocol/run.ts';
-
-/** The status bar's text for a run's state: phase, epoch, loss, validation accuracy of the latest epoch and ETA. */
-export function statusText(s: RunState): string {
-  if (s.status === 'finished') return '$(pass) Distill: finished';
-  if (s.status === 'failed') return '$(error) Distill: failed';
-  if (s.status === 'stopped') return '$(debug-pause) Distill: stopped';
-  const p = s.phase && s.byPhase[s.phase];
-  if (!p || !p.startedAt) return `$(sync~spin) Distill: starting on ${s.backend?.name ?? '?'}`;
-  const fromEpoch = p.fromEpoch ?? 1;
-  // Epochs reported since the phase (re)started: before the first, the phase's start.
-  if (!p.epochAt || p.epochAt < p.startedAt || p.epoch < fromEpoch) return `$(sync~spin) Distill: ${p.phase} 0/${p.epochs ?? '?'}`;
-  const epochs = p.epochs ?? p.epoch;
-  const perEpoch = (Date.parse(p.epochAt) - Date.parse(p.startedAt)) / (p.epoch - fromEpoch + 1);
-  const eta = Math.max(0, Math.round((perEpoch * (epochs - p.epoch)) / 1000));
-  const v = p.validation[p.epoch];
-  const acc = v ? ` · val ${(v.accuracy * 100).toFixed(1)}%` : '';
-  return `$(sync~spin) Distill: ${p.phase} ${p.epoch}/${epochs} · loss ${(p.trainLoss ?? 0).toFixed(3)}${acc} · ETA ${eta}s`;
-}
+import { statusText } from './dashboard/runText.ts';
 
 export class RunStatusBar {
   private readonly item = vscode.window.createStatusBarItem('distill.activeRun', vscode.StatusBarAlignment.Left, 10);

@@ -3,32 +3,10 @@
  * static HTML (no script at all: CSP default-src 'none'), redrawn at most twice a second.
  */
 import * as vscode from 'vscode';
-import type { RunEvent, SummaryRow } from '../../protocol/events.ts';
+import type { RunEvent } from '../../protocol/events.ts';
 import { foldRun, type RunState } from '../../protocol/run.ts';
+import { snapshot, type Snapshot } from './runText.ts';
 import { nonce } from './html.ts';
-
-export interface Snapshot {
-  id: string;
-  status: string;
-  phase?: string;
-  epoch?: number;
-  epochs?: number;
-  loss?: number;
-  valAccuracy?: number;
-  agreement?: number;
-  summary?: SummaryRow[];
-}
-
-/** The view's numbers from the run's state: the current phase's latest epoch, and the summary once finished. */
-export function snapshot(id: string, s: RunState): Snapshot {
-  const status = s.status === 'failed' ? `failed: ${s.error}` : s.status;
-  const p = s.status === 'finished' ? undefined : s.phase && s.byPhase[s.phase];
-  if (!p) return { id, status, loss: s.lastLoss, summary: s.summary };
-  // The latest epoch of this start of the phase (a resumed phase starts again from 0).
-  const since = p.epochAt !== undefined && p.startedAt !== undefined && p.epochAt >= p.startedAt;
-  const v = since ? p.validation[p.epoch] : undefined;
-  return { id, status, phase: p.phase, epoch: since ? p.epoch : 0, epochs: p.epochs, loss: p.lastLoss ?? s.lastLoss, valAccuracy: v?.accuracy, agreement: v?.agreement, summary: s.summary };
-}
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v?: number) => (v === undefined ? '–' : `${(v * 100).toFixed(2)}%`);
