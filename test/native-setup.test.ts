@@ -111,14 +111,36 @@ npm error command sh -c node scripts/install.js
 npm error CPU-linux-4.22.0.tar.gz
 npm error https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-cpu-linux-x86_64-2.9.1.tar.gz
 npm error * Downloading libtensorflow
+npm error node:events:502
+npm error       throw er; // Unhandled 'error' event
+npm error       ^
+npm error
 npm error Error: getaddrinfo ENOTFOUND storage.googleapis.com
+npm error     at GetAddrInfoReqWrap.onlookupall [as oncomplete] (node:dns:122:26)
+npm error Emitted 'error' event on ClientRequest instance at:
+npm error     at emitErrorEvent (node:_http_client:101:11)
+npm error     at TLSSocket.socketErrorListener (node:_http_client:504:5)
+npm error     at TLSSocket.emit (node:events:524:28)
+npm error     at emitErrorNT (node:internal/streams/destroy:169:8)
+npm error     at emitErrorCloseNT (node:internal/streams/destroy:128:3)
+npm error     at process.processTicksAndRejections (node:internal/process/task_queues:82:21) {
+npm error   errno: -3008,
+npm error   code: 'ENOTFOUND',
+npm error   syscall: 'getaddrinfo',
+npm error   hostname: 'storage.googleapis.com'
+npm error }
+npm error
+npm error Node.js v20.20.2
 npm error A complete log of this run can be found in: /root/.npm/_logs/2026-12-01T20_07_16_032Z-debug-0.log`;
 
 test("an install failure is told apart: tfjs-node's download (the wheel build avoids it) or npm itself", () => {
   assert.equal(classifyInstallFailure(DOWNLOAD_FAILURE), 'download');
   assert.equal(classifyInstallFailure('npm error code ENOTFOUND\nnpm error request to https://registry.npmjs.org/@tensorflow%2ftfjs-node failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org'), 'npm');
   assert.equal(classifyInstallFailure('npm error code EACCES\nnpm error syscall mkdir'), 'npm');
-  assert.equal(errorSummary(DOWNLOAD_FAILURE, 1), 'npm error Error: getaddrinfo ENOTFOUND storage.googleapis.com');
+  assert.equal(errorSummary(DOWNLOAD_FAILURE), 'Error: getaddrinfo ENOTFOUND storage.googleapis.com');
+  assert.equal(errorSummary('npm error code E404\nnpm error 404 Not Found - GET https://registry.npmjs.org/@tensorflow%2ftfjs-nod - Not found'), 'code E404 / 404 Not Found - GET https://registry.npmjs.org/@tensorflow%2ftfjs-nod - Not found');
+  assert.equal(errorSummary('setup-native-tfjs: compiling the addon\nsetup-native-tfjs: error: make is missing (Debian: apt-get install build-essential)'), 'setup-native-tfjs: error: make is missing (Debian: apt-get install build-essential)');
+  assert.equal(errorSummary('something odd\nand then this'), 'something odd / and then this');
 });
 
 test('runTrainer and the run manager give the trainer DISTILL_NATIVE_DIR, and the trainer loads tfjs-node from there', { skip: built }, async () => {

@@ -13,6 +13,7 @@ import type { Ctx } from './context.ts';
 import { backendRows, backendsMarkdown, planBackend, planLabel, trainsConvolutions, type BackendPlan, type BackendRow } from './backendPlan.ts';
 import { buildFromWheel, errorSummary, findNodeAndNpm, installOnline, offlineBuildSupported, TFJS_NODE_VERSION, type NodeAndNpm, type StepOptions, type StepResult } from './nativeSetup.ts';
 import { isConfig } from './diagnostics.ts';
+import { nativePackageDir } from '../core/nativeModules.ts';
 import type { BackendHeader } from './runsTree.ts';
 
 interface ConfigFacts {
@@ -206,6 +207,13 @@ function withStep<T extends StepResult>(title: string, log: vscode.OutputChannel
 export async function setUpNativeBackend(ctx: Ctx): Promise<void> {
   const dir = ctx.nativeDir();
   const log = ctx.setupLog();
+  const tensorflow = ctx.backends.report?.backends.find((b) => b.name === 'tensorflow');
+  if (tensorflow?.loads && fs.existsSync(path.join(nativePackageDir(dir, '@tensorflow/tfjs-node'), 'package.json'))) {
+    const a = await vscode.window.showInformationMessage(`The native backend is set up already: tensorflow loads (${tensorflow.device ?? 'CPU'}) from ${dir}.`, 'Reinstall');
+    if (a !== 'Reinstall') return;
+    fs.rmSync(dir, { recursive: true, force: true });
+    log.appendLine(`Removed ${dir} to reinstall.`);
+  }
   const tools = findNodeAndNpm({ nodePath: ctx.settings().nodePath, execPath: process.execPath, pathEnv: process.env.PATH ?? process.env.Path, platform: process.platform });
   if ('error' in tools) {
     log.appendLine(`Set Up Native Backend: ${tools.error}`);

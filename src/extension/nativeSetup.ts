@@ -155,11 +155,11 @@ export function classifyInstallFailure(output: string): OnlineFailure {
   return /storage\.googleapis\.com|libtensorflow|scripts[\\/]install\.js/i.test(output) ? 'download' : 'npm';
 }
 
-/** The last lines of npm's or the build's output that say what went wrong. */
-export function errorSummary(output: string, lines = 3): string {
-  const errs = output.split(/\r?\n/).map((l) => l.trim()).filter((l) => /error|ENOTFOUND|EACCES|ECONNREFUSED|ETIMEDOUT|not found|failed/i.test(l) && !/^npm (error|ERR!) *$/.test(l));
-  const useful = errs.filter((l) => !/A complete log of this run|^npm (error|ERR!) (path|command|code)\b/.test(l));
-  return (useful.length ? useful : errs).slice(-lines).join(' / ') || output.trim().split(/\r?\n/).slice(-lines).join(' / ');
+/** The lines of npm's or the build's output that say what went wrong (an `Error:` line or an error code), without npm's prefix. */
+export function errorSummary(output: string, lines = 2): string {
+  const all = output.split(/\r?\n/).map((l) => l.replace(/^npm (error|ERR!)\s?/, '').trim()).filter(Boolean);
+  const telling = all.filter((l) => /\b\w*Error\b:|\berror:|\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EACCES|EPERM|ENOSPC|E404|E403)\b|\b40[34] Not Found|\bForbidden\b/.test(l) && !/^at |^\w+: ['"\d-]|A complete log of this run/.test(l));
+  return [...new Set(telling.length ? telling : all.filter((l) => !/A complete log of this run/.test(l)))].slice(-lines).join(' / ');
 }
 
 /** Makes `dir` an npm project of its own (a package.json that records the native package). */

@@ -109,10 +109,20 @@ export async function openVsCode(files: Record<string, string>, options: { trust
 
 /** Runs a command from the palette by its title, as a user types it. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(title); // F1 opens the palette with '>' already typed
-  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${title.split(': ').pop()}"]`, { timeout: 20000 });
+  // The extension's commands join the palette when code-server has registered the extension:
+  // 9-19 s after the window opens on a 2-core machine. An open palette does not always pick them
+  // up, so it is reopened until they are there.
+  const row = `.quick-input-list .monaco-list-row[aria-label*="${title.split(': ').pop()}"]`;
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(title); // F1 opens the palette with '>' already typed
+    const found = await page.waitForSelector(row, { timeout: 5000 }).then(() => true, () => false);
+    if (found) break;
+    if (Date.now() > deadline) throw new Error(`the command palette has no "${title}"`);
+    await page.keyboard.press('Escape');
+  }
   await page.keyboard.press('Enter');
 }
 
