@@ -19,7 +19,7 @@ import { computeTeacherOutputs, disposeTeacherTensors, fromCached, toCached, typ
 import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
 import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
 import { trainPhase, DivergenceError } from '../train/loop.ts';
-import { latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
+import { CheckpointError, latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
 import type { Companion, ModelBuilder, Stage } from '../strategies/index.ts';
 import { phaseModelName, type EvalMetrics, type LatencyResult, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
 import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
@@ -353,7 +353,7 @@ export class RunSession {
   fail(err: unknown): unknown {
     if (err instanceof DivergenceError)
       err.message += this.lastCheckpoint ? `; the last good checkpoint is ${this.lastCheckpoint}` : '; no checkpoint was written before it';
-    const user = err instanceof ConfigError || err instanceof DivergenceError;
+    const user = err instanceof ConfigError || err instanceof DivergenceError || err instanceof CheckpointError;
     const reason = (err as Error).message;
     try {
       this.emit({ type: 'run_failed', kind: user ? 'user' : 'internal', reason, phase: this.currentPhase, lastCheckpoint: this.lastCheckpoint });

@@ -2,15 +2,62 @@
  * Checkpoints: `checkpoints/<phase>/<name>/` with the model (model.json + weights.bin), the
  * optimizer's slots, the best weights so far (early stopping) and `state.json`. Each folder is
  * written to a temp name and renamed, so a crash never leaves a half-written checkpoint.
+ *
+ * Every array is stored under its name (a weight's `dense_1/kernel`, an optimizer slot's
+ * `dense_1/kernel/m`), so a checkpoint that does not fit the model it is restored into is refused
+ * naming what differs, instead of being loaded by position.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Phase, EvalMetrics } from '../../protocol/events.ts';
 import { writeDirAtomic } from '../fsutil.ts';
-import { loadModel, saveModel } from '../models/io.ts';
+import { loadModel, ModelFileError, saveModel } from '../models/io.ts';
 
-export const CHECKPOINT_VERSION = 1;
+/** 2: optimizer.bin and best.bin name each array (1 stored them by position). */
+export const CHECKPOINT_VERSION = 2;
+
+/** A checkpoint that cannot be resumed: another version, or another model. A user error (the CLI exits 2). */
+export class CheckpointError extends ModelFileError {
+  override name = 'CheckpointError';
+}
+
+/** An array of a checkpoint with its name and shape. */
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** A saved set of arrays that does not fit what it is restored into; the message names the difference. */
+export class MismatchError extends Error {
+  override name = 'MismatchError';
+}
+
+const someOf = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/**
+ * The saved arrays in the order of `expected`, matched by name; a missing, extra or reshaped
+ * array is a MismatchError naming it (`what`: "optimizer slots", "best weights", "weights").
+ */
+export function matchByName<T extends { name: string; shape: readonly number[] }>(saved: T[], expected: Array<{ name: string; shape: readonly number[] }>, what: string): T[] {
+  const byName = new Map(saved.map((a) => [a.name, a]));
+  const wanted = new Set(expected.map((e) => e.name));
+  const missing = expected.filter((e) => !byName.has(e.name)).map((e) => e.name);
+  const extra = saved.filter((a) => !wanted.has(a.name)).map((a) => a.name);
+  if (missing.length || extra.length)
+    throw new MismatchError(`the saved ${what} do not fit this model: ${[missing.length ? `none for ${someOf(missing)}` : '', extra.length ? `${someOf(extra)} that it does not have` : ''].filter(Boolean).join('; ')}`);
+  return expected.map((e) => {
+    const a = byName.get(e.name)!;
+    if (a.shape.length !== e.shape.length || a.shape.some((d, i) => d !== e.shape[i]))
+      throw new MismatchError(`the saved ${what} do not fit this model: ${e.name} is ${shapeText(a.shape)} there and ${shapeText(e.shape)} here`);
+    return a;
+  });
+}
+
+/** The stable names of a model's weights (`dense_1/kernel`), in `getWeights()` order. */
+export const weightNames = (model: tf.LayersModel): Array<{ name: string; shape: number[] }> => model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[] }));
 
 export interface PhaseProgress {
   version: typeof CHECKPOINT_VERSION;
@@ -31,31 +78,34 @@ export interface PhaseProgress {
 export interface CheckpointPayload {
   progress: PhaseProgress;
   model: tf.LayersModel;
-  optimizerSlots: Float32Array[];
+  optimizerSlots: NamedArray[];
+  /** The best weights so far, in the order of `model.getWeights()`. */
   bestWeights?: tf.Tensor[];
 }
 
 export const checkpointName = (p: PhaseProgress) =>
   p.done ? 'final' : `epoch-${String(p.epochsDone).padStart(4, '0')}${p.stepInEpoch > 0 ? `-step-${String(p.stepInEpoch).padStart(6, '0')}` : ''}`;
 
-function writeFloats(file: string, arrays: ArrayLike<number>[]): void {
-  const header = Buffer.from(JSON.stringify(arrays.map((a) => a.length)));
+/** [u32 header length][JSON header: name and shape of each array][float32 data, in order]. */
+function writeArrays(file: string, arrays: NamedArray[]): void {
+  const header = Buffer.from(JSON.stringify(arrays.map((a) => ({ name: a.name, shape: a.shape }))));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  const body = Buffer.concat(arrays.map((a) => Buffer.from(Float32Array.from(a).buffer)));
+  const body = Buffer.concat(arrays.map((a) => Buffer.from(Float32Array.from(a.data).buffer)));
   fs.writeFileSync(file, Buffer.concat([len, header, body]));
 }
 
-function readFloats(file: string): Float32Array[] {
+function readArrays(file: string): NamedArray[] {
   const buf = fs.readFileSync(file);
   const headerLength = buf.readUInt32LE(0);
-  const lengths = JSON.parse(buf.subarray(4, 4 + headerLength).toString()) as number[];
+  const entries = JSON.parse(buf.subarray(4, 4 + headerLength).toString()) as Array<{ name: string; shape: number[] }>;
   let offset = 4 + headerLength;
-  return lengths.map((n) => {
-    const out = new Float32Array(n);
-    Buffer.from(out.buffer).set(buf.subarray(offset, offset + n * 4));
+  return entries.map(({ name, shape }) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    Buffer.from(data.buffer).set(buf.subarray(offset, offset + n * 4));
     offset += n * 4;
-    return out;
+    return { name, shape, data };
   });
 }
 
@@ -64,11 +114,12 @@ export async function writeCheckpoint(runDir: string, payload: CheckpointPayload
   const dir = path.join(runDir, 'checkpoints', payload.progress.phase, checkpointName(payload.progress));
   const modelDir = path.join(path.dirname(dir), `.model-${process.pid}`);
   await saveModel(payload.model, modelDir);
-  const best = payload.bestWeights && (await Promise.all(payload.bestWeights.map((t) => t.data())));
+  const names = weightNames(payload.model);
+  const best = payload.bestWeights && (await Promise.all(payload.bestWeights.map(async (t, i) => ({ name: names[i].name, shape: t.shape, data: (await t.data()) as Float32Array }))));
   writeDirAtomic(dir, (tmp) => {
     fs.renameSync(modelDir, path.join(tmp, 'model'));
-    writeFloats(path.join(tmp, 'optimizer.bin'), payload.optimizerSlots);
-    if (best) writeFloats(path.join(tmp, 'best.bin'), best);
+    writeArrays(path.join(tmp, 'optimizer.bin'), payload.optimizerSlots);
+    if (best) writeArrays(path.join(tmp, 'best.bin'), best);
     fs.writeFileSync(path.join(tmp, 'state.json'), `${JSON.stringify(payload.progress, null, 2)}\n`);
   });
   return dir;
@@ -78,8 +129,8 @@ export interface LoadedCheckpoint {
   dir: string;
   progress: PhaseProgress;
   modelJson: string;
-  optimizerSlots: () => Float32Array[];
-  bestWeights: () => Float32Array[] | undefined;
+  optimizerSlots: () => NamedArray[];
+  bestWeights: () => NamedArray[] | undefined;
 }
 
 /** The most advanced complete checkpoint of a phase (`final` first), or undefined. */
@@ -91,19 +142,34 @@ export function latestCheckpoint(runDir: string, phase: Phase): LoadedCheckpoint
   if (!name) return undefined;
   const dir = path.join(phaseDir, name);
   const progress = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as PhaseProgress;
-  if (progress.version !== CHECKPOINT_VERSION) throw new Error(`${dir}: checkpoint version ${progress.version}, expected ${CHECKPOINT_VERSION}`);
+  if (progress.version !== CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      dir,
+      `checkpoint version ${progress.version}, but this Distill Studio resumes version ${CHECKPOINT_VERSION} only${progress.version < CHECKPOINT_VERSION ? ' (older checkpoints store the optimizer state without variable names)' : ''}; start a new run with the run's config.json`,
+    );
   return {
     dir,
     progress,
     modelJson: path.join(dir, 'model', 'model.json'),
-    optimizerSlots: () => readFloats(path.join(dir, 'optimizer.bin')),
-    bestWeights: () => (fs.existsSync(path.join(dir, 'best.bin')) ? readFloats(path.join(dir, 'best.bin')) : undefined),
+    optimizerSlots: () => readArrays(path.join(dir, 'optimizer.bin')),
+    bestWeights: () => (fs.existsSync(path.join(dir, 'best.bin')) ? readArrays(path.join(dir, 'best.bin')) : undefined),
   };
 }
 
-/** Loads the weights of a checkpoint into a model of the same architecture. */
+/** Loads the weights of a checkpoint into a model of the same architecture; another one is refused by name. */
 export async function restoreWeights(model: tf.LayersModel, checkpoint: LoadedCheckpoint): Promise<void> {
   const { model: saved } = await loadModel(checkpoint.modelJson);
-  model.setWeights(saved.getWeights());
-  saved.dispose();
+  try {
+    const values = saved.getWeights();
+    const named = weightNames(saved).map((w, i) => ({ ...w, value: values[i] }));
+    let matched: typeof named;
+    try {
+      matched = matchByName(named, weightNames(model), 'weights');
+    } catch (err) {
+      throw err instanceof MismatchError ? new CheckpointError(checkpoint.dir, err.message) : err;
+    }
+    model.setWeights(matched.map((w) => w.value));
+  } finally {
+    saved.dispose();
+  }
 }

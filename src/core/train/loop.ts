@@ -9,7 +9,7 @@ import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEven
 import type { ObjectiveLoss, TeacherBatch } from '../distill/objective.ts';
 import type { TrainingModel } from '../distill/studentOutputs.ts';
 import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
-import { CHECKPOINT_VERSION, type LoadedCheckpoint, type PhaseProgress } from './checkpoint.ts';
+import { CHECKPOINT_VERSION, CheckpointError, matchByName, MismatchError, weightNames, type LoadedCheckpoint, type PhaseProgress } from './checkpoint.ts';
 import { evaluate, type DeviceSplit } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
@@ -64,8 +64,10 @@ export interface PhaseOutcome {
 
 export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<PhaseOutcome> {
   const { model, train, phase, train_: cfg } = setup;
-  const variables = setup.training.model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = new Optimizer(cfg.optimizer, variables);
+  const weights = setup.training.model.trainableWeights;
+  const variables = weights.map((w) => w.read() as tf.Variable);
+  // Slots are named after the weights' stable names (dense_1/kernel), as the checkpoint stores them.
+  const optimizer = new Optimizer(cfg.optimizer, variables, weights.map((w) => w.originalName));
   const stepsPerEpoch = Math.ceil(train.n / setup.batchSize);
   let progress: PhaseProgress = {
     version: CHECKPOINT_VERSION,
@@ -80,10 +82,17 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
   };
   let bestWeights: tf.Tensor[] | undefined;
   if (setup.resumeFrom) {
-    progress = { ...setup.resumeFrom.progress };
-    optimizer.setState({ step: progress.optimizerStep, slots: setup.resumeFrom.optimizerSlots() });
-    const best = setup.resumeFrom.bestWeights();
-    if (best) bestWeights = setup.training.model.getWeights().map((w, i) => tf.keep(tf.tensor(best[i], w.shape)));
+    const from = setup.resumeFrom;
+    progress = { ...from.progress };
+    try {
+      optimizer.setState({ step: progress.optimizerStep, slots: from.optimizerSlots() });
+      const best = from.bestWeights();
+      const expected = weightNames(setup.training.model);
+      if (best) bestWeights = matchByName(best, expected, 'best weights').map((w) => tf.keep(tf.tensor(w.data, w.shape)));
+    } catch (err) {
+      optimizer.dispose();
+      throw err instanceof MismatchError ? new CheckpointError(from.dir, err.message) : err;
+    }
   }
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;

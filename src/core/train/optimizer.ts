@@ -5,21 +5,34 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OptimizerSpec } from '../config/schema.ts';
+import { matchByName, type NamedArray } from './checkpoint.ts';
 
 export interface OptimizerState {
   step: number;
-  /** One entry per slot (m, v or momentum buffer) per variable, in variable order. */
-  slots: Float32Array[];
+  /** Every slot (m, v or momentum buffer) of every variable, named `<variable>/<slot>`, in variable order. */
+  slots: NamedArray[];
+}
+
+/** The slots each variable has, by name. */
+function slotNames(spec: OptimizerSpec): string[] {
+  if (spec.type === 'sgd') return spec.momentum > 0 ? ['momentum'] : [];
+  return ['m', 'v'];
 }
 
 export class Optimizer {
   private step = 0;
   private readonly slots: tf.Variable[][];
+  private readonly slotNames: string[][];
 
-  constructor(readonly spec: OptimizerSpec, private readonly variables: tf.Variable[]) {
-    const perVariable = spec.type === 'sgd' ? (spec.momentum > 0 ? 1 : 0) : 2;
+  /**
+   * `names`: stable names of the variables (a layer weight's `dense_1/kernel`) that the state's
+   * slots are named after; by default their positions (`0`, `1`, ...).
+   */
+  constructor(readonly spec: OptimizerSpec, private readonly variables: tf.Variable[], names: string[] = variables.map((_, i) => String(i))) {
+    const perVariable = slotNames(spec);
+    this.slotNames = names.map((n) => perVariable.map((slot) => `${n}/${slot}`));
     // tidy: the zeros a slot starts from are released (a variable keeps its own reference).
-    this.slots = variables.map((v) => Array.from({ length: perVariable }, () => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
+    this.slots = variables.map((v) => perVariable.map(() => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
   }
 
   get stepCount(): number {
@@ -59,13 +72,18 @@ export class Optimizer {
   }
 
   async getState(): Promise<OptimizerState> {
-    return { step: this.step, slots: (await Promise.all(this.slots.flat().map((s) => s.data()))) as Float32Array[] };
+    const names = this.slotNames.flat();
+    const slots = this.slots.flat();
+    const data = (await Promise.all(slots.map((s) => s.data()))) as Float32Array[];
+    return { step: this.step, slots: slots.map((s, i) => ({ name: names[i], shape: s.shape, data: data[i] })) };
   }
 
+  /** Restores a state, matched by slot name: a state of other variables or another optimizer is a MismatchError naming the slots. */
   setState(state: OptimizerState): void {
     const flat = this.slots.flat();
-    if (state.slots.length !== flat.length) throw new Error(`optimizer state has ${state.slots.length} slots, expected ${flat.length}`);
-    flat.forEach((s, i) => tf.tidy(() => s.assign(tf.tensor(state.slots[i], s.shape))));
+    const names = this.slotNames.flat();
+    const values = matchByName(state.slots, flat.map((s, i) => ({ name: names[i], shape: s.shape })), 'optimizer slots');
+    flat.forEach((s, i) => tf.tidy(() => s.assign(tf.tensor(values[i].data, s.shape))));
     this.step = state.step;
   }
 
