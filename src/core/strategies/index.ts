@@ -2,7 +2,8 @@
  * The strategies by `strategy.type`. The `satisfies` clause makes a schema variant without a
  * module here a compile error; `strategyFor` binds a config to its strategy.
  */
-import type { DistillConfig } from '../config/schema.ts';
+import type { ArchitectureSpec, DistillConfig } from '../config/schema.ts';
+import type { JsonPath } from '../config/problems.ts';
 import type { Objective, ObjectiveExtension } from '../distill/objective.ts';
 import { assistants } from './assistants.ts';
 import { bornAgain } from './bornAgain.ts';
@@ -24,7 +25,7 @@ const registry: { [K in StrategyType]: Strategy<K> } = STRATEGIES;
 /** A config's strategy, bound to the config. */
 export interface BoundStrategy {
   check(objective: Objective): StrategyProblem[];
-  architectures(): ReturnType<Strategy<StrategyType>['architectures']>;
+  architectures(): Array<{ at: JsonPath; architecture: ArchitectureSpec }>;
   stages(): Stage[];
   terms(): ObjectiveExtension | undefined;
   companions(stage: Stage, build: ModelBuilder): Companion[];
