@@ -7,4 +7,8 @@ if (!fs.existsSync(cli)) {
   console.error('distill: the CLI is not built yet; run `npm run build` in ' + path.join(__dirname, '..'));
   process.exit(2);
 }
-require(cli).main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+require(cli)
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

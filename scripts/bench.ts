@@ -35,7 +35,9 @@ const repeat = Number(values.repeat);
 const epochs = Number(values.epochs);
 const dataDir = values.data!;
 if (!fs.existsSync(path.join(dataDir, 'train-images-idx3-ubyte.gz'))) {
-  console.error(`bench: full Fashion-MNIST not found in ${dataDir} (Debian: apt-get install dataset-fashion-mnist; or --data <folder>)`);
+  console.error(
+    `bench: full Fashion-MNIST not found in ${dataDir} (Debian: apt-get install dataset-fashion-mnist; or --data <folder>)`,
+  );
   process.exit(2);
 }
 const cli = path.join(root, 'dist', 'trainer', 'cli.js');
@@ -69,7 +71,11 @@ function ours(backend: string, seed: number, teacherModel?: string): { m: Measur
     data: { source: 'idx', dir: dataDir, validationFraction: 0, batchSize: 128, evalBatchSize: 1000 },
     teacher: teacherModel
       ? { source: 'tfjs', path: teacherModel }
-      : { source: 'train', architecture: { type: 'cnn', channels: [32, 64], kernelSize: 3, pool: 'max', dense: [128] }, epochs },
+      : {
+          source: 'train',
+          architecture: { type: 'cnn', channels: [32, 64], kernelSize: 3, pool: 'max', dense: [128] },
+          epochs,
+        },
     student: { architecture: { type: 'mlp', hidden: [64] } },
     distill: { method: 'kd', temperature: 4, alpha: 0.5 },
     train: { epochs, optimizer: { type: 'adam', learningRate: 0.001 }, seed, logEvery: 100 },
@@ -82,7 +88,10 @@ function ours(backend: string, seed: number, teacherModel?: string): { m: Measur
   const file = path.join(work, `${backend}-${seed}.distill.json`);
   fs.writeFileSync(file, JSON.stringify(config));
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [cli, 'train', file], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(process.execPath, [cli, 'train', file], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   const jobS = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`our ${backend} run failed:\n${r.stderr}`);
   const runDir = r.stdout.match(/run folder: (.*)/)![1].trim();
@@ -119,14 +128,42 @@ const TORCH_LABEL: Record<TorchMode, string> = { online: 'online teacher', cache
 function torch(seed: number, mode: TorchMode): Measure | undefined {
   const probe = spawnSync(values.python!, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (probe.status !== 0) return undefined;
-  const wrapper = 'import resource, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)';
+  const wrapper =
+    'import resource, runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)';
   const t0 = performance.now();
-  const r = spawnSync(values.python!, ['-c', wrapper, values.anchor!, '--json', '--threads', values.threads!, '--epochs', String(epochs), '--teacher-epochs', String(epochs), '--seed', String(seed), '--data', dataDir, ...(mode === 'cached' ? ['--cache-teacher'] : [])], { encoding: 'utf8' });
+  const r = spawnSync(
+    values.python!,
+    [
+      '-c',
+      wrapper,
+      values.anchor!,
+      '--json',
+      '--threads',
+      values.threads!,
+      '--epochs',
+      String(epochs),
+      '--teacher-epochs',
+      String(epochs),
+      '--seed',
+      String(seed),
+      '--data',
+      dataDir,
+      ...(mode === 'cached' ? ['--cache-teacher'] : []),
+    ],
+    { encoding: 'utf8' },
+  );
   const jobS = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`PyTorch anchor failed:\n${r.stderr}`);
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   const rss = Number(r.stderr.match(/MAXRSS_KIB (\d+)/)?.[1] ?? NaN);
-  return { teacherS: res.teacher.train_s, scratchS: res.scratch.train_s, kdS: res.kd.train_s, jobS, peakMiB: rss / 1024, acc: { teacher: res.teacher.acc, scratch: res.scratch.acc, kd: res.kd.acc } };
+  return {
+    teacherS: res.teacher.train_s,
+    scratchS: res.scratch.train_s,
+    kdS: res.kd.train_s,
+    jobS,
+    peakMiB: rss / 1024,
+    acc: { teacher: res.teacher.acc, scratch: res.scratch.acc, kd: res.kd.acc },
+  };
 }
 
 function medianMeasure(ms: Measure[]): Measure {
@@ -156,7 +193,10 @@ const flops = {
 
 /** What `distill doctor --json` says of each backend; undefined when it cannot answer (each run then says why it fails). */
 function doctor(): DoctorReport | undefined {
-  const r = spawnSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(process.execPath, [cli, 'doctor', '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   try {
     return r.status === 0 ? (JSON.parse(r.stdout) as DoctorReport) : undefined;
   } catch {
@@ -171,7 +211,8 @@ function unavailable(backend: string, report: DoctorReport | undefined): string 
   if (!b) return `not a backend the trainer knows (it knows ${report.backends.map((x) => x.name).join(', ')})`;
   if (!b.loads) return `${b.detail}${b.fix ? `; fix: ${b.fix}` : ''}`;
   // A CPU rasterizer would take hours on the full job and says nothing about a GPU.
-  if (b.adapter?.software && !values['allow-software']) return `only a software adapter (${b.adapter.description || b.adapter.device}), not a GPU (--allow-software runs it anyway)`;
+  if (b.adapter?.software && !values['allow-software'])
+    return `only a software adapter (${b.adapter.description || b.adapter.device}), not a GPU (--allow-software runs it anyway)`;
   return undefined;
 }
 
@@ -180,7 +221,10 @@ const backendStatus: Array<{ backend: string; status: string; device?: string }>
 const report = doctor();
 if (!report) console.error('bench: distill doctor did not answer; each backend is tried by running it');
 let teacherForOthers: string | undefined;
-for (const backend of values.backends!.split(',').map((b) => b.trim()).filter(Boolean)) {
+for (const backend of values
+  .backends!.split(',')
+  .map((b) => b.trim())
+  .filter(Boolean)) {
   const why = unavailable(backend, report);
   if (why) {
     backendStatus.push({ backend, status: `unavailable: ${why}` });
@@ -191,10 +235,15 @@ for (const backend of values.backends!.split(',').map((b) => b.trim()).filter(Bo
   let failure: string | undefined;
   for (let i = 0; i < repeat; i++) {
     // wasm cannot train conv layers (nor, in useful time, the JS cpu backend): they distil from a teacher trained by another backend's run.
-    const needsTeacher = backend === 'wasm' || backend === 'cpu' || report?.backends.find((b) => b.name === backend)?.canTrainConvs === false;
+    const needsTeacher =
+      backend === 'wasm' ||
+      backend === 'cpu' ||
+      report?.backends.find((b) => b.name === backend)?.canTrainConvs === false;
     if (needsTeacher && !teacherForOthers) {
       teacherForOthers = path.join(root, 'media', 'demo', 'teacher', 'model.json');
-      console.error(`bench: ${backend} cannot train the CNN teacher; it distils from the demo teacher (8 epochs, not ${epochs})`);
+      console.error(
+        `bench: ${backend} cannot train the CNN teacher; it distils from the demo teacher (8 epochs, not ${epochs})`,
+      );
     }
     try {
       const r = ours(backend, i, needsTeacher ? teacherForOthers : undefined);
@@ -202,7 +251,11 @@ for (const backend of values.backends!.split(',').map((b) => b.trim()).filter(Bo
       runs.push(r.m);
       console.error(`bench: ${backend} run ${i + 1}/${repeat}: job ${r.m.jobS.toFixed(1)} s`);
     } catch (err) {
-      failure = (err as Error).message.split('\n').filter((l) => l.trim()).slice(0, 3).join(' ');
+      failure = (err as Error).message
+        .split('\n')
+        .filter((l) => l.trim())
+        .slice(0, 3)
+        .join(' ');
       console.error(`bench: ${backend} failed: ${failure}`);
       break;
     }
@@ -210,7 +263,9 @@ for (const backend of values.backends!.split(',').map((b) => b.trim()).filter(Bo
   if (runs.length) results[`ours ${backend}`] = { runs, median: medianMeasure(runs) };
   backendStatus.push({
     backend,
-    status: runs.length ? `measured, ${runs.length} run(s)${failure ? ` (then failed: ${failure})` : ''}` : `failed: ${failure}`,
+    status: runs.length
+      ? `measured, ${runs.length} run(s)${failure ? ` (then failed: ${failure})` : ''}`
+      : `failed: ${failure}`,
     device: runs[0]?.device,
   });
 }
@@ -230,7 +285,8 @@ for (const mode of torchModes) {
     runs.push(m);
     console.error(`bench: pytorch ${TORCH_LABEL[mode]} run ${i + 1}/${repeat}: job ${m.jobS.toFixed(1)} s`);
   }
-  if (runs.length) results[`pytorch ${values.threads} threads, ${TORCH_LABEL[mode]}`] = { runs, median: medianMeasure(runs) };
+  if (runs.length)
+    results[`pytorch ${values.threads} threads, ${TORCH_LABEL[mode]}`] = { runs, median: medianMeasure(runs) };
   else break;
 }
 
@@ -239,7 +295,9 @@ const torchNames = names.filter((n) => n.startsWith('pytorch'));
 const oursNames = names.filter((n) => !n.startsWith('pytorch'));
 const short = (t: string) => t.replace(/^pytorch .*, /, '');
 const fmt = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
-const rows: string[][] = [['', ...oursNames.flatMap((n) => [n, ...torchNames.map((t) => `vs ${short(t)}`)]), ...torchNames]];
+const rows: string[][] = [
+  ['', ...oursNames.flatMap((n) => [n, ...torchNames.map((t) => `vs ${short(t)}`)]), ...torchNames],
+];
 const line = (label: string, f: (m: Measure, name: string) => number | undefined, d = 1, ratio = true) => {
   const ratioTo = (v: number | undefined, t: string) => {
     const tv = f(results[t].median, t);
@@ -254,7 +312,8 @@ const line = (label: string, f: (m: Measure, name: string) => number | undefined
     ...torchNames.map((t) => fmt(f(results[t].median, t), d)),
   ]);
 };
-const kdFlops = (n: string) => (!n.startsWith('pytorch') ? flops.kdOurs : n.endsWith(TORCH_LABEL.cached) ? flops.kdTorchCached : flops.kdTorch);
+const kdFlops = (n: string) =>
+  !n.startsWith('pytorch') ? flops.kdOurs : n.endsWith(TORCH_LABEL.cached) ? flops.kdTorchCached : flops.kdTorch;
 line('teacher training, s', (m) => m.teacherS);
 line('scratch student training, s', (m) => m.scratchS);
 line('KD: teacher outputs + student training, s', (m) => m.kdS);
@@ -273,19 +332,39 @@ line('test accuracy distilled, %', (m) => m.acc.kd * 100, 2, false);
 
 // Each requested backend's row: measured (and where), or why not.
 const bw = Math.max(7, ...backendStatus.map((b) => b.backend.length));
-console.log(['backend'.padEnd(bw) + '  status', ...backendStatus.map((b) => `${b.backend.padEnd(bw)}  ${b.status}${b.device ? `; ${b.device}` : ''}`)].join('\n'));
+console.log(
+  [
+    'backend'.padEnd(bw) + '  status',
+    ...backendStatus.map((b) => `${b.backend.padEnd(bw)}  ${b.status}${b.device ? `; ${b.device}` : ''}`),
+  ].join('\n'),
+);
 console.log('');
 if (names.length) {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  console.log(rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n'));
+  console.log(
+    rows
+      .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
+      .join('\n'),
+  );
 }
-console.log(`\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratios are ours / PyTorch (below 1 is faster):`);
+console.log(
+  `\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratios are ours / PyTorch (below 1 is faster):`,
+);
 console.log(`  vs ${TORCH_LABEL.online}: the anchor as written, the teacher's forward inside every KD step`);
-console.log(`  vs ${TORCH_LABEL.cached}: the anchor with --cache-teacher, its logits computed once before the KD phase (the same work as our offline KD)`);
+console.log(
+  `  vs ${TORCH_LABEL.cached}: the anchor with --cache-teacher, its logits computed once before the KD phase (the same work as our offline KD)`,
+);
 for (const n of oursNames)
-  for (const t of torchNames) console.log(`KD phase, ${n} / ${t}: ${(results[n].median.kdS / results[t].median.kdS).toFixed(2)}x`);
+  for (const t of torchNames)
+    console.log(`KD phase, ${n} / ${t}: ${(results[n].median.kdS / results[t].median.kdS).toFixed(2)}x`);
 
-const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()}-${os.arch()} ${os.release()}`, node: process.version };
+const machine = {
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  platform: `${os.platform()}-${os.arch()} ${os.release()}`,
+  node: process.version,
+};
 const outDir = path.join(root, '.distill', 'bench');
 fs.mkdirSync(outDir, { recursive: true });
 const out = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -24,7 +24,12 @@ const node = {
 // Each bundle's metafile (what it imports) is kept: test/layers.test.ts checks the layering on them.
 const bundles = await Promise.all([
   esbuild.build({ ...node, metafile: true, entryPoints: { 'trainer/cli': 'src/trainer/cli.ts' }, outdir: out }),
-  esbuild.build({ ...node, metafile: true, entryPoints: { 'extension/extension': 'src/extension/extension.ts' }, outdir: out }),
+  esbuild.build({
+    ...node,
+    metafile: true,
+    entryPoints: { 'extension/extension': 'src/extension/extension.ts' },
+    outdir: out,
+  }),
   esbuild.build({
     metafile: true,
     entryPoints: { 'webview/main': 'webview/main.ts' },
@@ -40,9 +45,17 @@ const bundles = await Promise.all([
   }),
 ]);
 fs.mkdirSync(path.join(out, 'meta'), { recursive: true });
-['trainer', 'extension', 'webview'].forEach((name, i) => fs.writeFileSync(path.join(out, 'meta', `${name}.json`), JSON.stringify(bundles[i].metafile)));
+['trainer', 'extension', 'webview'].forEach((name, i) =>
+  fs.writeFileSync(path.join(out, 'meta', `${name}.json`), JSON.stringify(bundles[i].metafile)),
+);
 // One stylesheet for the webview: uPlot's, then ours.
-fs.writeFileSync(path.join(out, 'webview', 'main.css'), fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8') + '\n' + fs.readFileSync('webview/style.css', 'utf8'));
+fs.writeFileSync(
+  path.join(out, 'webview', 'main.css'),
+  fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8') +
+    '\n' +
+    fs.readFileSync('webview/style.css', 'utf8'),
+);
 
 const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, f), path.join(out, 'trainer', f));
+for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')))
+  fs.copyFileSync(path.join(wasmDir, f), path.join(out, 'trainer', f));

@@ -18,13 +18,23 @@ const VARIANTS: Record<string, Record<string, unknown>> = {
   'kd (demo)': {},
   'kd, reverse KL': { distill: { method: 'kd', temperature: 2, alpha: 0.1, divergence: 'reverse' } },
   'kd, T 4 -> 1': { distill: { method: 'kd', temperature: 4, finalTemperature: 1, alpha: 0.1 } },
-  'dkd': { distill: { method: 'combined', hardWeight: 1, terms: [{ type: 'dkd', alpha: 1, beta: 8, temperature: 4 }] } },
-  'kd + hint (dense_1)': { distill: { method: 'combined', hardWeight: 0.1, terms: [kd, { type: 'hint', weight: 0.1, student: 'dense_1', teacher: 'dense_1' }] } },
+  dkd: { distill: { method: 'combined', hardWeight: 1, terms: [{ type: 'dkd', alpha: 1, beta: 8, temperature: 4 }] } },
+  'kd + hint (dense_1)': {
+    distill: {
+      method: 'combined',
+      hardWeight: 0.1,
+      terms: [kd, { type: 'hint', weight: 0.1, student: 'dense_1', teacher: 'dense_1' }],
+    },
+  },
   'kd + rkd': { distill: { method: 'combined', hardWeight: 0.1, terms: [kd, { type: 'rkd' }] } },
   'teacher-free': { distill: { method: 'combined', hardWeight: 1, terms: [{ type: 'teacher_free', weight: 1 }] } },
-  'label smoothing 0.1': { distill: { method: 'combined', hardWeight: 1, labelSmoothing: 0.1, terms: [{ type: 'teacher_free', weight: 0 }] } },
+  'label smoothing 0.1': {
+    distill: { method: 'combined', hardWeight: 1, labelSmoothing: 0.1, terms: [{ type: 'teacher_free', weight: 0 }] },
+  },
   'born-again, 3 generations': { strategy: { type: 'born_again', generations: 3 } },
-  'assistant MLP 256': { strategy: { type: 'assistants', assistants: [{ architecture: { type: 'mlp', hidden: [256] } }] } },
+  'assistant MLP 256': {
+    strategy: { type: 'assistants', assistants: [{ architecture: { type: 'mlp', hidden: [256] } }] },
+  },
   'mutual learning, no teacher': { distill: { method: 'none' }, strategy: { type: 'mutual' } },
 };
 
@@ -33,7 +43,9 @@ const seeds = seedList.split(',').map(Number);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'compare-methods-'));
 const names = only.length ? only : Object.keys(VARIANTS);
 console.log(`seeds ${seeds.join(', ')}; runs in ${work}`);
-const rows: string[][] = [['method', ...seeds.map((s) => `seed ${s}: student / scratch`), 'mean gain', 'sd', 'seconds/run']];
+const rows: string[][] = [
+  ['method', ...seeds.map((s) => `seed ${s}: student / scratch`), 'mean gain', 'sd', 'seconds/run'],
+];
 for (const name of names) {
   const gains: number[] = [];
   const cells: string[] = [];
@@ -53,7 +65,9 @@ for (const name of names) {
     if (r.status !== 0) throw new Error(`${name}, seed ${seed} failed:\n${r.stderr}`);
     seconds += (Date.now() - started) / 1000;
     const runDir = r.stdout.match(/run folder: (.*)/)![1].trim();
-    const done = parseEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).find((e): e is RunFinishedEvent => e.type === 'run_finished')!;
+    const done = parseEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).find(
+      (e): e is RunFinishedEvent => e.type === 'run_finished',
+    )!;
     const student = done.summary.find((s) => s.model === 'distilled')!.accuracy;
     const scratch = done.summary.find((s) => s.model === 'scratch')!.accuracy;
     gains.push((student - scratch) * 100);
@@ -61,7 +75,18 @@ for (const name of names) {
   }
   const mean = gains.reduce((a, b) => a + b, 0) / gains.length;
   const sd = Math.sqrt(gains.reduce((a, g) => a + (g - mean) ** 2, 0) / Math.max(1, gains.length - 1));
-  rows.push([name, ...cells, `${mean >= 0 ? '+' : ''}${mean.toFixed(2)}`, sd.toFixed(2), (seconds / seeds.length).toFixed(0)]);
+  rows.push([
+    name,
+    ...cells,
+    `${mean >= 0 ? '+' : ''}${mean.toFixed(2)}`,
+    sd.toFixed(2),
+    (seconds / seeds.length).toFixed(0),
+  ]);
   console.log(`${name}: ${cells.join(', ')} (gain ${mean.toFixed(2)})`);
 }
-console.log(`\n| ${rows[0].join(' | ')} |\n| ${rows[0].map(() => '---').join(' | ')} |\n${rows.slice(1).map((r) => `| ${r.join(' | ')} |`).join('\n')}`);
+console.log(
+  `\n| ${rows[0].join(' | ')} |\n| ${rows[0].map(() => '---').join(' | ')} |\n${rows
+    .slice(1)
+    .map((r) => `| ${r.join(' | ')} |`)
+    .join('\n')}`,
+);

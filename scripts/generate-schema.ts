@@ -14,5 +14,8 @@ const readme = fs.readFileSync(readmePath, 'utf8');
 const a = readme.indexOf(START);
 const b = readme.indexOf(END);
 if (a < 0 || b < a) throw new Error(`README.md has no ${START} ... ${END} block`);
-fs.writeFileSync(readmePath, `${readme.slice(0, a + START.length)}\n\n${configReferenceMarkdown()}\n\n${readme.slice(b)}`);
+fs.writeFileSync(
+  readmePath,
+  `${readme.slice(0, a + START.length)}\n\n${configReferenceMarkdown()}\n\n${readme.slice(b)}`,
+);
 console.log('wrote media/distill.schema.json and the README config reference');

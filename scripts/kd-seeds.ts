@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { parseEvents, type RunFinishedEvent } from '../src/protocol/events.ts';
 
 const [configFile, seedList = '0,1,2', ...overrides] = process.argv.slice(2);
-if (!configFile) throw new Error('usage: npx tsx scripts/kd-seeds.ts <config.distill.json> [0,1,2] [distill.temperature=4 ...]');
+if (!configFile)
+  throw new Error('usage: npx tsx scripts/kd-seeds.ts <config.distill.json> [0,1,2] [distill.temperature=4 ...]');
 const base = JSON.parse(fs.readFileSync(configFile, 'utf8'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-seeds-'));
 const cli = path.join(__dirname, '..', 'dist', 'trainer', 'cli.js');
@@ -21,7 +22,14 @@ function set(obj: Record<string, unknown>, key: string, value: unknown) {
   o[parts.at(-1)!] = value;
 }
 
-const rows: Array<{ seed: number; teacher: number; scratch: number; distilled: number; seconds: number; backend: string }> = [];
+const rows: Array<{
+  seed: number;
+  teacher: number;
+  scratch: number;
+  distilled: number;
+  seconds: number;
+  backend: string;
+}> = [];
 for (const seed of seedList.split(',').map(Number)) {
   const config = structuredClone(base);
   // Relative paths in the config stay valid: the copy lives beside the original.
@@ -42,12 +50,23 @@ for (const seed of seedList.split(',').map(Number)) {
   const done = events.find((e): e is RunFinishedEvent => e.type === 'run_finished')!;
   const acc = (m: string) => done.summary.find((s) => s.model === m)!.accuracy * 100;
   const started_ = events.find((e) => e.type === 'run_started');
-  rows.push({ seed, teacher: acc('teacher'), scratch: acc('scratch'), distilled: acc('distilled'), seconds: (Date.now() - started) / 1000, backend: started_?.type === 'run_started' ? started_.backend.name : '?' });
+  rows.push({
+    seed,
+    teacher: acc('teacher'),
+    scratch: acc('scratch'),
+    distilled: acc('distilled'),
+    seconds: (Date.now() - started) / 1000,
+    backend: started_?.type === 'run_started' ? started_.backend.name : '?',
+  });
   const last = rows.at(-1)!;
-  console.log(`seed ${seed}: teacher ${last.teacher.toFixed(2)}  scratch ${last.scratch.toFixed(2)}  distilled ${last.distilled.toFixed(2)}  gain ${(last.distilled - last.scratch).toFixed(2)} points  (${last.seconds.toFixed(0)} s, ${last.backend})`);
+  console.log(
+    `seed ${seed}: teacher ${last.teacher.toFixed(2)}  scratch ${last.scratch.toFixed(2)}  distilled ${last.distilled.toFixed(2)}  gain ${(last.distilled - last.scratch).toFixed(2)} points  (${last.seconds.toFixed(0)} s, ${last.backend})`,
+  );
 }
 const gains = rows.map((r) => r.distilled - r.scratch);
 const mean = gains.reduce((a, b) => a + b, 0) / gains.length;
 const sd = Math.sqrt(gains.reduce((a, g) => a + (g - mean) ** 2, 0) / Math.max(1, gains.length - 1));
-console.log(`gain over ${gains.length} seeds: mean ${mean >= 0 ? '+' : ''}${mean.toFixed(2)} points, sd ${sd.toFixed(2)}, positive on ${gains.filter((g) => g > 0).length}/${gains.length}`);
+console.log(
+  `gain over ${gains.length} seeds: mean ${mean >= 0 ? '+' : ''}${mean.toFixed(2)} points, sd ${sd.toFixed(2)}, positive on ${gains.filter((g) => g > 0).length}/${gains.length}`,
+);
 fs.rmSync(work, { recursive: true, force: true });

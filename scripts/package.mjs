@@ -11,7 +11,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** VS Code's platform targets -> the folder of node_modules/webgpu/dist that holds its dawn.node. */
-const DAWN_DIRS = { 'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'darwin-x64': 'darwin-universal', 'darwin-arm64': 'darwin-universal', 'win32-x64': 'win32-x64', 'win32-arm64': 'win32-arm64' };
+const DAWN_DIRS = {
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'darwin-x64': 'darwin-universal',
+  'darwin-arm64': 'darwin-universal',
+  'win32-x64': 'win32-x64',
+  'win32-arm64': 'win32-arm64',
+};
 const argTarget = process.argv.indexOf('--target');
 const target = argTarget > 0 ? process.argv[argTarget + 1] : `${process.platform}-${process.arch}`;
 if (!(target in DAWN_DIRS)) {
@@ -19,10 +26,16 @@ if (!(target in DAWN_DIRS)) {
   process.exit(2);
 }
 
-const roots = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'onnxruntime-node', 'webgpu'];
+const roots = [
+  '@tensorflow/tfjs',
+  '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-backend-webgpu',
+  'onnxruntime-node',
+  'webgpu',
+];
 /** Node's resolution: node_modules/<name> in the requiring package, then in each package above it. */
 function resolve(name, from) {
-  for (let dir = from; ; ) {
+  for (let dir = from; ;) {
     const candidate = path.join(dir, 'node_modules', name);
     if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
     if (dir === '.') return undefined;
@@ -39,7 +52,8 @@ while (queue.length) {
   if (!found || seen.has(found)) continue;
   seen.add(found);
   const pkg = JSON.parse(fs.readFileSync(path.join(found, 'package.json'), 'utf8'));
-  for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) queue.push({ name: dep, from: found });
+  for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }))
+    queue.push({ name: dep, from: found });
 }
 /** Everything of a runtime package, except the webgpu package's addons for other platforms. */
 function include(dir) {
@@ -48,7 +62,14 @@ function include(dir) {
   return [`!${rel}/*.js`, `!${rel}/*.json`, `!${rel}/*.md`, `!${rel}/dist/${DAWN_DIRS[target]}/**`];
 }
 const ignoreFile = path.join('dist', '.vscodeignore.package');
-fs.writeFileSync(ignoreFile, `${fs.readFileSync('.vscodeignore', 'utf8')}\n${[...seen].sort().flatMap(include).join('\n')}\n`);
+fs.writeFileSync(
+  ignoreFile,
+  `${fs.readFileSync('.vscodeignore', 'utf8')}\n${[...seen].sort().flatMap(include).join('\n')}\n`,
+);
 console.log(`package: ${seen.size} runtime packages from node_modules`);
 console.log(`package: target ${target} (Dawn addon from node_modules/webgpu/dist/${DAWN_DIRS[target]})`);
-execFileSync(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['vsce', 'package', '--no-yarn', '--target', target, '--ignoreFile', ignoreFile, '--out', 'distill-studio.vsix'], { stdio: 'inherit' });
+execFileSync(
+  process.platform === 'win32' ? 'npx.cmd' : 'npx',
+  ['vsce', 'package', '--no-yarn', '--target', target, '--ignoreFile', ignoreFile, '--out', 'distill-studio.vsix'],
+  { stdio: 'inherit' },
+);

@@ -10,12 +10,19 @@ import { runCli, root, tempDir, writeConfig, smallConfig, runFolders } from './h
 test('validate accepts the demo config and reports the data it would use', () => {
   const r = runCli(['validate', 'media/demo/demo.distill.json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /valid \(2000 train, 400 validation, 2000 test examples of shape \[28, 28, 1\], 10 classes; backend \w+\)/);
+  assert.match(
+    r.stdout,
+    /valid \(2000 train, 400 validation, 2000 test examples of shape \[28, 28, 1\], 10 classes; backend \w+\)/,
+  );
 });
 
 test('a bad config exits 2 with every problem located, no stack trace, and no run folder', () => {
   const dir = tempDir('bad');
-  const file = writeConfig(dir, 'bad', { ...smallConfig(), distill: { method: 'kd', temperature: -1, alpha: 2 }, train: { epochs: 0 } });
+  const file = writeConfig(dir, 'bad', {
+    ...smallConfig(),
+    distill: { method: 'kd', temperature: -1, alpha: 2 },
+    train: { epochs: 0 },
+  });
   const r = runCli(['train', file], dir);
   assert.equal(r.code, 2);
   const lines = r.stderr.trim().split('\n');
@@ -29,10 +36,19 @@ test('a bad config exits 2 with every problem located, no stack trace, and no ru
 
 test('an architecture that does not fit the data is reported at its layer, before any run folder exists', () => {
   const dir = tempDir('arch');
-  const file = writeConfig(dir, 'arch', smallConfig({ student: { architecture: { type: 'layers', layers: [{ type: 'flatten' }, { type: 'conv2d', filters: 4 }] } } }));
+  const file = writeConfig(
+    dir,
+    'arch',
+    smallConfig({
+      student: { architecture: { type: 'layers', layers: [{ type: 'flatten' }, { type: 'conv2d', filters: 4 }] } },
+    }),
+  );
   const r = runCli(['validate', file], dir);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /arch\.distill\.json:\d+:\d+: student\.architecture\.layers\[1\]: a conv2d layer needs an image-shaped input/);
+  assert.match(
+    r.stderr,
+    /arch\.distill\.json:\d+:\d+: student\.architecture\.layers\[1\]: a conv2d layer needs an image-shaped input/,
+  );
   assert.deepEqual(runFolders(dir), []);
 });
 
@@ -43,7 +59,10 @@ test('init writes a starter config that validates, and refuses to overwrite with
   const file = path.join(dir, 'kd.distill.json');
   const config = JSON.parse(fs.readFileSync(file, 'utf8'));
   assert.equal(config.teacher.source, 'demo');
-  assert.ok(fs.existsSync(path.resolve(dir, config.$schema)), `$schema ${config.$schema} should point at the shipped schema`);
+  assert.ok(
+    fs.existsSync(path.resolve(dir, config.$schema)),
+    `$schema ${config.$schema} should point at the shipped schema`,
+  );
   assert.equal(runCli(['validate', file]).code, 0);
   const again = runCli(['init', file]);
   assert.equal(again.code, 2);

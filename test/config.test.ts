@@ -28,7 +28,13 @@ test('a minimal config gets every default, and paths resolve against the config 
   assert.equal(c.output.dir, '/some/where/.distill/runs');
   assert.equal(c.cache.dir, '/some/where/.distill/cache');
   assert.deepEqual(c.strategy, { type: 'single' });
-  assert.deepEqual(c.student.architecture, { type: 'mlp', hidden: [64], activation: 'relu', dropout: 0, batchNorm: false });
+  assert.deepEqual(c.student.architecture, {
+    type: 'mlp',
+    hidden: [64],
+    activation: 'relu',
+    dropout: 0,
+    batchNorm: false,
+  });
 });
 
 test('every problem is reported at once with its line, column, path, what was found and what is expected', () => {
@@ -48,7 +54,10 @@ test('every problem is reported at once with its line, column, path, what was fo
   assert.equal(byPath['data.batchSize'].line, 2);
   assert.equal(byPath['data.normalise'].message, 'unknown key "normalise"; did you mean "normalize"?');
   assert.equal(byPath['data.normalise'].column, text.split('\n')[1].indexOf('"normalise"') + 1);
-  assert.match(byPath['teacher.source'].message, /expected one of "demo", "tfjs", "onnx", "train", found the string "tfjss" \(did you mean "tfjs"\?\)/);
+  assert.match(
+    byPath['teacher.source'].message,
+    /expected one of "demo", "tfjs", "onnx", "train", found the string "tfjss" \(did you mean "tfjs"\?\)/,
+  );
   assert.equal(byPath['teacher.source'].line, 3);
   assert.match(byPath['student.architecture.hiden'].message, /did you mean "hidden"/);
   assert.match(byPath['distill.temperature'].message, /> 0, found number 0/);
@@ -94,10 +103,22 @@ test('missing files, folders given as files, and files given as folders are repo
   })();
   assert.ok(err instanceof ConfigError);
   const msgs = err.problems.map((p) => `${p.path.join('.')}: ${p.message}`);
-  assert.ok(msgs.some((m) => /^data\.dir: .*afile is a file; expected a folder/.test(m)), msgs.join('\n'));
-  assert.ok(msgs.some((m) => /^data\.train\.images: .*nope\.gz: the train images file does not exist/.test(m)), msgs.join('\n'));
-  assert.ok(msgs.some((m) => /^data\.train\.labels: .*adir: is a folder; expected a train labels file/.test(m)), msgs.join('\n'));
-  assert.ok(msgs.some((m) => /^teacher\.path: .*model\.json: the teacher model file does not exist/.test(m)), msgs.join('\n'));
+  assert.ok(
+    msgs.some((m) => /^data\.dir: .*afile is a file; expected a folder/.test(m)),
+    msgs.join('\n'),
+  );
+  assert.ok(
+    msgs.some((m) => /^data\.train\.images: .*nope\.gz: the train images file does not exist/.test(m)),
+    msgs.join('\n'),
+  );
+  assert.ok(
+    msgs.some((m) => /^data\.train\.labels: .*adir: is a folder; expected a train labels file/.test(m)),
+    msgs.join('\n'),
+  );
+  assert.ok(
+    msgs.some((m) => /^teacher\.path: .*model\.json: the teacher model file does not exist/.test(m)),
+    msgs.join('\n'),
+  );
   assert.match(err.message, new RegExp(`${cfgFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: data\\.dir:`));
 });
 

@@ -3,12 +3,23 @@ import assert from 'node:assert/strict';
 import type { AdapterInfo } from '../src/protocol/backends.ts';
 import { EVENTS_VERSION, type BackendInfo, type RunStartedEvent } from '../src/protocol/events.ts';
 import type { RunPayload } from '../src/protocol/messages.ts';
-import { chromiumPath, CHROMIUM_ARGS, loadPlaywright, openDashboard, serveDashboard, showRuns } from './helpers/dashboardPage.ts';
+import {
+  chromiumPath,
+  CHROMIUM_ARGS,
+  loadPlaywright,
+  openDashboard,
+  serveDashboard,
+  showRuns,
+} from './helpers/dashboardPage.ts';
 
 // The dashboard's header names the run's actual backend from its run_started event: its device,
 // for webgpu the adapter, and a visible warning when that adapter is a software rasterizer.
 const playwright = loadPlaywright();
-const skip = !chromiumPath ? 'Debian chromium is not installed (apt-get install chromium)' : !playwright ? 'playwright-core is not installed' : false;
+const skip = !chromiumPath
+  ? 'Debian chromium is not installed (apt-get install chromium)'
+  : !playwright
+    ? 'playwright-core is not installed'
+    : false;
 
 let served: { base: string; close: () => void };
 let browser: import('playwright-core').Browser;
@@ -43,22 +54,35 @@ function started(id: string, backend: BackendInfo): RunPayload {
   return { dir: `/w/.distill/runs/${id}`, id, events: [e] };
 }
 
-const adapter = (software: boolean): AdapterInfo => (software
-  ? { vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)', software: true }
-  : { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', software: false });
+const adapter = (software: boolean): AdapterInfo =>
+  software
+    ? { vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 19.1.7, 256 bits)', software: true }
+    : { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', software: false };
 
 async function header(runs: RunPayload[]) {
   const { page, violations } = await openDashboard(browser, served.base);
   await showRuns(page, runs);
-  const text = await page.$$eval('#summary p.backend', (ps) => ps.map((p) => [p.getAttribute('data-backend'), p.textContent]));
-  const warnings = await page.$$eval('#summary .software-adapter', (ps) => ps.filter((p) => (p as HTMLElement).offsetHeight > 0).map((p) => p.textContent ?? ''));
+  const text = await page.$$eval('#summary p.backend', (ps) =>
+    ps.map((p) => [p.getAttribute('data-backend'), p.textContent]),
+  );
+  const warnings = await page.$$eval('#summary .software-adapter', (ps) =>
+    ps.filter((p) => (p as HTMLElement).offsetHeight > 0).map((p) => p.textContent ?? ''),
+  );
   await page.close();
   assert.deepEqual(violations, []);
   return { text, warnings };
 }
 
 test('webgpu on a GPU: the header names the backend and the adapter, and warns of nothing', { skip }, async () => {
-  const h = await header([started('gpu', { name: 'webgpu', reason: 'best available', device: 'GPU: NVIDIA H200 (WebGPU)', adapter: adapter(false), tried: [] })]);
+  const h = await header([
+    started('gpu', {
+      name: 'webgpu',
+      reason: 'best available',
+      device: 'GPU: NVIDIA H200 (WebGPU)',
+      adapter: adapter(false),
+      tried: [],
+    }),
+  ]);
   assert.equal(h.text.length, 1);
   assert.equal(h.text[0][0], 'webgpu');
   assert.match(h.text[0][1]!, /^backend webgpu on NVIDIA H200 \(WebGPU adapter\) · 900 train/);
@@ -66,15 +90,38 @@ test('webgpu on a GPU: the header names the backend and the adapter, and warns o
 });
 
 test('webgpu on a software adapter: a visible warning that it is a CPU rasterizer', { skip }, async () => {
-  const h = await header([started('soft', { name: 'webgpu', reason: 'requested in the config', device: 'software adapter llvmpipe', adapter: adapter(true), tried: [] })]);
+  const h = await header([
+    started('soft', {
+      name: 'webgpu',
+      reason: 'requested in the config',
+      device: 'software adapter llvmpipe',
+      adapter: adapter(true),
+      tried: [],
+    }),
+  ]);
   assert.match(h.text[0][1]!, /^backend webgpu on llvmpipe \(LLVM 19\.1\.7, 256 bits\) \(WebGPU adapter\)/);
   assert.equal(h.warnings.length, 1);
   assert.match(h.warnings[0], /software adapter/);
 });
 
-test('a backend without an adapter (and a run from before adapters): its device line, no warning', { skip }, async () => {
-  const h = await header([started('wasm', { name: 'wasm', reason: 'best available', device: 'CPU (WebAssembly SIMD, 1 thread)', tried: [] }), started('old', { name: 'tensorflow', reason: 'best available', device: 'CPU (native TensorFlow)', tried: [] })]);
-  assert.deepEqual(h.text.map((t) => t[0]), ['wasm', 'tensorflow']);
-  assert.match(h.text[0][1]!, /^backend wasm on CPU \(WebAssembly SIMD, 1 thread\)/);
-  assert.deepEqual(h.warnings, []);
-});
+test(
+  'a backend without an adapter (and a run from before adapters): its device line, no warning',
+  { skip },
+  async () => {
+    const h = await header([
+      started('wasm', {
+        name: 'wasm',
+        reason: 'best available',
+        device: 'CPU (WebAssembly SIMD, 1 thread)',
+        tried: [],
+      }),
+      started('old', { name: 'tensorflow', reason: 'best available', device: 'CPU (native TensorFlow)', tried: [] }),
+    ]);
+    assert.deepEqual(
+      h.text.map((t) => t[0]),
+      ['wasm', 'tensorflow'],
+    );
+    assert.match(h.text[0][1]!, /^backend wasm on CPU \(WebAssembly SIMD, 1 thread\)/);
+    assert.deepEqual(h.warnings, []);
+  },
+);

@@ -94,7 +94,12 @@ test("header 'auto': a text first row over numbers is a header; an all-number fi
   assert.deepEqual(forced.featureNames, ['10', '20']);
   assert.equal(forced.n, 1);
   const f = csv('nohdr.csv', 'a,b,y\n1,2,0\n');
-  throwsData(() => readCsv(f, { label: -1, header: false }), f, 1, /column 0 \("column 0"\) holds "a"; expected a finite number/);
+  throwsData(
+    () => readCsv(f, { label: -1, header: false }),
+    f,
+    1,
+    /column 0 \("column 0"\) holds "a"; expected a finite number/,
+  );
 });
 
 test('string labels map to sorted class indices; classNames lists them; integer labels stay as indices', () => {
@@ -135,9 +140,18 @@ test('quoting (RFC 4180), CRLF, BOM, blank lines, a missing final newline, other
   assert.deepEqual(crlf, lf);
   assert.deepEqual(crlf.featureNames, ['a', 'b'], 'the BOM is not part of the first name');
 
-  assert.deepEqual(readCsv(csv('semi.csv', 'a;b;y\n1.5;2;0\n3;4;1\n'), { label: 'y', header: 'auto', delimiter: ';' }).featureNames, ['a', 'b']);
-  assert.throws(() => readCsv(csv('semi2.csv', 'a;b;y\n1,5;2;0\n'), { label: 'y', header: 'auto', delimiter: ';' }), /column 0 \("a"\) holds "1,5"/);
-  assert.deepEqual([...readCsv(csv('tab.tsv', 'a\tb\ty\n1\t2\t0\n'), { label: -1, header: 'auto', delimiter: '\t' }).features], [1, 2]);
+  assert.deepEqual(
+    readCsv(csv('semi.csv', 'a;b;y\n1.5;2;0\n3;4;1\n'), { label: 'y', header: 'auto', delimiter: ';' }).featureNames,
+    ['a', 'b'],
+  );
+  assert.throws(
+    () => readCsv(csv('semi2.csv', 'a;b;y\n1,5;2;0\n'), { label: 'y', header: 'auto', delimiter: ';' }),
+    /column 0 \("a"\) holds "1,5"/,
+  );
+  assert.deepEqual(
+    [...readCsv(csv('tab.tsv', 'a\tb\ty\n1\t2\t0\n'), { label: -1, header: 'auto', delimiter: '\t' }).features],
+    [1, 2],
+  );
 
   // A quoted line break counts: the error after it is reported on the right line.
   const multi = csv('multi.csv', 'a,note,y\n1,"two\nlines",0\n1,x,1\n');
@@ -161,7 +175,12 @@ test('rows of the wrong width are reported with their line, the width found and 
 
 test('feature cells must be finite numbers: text, NaN, Infinity, empty cells name line, column and cell', () => {
   const text = csv('n.csv', 'a,b,y\n1,2,0\n1,abc,1\n');
-  const e = throwsData(() => readCsv(text, { label: 'y', header: true }), text, 3, /column 1 \("b"\) holds "abc"; expected a finite number$/);
+  const e = throwsData(
+    () => readCsv(text, { label: 'y', header: true }),
+    text,
+    3,
+    /column 1 \("b"\) holds "abc"; expected a finite number$/,
+  );
   assert.equal(e.found, 'abc');
   assert.equal(e.field, 'column 1 ("b")');
   const nan = csv('nan.csv', 'a,y\n1,0\nNaN,1\n');
@@ -183,20 +202,50 @@ test('empty, blank and header-only files; unknown, ambiguous and out-of-range la
   throwsData(() => readCsv(blank, auto(-1)), blank, undefined, /has no rows, only blank lines/);
   const headerOnly = csv('ho.csv', 'a,b,y\n');
   throwsData(() => readCsv(headerOnly, auto('y')), headerOnly, undefined, /has a header but no data rows/);
-  throwsData(() => readCsv(headerOnly, { label: -1, header: 'auto' }), headerOnly, undefined, /has a header but no data rows/);
+  throwsData(
+    () => readCsv(headerOnly, { label: -1, header: 'auto' }),
+    headerOnly,
+    undefined,
+    /has a header but no data rows/,
+  );
 
   const cols = csv('u.csv', 'a,b,y\n1,2,0\n');
-  const e = throwsData(() => readCsv(cols, { label: 'label', header: true }), cols, undefined, /has no column named "label"; expected one of "a", "b", "y"$/);
+  const e = throwsData(
+    () => readCsv(cols, { label: 'label', header: true }),
+    cols,
+    undefined,
+    /has no column named "label"; expected one of "a", "b", "y"$/,
+  );
   assert.equal(e.found, 'label');
-  throwsData(() => readCsv(cols, auto('label')), cols, undefined, /has no column named "label"; expected one of "a", "b", "y"/);
+  throwsData(
+    () => readCsv(cols, auto('label')),
+    cols,
+    undefined,
+    /has no column named "label"; expected one of "a", "b", "y"/,
+  );
   const noHeader = csv('nh.csv', '1,2,0\n3,4,1\n');
-  throwsData(() => readCsv(noHeader, auto('y')), noHeader, undefined, /has no header row \(line 1 is data\), so the label column "y" cannot be found by name/);
+  throwsData(
+    () => readCsv(noHeader, auto('y')),
+    noHeader,
+    undefined,
+    /has no header row \(line 1 is data\), so the label column "y" cannot be found by name/,
+  );
   const dup = csv('dup.csv', 'y,a,y\n1,2,0\n');
   throwsData(() => readCsv(dup, auto('y')), dup, 1, /has 2 columns named "y"/);
-  throwsData(() => readCsv(cols, auto(3)), cols, undefined, /has 3 columns, so label column 3 does not exist; expected a column index from 0 to 2/);
+  throwsData(
+    () => readCsv(cols, auto(3)),
+    cols,
+    undefined,
+    /has 3 columns, so label column 3 does not exist; expected a column index from 0 to 2/,
+  );
   throwsData(() => readCsv(cols, auto(-4)), cols, undefined, /label column -4 does not exist/);
   const one = csv('one.csv', 'a;b;y\n1;2;0\n');
-  throwsData(() => readCsv(one, auto(-1)), one, 1, /has only one column \(split on ",", but line 1 contains ";": is that the delimiter\?\)/);
+  throwsData(
+    () => readCsv(one, auto(-1)),
+    one,
+    1,
+    /has only one column \(split on ",", but line 1 contains ";": is that the delimiter\?\)/,
+  );
   throwsData(() => readCsv(cols, { label: -1, header: 'auto', delimiter: '::' }), cols, undefined, /delimiter "::"/);
 });
 

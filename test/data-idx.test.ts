@@ -54,8 +54,14 @@ function classCounts(labels: Int32Array): number[] {
 }
 
 test('the embedded demo data: 4,000 training and 2,000 test images of 28x28, 400 / 200 per class', () => {
-  for (const [split, n] of [['train', 4000], ['t10k', 2000]] as const) {
-    const pair = readIdxPair(path.join(demo, `${split}-images-idx3-ubyte.gz`), path.join(demo, `${split}-labels-idx1-ubyte.gz`));
+  for (const [split, n] of [
+    ['train', 4000],
+    ['t10k', 2000],
+  ] as const) {
+    const pair = readIdxPair(
+      path.join(demo, `${split}-images-idx3-ubyte.gz`),
+      path.join(demo, `${split}-labels-idx1-ubyte.gz`),
+    );
     assert.equal(pair.n, n);
     assert.deepEqual(pair.shape, [28, 28]);
     assert.ok(pair.images instanceof Uint8Array);
@@ -73,7 +79,10 @@ test('the embedded demo data: 4,000 training and 2,000 test images of 28x28, 400
     const mean = sum / pair.images.length;
     assert.ok(mean > 60 && mean < 85, `mean pixel ${mean}`);
     // Stored gzip-compressed.
-    assert.deepEqual([...fs.readFileSync(path.join(demo, `${split}-images-idx3-ubyte.gz`)).subarray(0, 2)], [0x1f, 0x8b]);
+    assert.deepEqual(
+      [...fs.readFileSync(path.join(demo, `${split}-images-idx3-ubyte.gz`)).subarray(0, 2)],
+      [0x1f, 0x8b],
+    );
   }
 });
 
@@ -82,8 +91,14 @@ test('the full Fashion-MNIST (Debian dataset-fashion-mnist): 60,000 + 10,000, 6,
     t.skip(`${full} is absent (apt install dataset-fashion-mnist)`);
     return;
   }
-  for (const [split, n] of [['train', 60000], ['t10k', 10000]] as const) {
-    const pair = readIdxPair(path.join(full, `${split}-images-idx3-ubyte.gz`), path.join(full, `${split}-labels-idx1-ubyte.gz`));
+  for (const [split, n] of [
+    ['train', 60000],
+    ['t10k', 10000],
+  ] as const) {
+    const pair = readIdxPair(
+      path.join(full, `${split}-images-idx3-ubyte.gz`),
+      path.join(full, `${split}-labels-idx1-ubyte.gz`),
+    );
     assert.equal(pair.n, n);
     assert.deepEqual(pair.shape, [28, 28]);
     assert.equal(pair.images.length, n * 784);
@@ -97,9 +112,18 @@ test('the demo subset is exactly the first 400 / 200 examples of each class of t
     t.skip(`${full} is absent`);
     return;
   }
-  for (const [split, per] of [['train', 400], ['t10k', 200]] as const) {
-    const all = readIdxPair(path.join(full, `${split}-images-idx3-ubyte.gz`), path.join(full, `${split}-labels-idx1-ubyte.gz`));
-    const sub = readIdxPair(path.join(demo, `${split}-images-idx3-ubyte.gz`), path.join(demo, `${split}-labels-idx1-ubyte.gz`));
+  for (const [split, per] of [
+    ['train', 400],
+    ['t10k', 200],
+  ] as const) {
+    const all = readIdxPair(
+      path.join(full, `${split}-images-idx3-ubyte.gz`),
+      path.join(full, `${split}-labels-idx1-ubyte.gz`),
+    );
+    const sub = readIdxPair(
+      path.join(demo, `${split}-images-idx3-ubyte.gz`),
+      path.join(demo, `${split}-labels-idx1-ubyte.gz`),
+    );
     const seen = new Array(10).fill(0);
     const keep: number[] = [];
     all.labels.forEach((l, i) => {
@@ -108,7 +132,11 @@ test('the demo subset is exactly the first 400 / 200 examples of each class of t
     assert.equal(keep.length, sub.n);
     keep.forEach((src, i) => {
       assert.equal(sub.labels[i], all.labels[src], `label ${i}`);
-      assert.deepEqual(sub.images.subarray(i * 784, (i + 1) * 784), all.images.subarray(src * 784, (src + 1) * 784), `image ${i}`);
+      assert.deepEqual(
+        sub.images.subarray(i * 784, (i + 1) * 784),
+        all.images.subarray(src * 784, (src + 1) * 784),
+        `image ${i}`,
+      );
     });
   }
 });
@@ -139,7 +167,11 @@ test('other IDX value types (int8, int16, int32, float32, float64) are read big-
     [0x0b, enc(2, (b, v, o) => b.writeInt16BE(v, o), [-300, 1, 0, 32767]), [-300, 1, 0, 32767]],
     [0x0c, enc(4, (b, v, o) => b.writeInt32BE(v, o), [-70000, 2, 0, 123456]), [-70000, 2, 0, 123456]],
     [0x0d, enc(4, (b, v, o) => b.writeFloatBE(v, o), [1.5, -2.25, 0, 1e-3]), [1.5, -2.25, 0, Math.fround(1e-3)]],
-    [0x0e, enc(8, (b, v, o) => b.writeDoubleBE(v, o), [0.1, -3, 0, 1e10]), [Math.fround(0.1), -3, 0, Math.fround(1e10)]],
+    [
+      0x0e,
+      enc(8, (b, v, o) => b.writeDoubleBE(v, o), [0.1, -3, 0, 1e10]),
+      [Math.fround(0.1), -3, 0, Math.fround(1e10)],
+    ],
   ];
   for (const [type, data, want] of cases) {
     const r = readIdx(write(dir, `t${type}`, idxBytes([2, 2], data, type)));
@@ -152,7 +184,13 @@ test('other IDX value types (int8, int16, int32, float32, float64) are read big-
 test('IDX header errors: wrong magic, unknown type, no dimensions, truncated header, each naming the file', () => {
   const dir = tempDir();
   const zip = write(dir, 'archive.zip', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0]));
-  const e = throwsData(() => readIdx(zip), zip, /wrong magic number \(0x50 0x4b 0x03 0x04\)/, /not an IDX file/, /expected 0x00 0x00 <type> <dimensions>/);
+  const e = throwsData(
+    () => readIdx(zip),
+    zip,
+    /wrong magic number \(0x50 0x4b 0x03 0x04\)/,
+    /not an IDX file/,
+    /expected 0x00 0x00 <type> <dimensions>/,
+  );
   assert.equal(e.found, '0x50 0x4b 0x03 0x04');
   assert.match(e.expected!, /^0x00 0x00/);
 
@@ -166,7 +204,11 @@ test('IDX header errors: wrong magic, unknown type, no dimensions, truncated hea
   throwsData(() => readIdx(zeroDims), zeroDims, /0 dimensions/);
 
   const header = write(dir, 'short-header', Buffer.from([0, 0, 8, 3, 0, 0, 0, 10, 0, 0]));
-  throwsData(() => readIdx(header), header, /header is truncated: the file has 10 bytes but a header with 3 dimensions takes 16/);
+  throwsData(
+    () => readIdx(header),
+    header,
+    /header is truncated: the file has 10 bytes but a header with 3 dimensions takes 16/,
+  );
 
   const tiny = write(dir, 'tiny', Buffer.from([0, 0]));
   throwsData(() => readIdx(tiny), tiny, /too short for an IDX header: the file has 2 bytes/);
@@ -175,22 +217,39 @@ test('IDX header errors: wrong magic, unknown type, no dimensions, truncated hea
 test('IDX data length: truncated and over-long data, plain and gzip, say what the header promised and what is there', () => {
   const dir = tempDir();
   const short = write(dir, 'short-images', idxBytes([10, 28, 28], new Uint8Array(100)));
-  const e = throwsData(() => readIdx(short), short, /is truncated: its header says 10 images of 28x28, 7840 bytes after the 16-byte header, but the file has only 100\b/);
+  const e = throwsData(
+    () => readIdx(short),
+    short,
+    /is truncated: its header says 10 images of 28x28, 7840 bytes after the 16-byte header, but the file has only 100\b/,
+  );
   assert.equal(e.found, '100 bytes');
 
   const shortGz = write(dir, 'short-labels.gz', zlib.gzipSync(idxBytes([60000], new Uint8Array(59999))));
-  throwsData(() => readIdx(shortGz), shortGz, /truncated: its header says 60000 labels, 60000 bytes .* but the decompressed data has only 59999/);
+  throwsData(
+    () => readIdx(shortGz),
+    shortGz,
+    /truncated: its header says 60000 labels, 60000 bytes .* but the decompressed data has only 59999/,
+  );
 
   const floats = write(dir, 'short-floats', idxBytes([3, 2], Buffer.alloc(20), 0x0d));
   throwsData(() => readIdx(floats), floats, /3 examples of 2 \(float32\), 24 bytes .* has only 20/);
 
   const long = write(dir, 'long', idxBytes([2], [1, 2, 3]));
-  throwsData(() => readIdx(long), long, /trailing bytes: its header says 2 labels, 2 bytes .* has 3; expected exactly 2 bytes/);
+  throwsData(
+    () => readIdx(long),
+    long,
+    /trailing bytes: its header says 2 labels, 2 bytes .* has 3; expected exactly 2 bytes/,
+  );
 });
 
 test('IDX gzip errors: a truncated and a corrupted stream are reported as such', () => {
   const dir = tempDir();
-  const gz = zlib.gzipSync(idxBytes([1000], new Uint8Array(1000).map((_, i) => (i * 7) % 256)));
+  const gz = zlib.gzipSync(
+    idxBytes(
+      [1000],
+      new Uint8Array(1000).map((_, i) => (i * 7) % 256),
+    ),
+  );
   const torn = write(dir, 'torn.gz', gz.subarray(0, gz.length - 10));
   throwsData(() => readIdx(torn), torn, /the gzip stream is corrupt or truncated/, /expected a complete \.gz file/);
   const bad = Buffer.from(gz);
@@ -207,7 +266,11 @@ test('IDX file-system errors: empty file, a folder, a missing file, an unreadabl
   throwsData(() => readIdx(empty), empty, /: is empty; expected an IDX file$/);
   throwsData(() => readIdx(dir), dir, /: is a folder; expected an IDX file$/);
   const missing = path.join(dir, 'no-such-file.gz');
-  const e = throwsData(() => readIdx(missing), missing, /the IDX file does not exist; expected an IDX file at this path/);
+  const e = throwsData(
+    () => readIdx(missing),
+    missing,
+    /the IDX file does not exist; expected an IDX file at this path/,
+  );
   assert.equal(e.found, 'ENOENT');
   const locked = write(dir, 'locked', idxBytes([1], [0]));
   fs.chmodSync(locked, 0);
@@ -222,7 +285,11 @@ test('IDX pairs: counts must match (both files and counts named); labels one-dim
   const dir = tempDir();
   const images = write(dir, 'imgs-idx3', idxBytes([3, 2, 2], new Uint8Array(12)));
   const two = write(dir, 'labels-idx1', idxBytes([2], [0, 1]));
-  const e = throwsData(() => readIdxPair(images, two), two, /has 2 labels but .*imgs-idx3 has 3 images; expected one label per image/);
+  const e = throwsData(
+    () => readIdxPair(images, two),
+    two,
+    /has 2 labels but .*imgs-idx3 has 3 images; expected one label per image/,
+  );
   assert.ok(e.message.includes(images), 'names the images file in full');
 
   const ok = readIdxPair(images, write(dir, 'labels-ok', idxBytes([3], [2, 0, 1])));
@@ -253,6 +320,9 @@ test('DataError: message format <file>: <problem>; expected <expected>, fields f
   assert.ok(err instanceof Error);
   assert.equal(err.name, 'DataError');
   assert.equal(err.message, '/d/x.csv:7: has 2 fields; expected 3 fields');
-  assert.deepEqual([err.file, err.line, err.field, err.expected, err.found], ['/d/x.csv', 7, 'row', '3 fields', '2 fields']);
+  assert.deepEqual(
+    [err.file, err.line, err.field, err.expected, err.found],
+    ['/d/x.csv', 7, 'row', '3 fields', '2 fields'],
+  );
   assert.equal(new DataError('f', 'is odd').message, 'f: is odd');
 });

@@ -23,7 +23,14 @@ function csv(name: string, text: string): string {
 }
 
 test('splits are seeded: the same seed gives the same split, another seed another; the limit keeps classes balanced', () => {
-  const spec = { source: 'demo', validationFraction: 0.1, trainLimit: 500, normalize: 'scale', batchSize: 32, evalBatchSize: 100 } as const;
+  const spec = {
+    source: 'demo',
+    validationFraction: 0.1,
+    trainLimit: 500,
+    normalize: 'scale',
+    batchSize: 32,
+    evalBatchSize: 100,
+  } as const;
   const a = loadDataset(spec, 1);
   const b = loadDataset(spec, 1);
   const c = loadDataset(spec, 2);
@@ -41,7 +48,21 @@ test('splits are seeded: the same seed gives the same split, another seed anothe
 test('standardize fits on the training split only', () => {
   const rows = ['f,y', ...Array.from({ length: 40 }, (_, i) => `${i},${i % 2}`)];
   const file = csv('std.csv', rows.join('\n'));
-  const d = loadDataset({ source: 'csv', train: file, testFraction: 0.25, label: 'y', header: 'auto', delimiter: ',', validationFraction: 0, normalize: 'standardize', batchSize: 4, evalBatchSize: 10 }, 0);
+  const d = loadDataset(
+    {
+      source: 'csv',
+      train: file,
+      testFraction: 0.25,
+      label: 'y',
+      header: 'auto',
+      delimiter: ',',
+      validationFraction: 0,
+      normalize: 'standardize',
+      batchSize: 4,
+      evalBatchSize: 10,
+    },
+    0,
+  );
   const mean = d.train.x.reduce((s, v) => s + v, 0) / d.train.n;
   const variance = d.train.x.reduce((s, v) => s + (v - mean) ** 2, 0) / d.train.n;
   assert.ok(Math.abs(mean) < 1e-5 && Math.abs(variance - 1) < 1e-4, `mean ${mean}, variance ${variance}`);
@@ -50,6 +71,38 @@ test('standardize fits on the training split only', () => {
 
 test('a single class and a batch larger than the data are refused', () => {
   const one = csv('one.csv', 'a,y\n1,0\n2,0\n3,0\n');
-  throwsData(() => loadDataset({ source: 'csv', train: one, testFraction: 0.34, label: 'y', header: 'auto', delimiter: ',', validationFraction: 0, normalize: 'none', batchSize: 1, evalBatchSize: 10 }, 0), /has a single class/);
-  throwsData(() => loadDataset({ source: 'demo', validationFraction: 0.1, trainLimit: 50, normalize: 'scale', batchSize: 64, evalBatchSize: 100 }, 0), /leaves 50 training examples, fewer than one batch \(data\.batchSize = 64\)/);
+  throwsData(
+    () =>
+      loadDataset(
+        {
+          source: 'csv',
+          train: one,
+          testFraction: 0.34,
+          label: 'y',
+          header: 'auto',
+          delimiter: ',',
+          validationFraction: 0,
+          normalize: 'none',
+          batchSize: 1,
+          evalBatchSize: 10,
+        },
+        0,
+      ),
+    /has a single class/,
+  );
+  throwsData(
+    () =>
+      loadDataset(
+        {
+          source: 'demo',
+          validationFraction: 0.1,
+          trainLimit: 50,
+          normalize: 'scale',
+          batchSize: 64,
+          evalBatchSize: 100,
+        },
+        0,
+      ),
+    /leaves 50 training examples, fewer than one batch \(data\.batchSize = 64\)/,
+  );
 });

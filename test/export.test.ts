@@ -19,14 +19,33 @@ const pythonOnnx = spawnSync('python3', ['-c', 'import onnx'], { encoding: 'utf8
 
 /** onnx.checker.check_model(full_check=True) from the Python onnx package: an independent check. */
 function pythonCheck(file: string): void {
-  const r = spawnSync('python3', ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print("ok")', file], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print("ok")', file],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'ok');
 }
 
 const architectures: Record<string, ArchitectureSpec> = {
-  'mlp with batchnorm, dropout and swish': { type: 'mlp', hidden: [32, 16], activation: 'swish', dropout: 0.2, batchNorm: true },
-  'cnn with batchnorm and average pooling': { type: 'cnn', channels: [4, 8], kernelSize: 3, pool: 'avg', dense: [16], activation: 'elu', dropout: 0, batchNorm: true },
+  'mlp with batchnorm, dropout and swish': {
+    type: 'mlp',
+    hidden: [32, 16],
+    activation: 'swish',
+    dropout: 0.2,
+    batchNorm: true,
+  },
+  'cnn with batchnorm and average pooling': {
+    type: 'cnn',
+    channels: [4, 8],
+    kernelSize: 3,
+    pool: 'avg',
+    dense: [16],
+    activation: 'elu',
+    dropout: 0,
+    batchNorm: true,
+  },
   'layers: strided same-padded conv, same-padded max pool, relu6, selu, tanh, sigmoid, softplus': {
     type: 'layers',
     layers: [
@@ -47,10 +66,17 @@ for (const [name, arch] of Object.entries(architectures)) {
     await tf.setBackend('cpu');
     const model = buildModel(arch, [28, 28, 1], 10);
     // Give batch norm non-trivial running statistics, as after training.
-    model.layers.filter((l) => l.getClassName() === 'BatchNormalization').forEach((l, i) => {
-      const w = l.getWeights();
-      l.setWeights([tf.randomUniform(w[0].shape, 0.5, 1.5, 'float32', i), tf.randomNormal(w[1].shape, 0, 0.1, 'float32', i), tf.randomNormal(w[2].shape, 0, 0.5, 'float32', i), tf.randomUniform(w[3].shape, 0.5, 2, 'float32', i)]);
-    });
+    model.layers
+      .filter((l) => l.getClassName() === 'BatchNormalization')
+      .forEach((l, i) => {
+        const w = l.getWeights();
+        l.setWeights([
+          tf.randomUniform(w[0].shape, 0.5, 1.5, 'float32', i),
+          tf.randomNormal(w[1].shape, 0, 0.1, 'float32', i),
+          tf.randomNormal(w[2].shape, 0, 0.5, 'float32', i),
+          tf.randomUniform(w[3].shape, 0.5, 2, 'float32', i),
+        ]);
+      });
     const bytes = await toOnnx(model, { name });
     const { maxAbsDiff, maxAbsOutput } = await onnxMaxAbsDiff(model, bytes);
     assert.ok(maxAbsDiff <= 1e-5, `max abs diff ${maxAbsDiff} (outputs up to ${maxAbsOutput})`);
@@ -78,38 +104,76 @@ test('the demo teacher (a trained CNN) exports exactly enough: max abs diff <= 1
 
 test('an unsupported layer is refused by name', async () => {
   await tf.setBackend('cpu');
-  const model = tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [20, 3], filters: 2, kernelSize: 3, name: 'my_conv1d' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-  await assert.rejects(toOnnx(model), (err: unknown) => err instanceof ExportError && /layer "my_conv1d" \(Conv1D\) has no ONNX mapping; supported: Dense, Conv2D/.test(err.message));
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv1d({ inputShape: [20, 3], filters: 2, kernelSize: 3, name: 'my_conv1d' }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 2 }),
+    ],
+  });
+  await assert.rejects(
+    toOnnx(model),
+    (err: unknown) =>
+      err instanceof ExportError &&
+      /layer "my_conv1d" \(Conv1D\) has no ONNX mapping; supported: Dense, Conv2D/.test(err.message),
+  );
 });
 
 test('model cost: parameters, fp32 bytes and multiply-adds from the architecture', async () => {
   await tf.setBackend('cpu');
   const { model } = await loadModel(demoTeacherPath());
   // conv1 28*28*32*9*1 + conv2 14*14*64*9*32 + dense 3136*128 + 128*10
-  assert.deepEqual(modelCost(model), { params: 421642, bytes: 1686568, macs: 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 3136 * 128 + 1280 });
-  const mlp = buildModel({ type: 'mlp', hidden: [64], activation: 'relu', dropout: 0, batchNorm: false }, [28, 28, 1], 10);
+  assert.deepEqual(modelCost(model), {
+    params: 421642,
+    bytes: 1686568,
+    macs: 28 * 28 * 32 * 9 + 14 * 14 * 64 * 9 * 32 + 3136 * 128 + 1280,
+  });
+  const mlp = buildModel(
+    { type: 'mlp', hidden: [64], activation: 'relu', dropout: 0, batchNorm: false },
+    [28, 28, 1],
+    10,
+  );
   assert.deepEqual(modelCost(mlp), { params: 50890, bytes: 203560, macs: 784 * 64 + 64 * 10 });
 });
 
 test('a run exports its student to ONNX and benchmarks teacher and student; export and bench also run on demand', () => {
   const dir = tempDir('deliver');
-  const file = writeConfig(dir, 'deliver', smallConfig({ train: { epochs: 1 }, baseline: false, bench: { batchSizes: [1, 8], minRuns: 5, minSeconds: 0.05, warmup: 1 } }));
+  const file = writeConfig(
+    dir,
+    'deliver',
+    smallConfig({
+      train: { epochs: 1 },
+      baseline: false,
+      bench: { batchSizes: [1, 8], minRuns: 5, minSeconds: 0.05, warmup: 1 },
+    }),
+  );
   const r = runCli(['train', file], dir);
   assert.equal(r.code, 0, r.stderr);
   const [run] = runFolders(dir);
   const events = parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
   const onnxArtifact = events.find((e) => e.type === 'artifact' && e.kind === 'student-onnx');
-  assert.ok(onnxArtifact?.type === 'artifact' && onnxArtifact.maxAbsDiff! <= 1e-5 && fs.statSync(onnxArtifact.path).size === onnxArtifact.bytes);
+  assert.ok(
+    onnxArtifact?.type === 'artifact' &&
+      onnxArtifact.maxAbsDiff! <= 1e-5 &&
+      fs.statSync(onnxArtifact.path).size === onnxArtifact.bytes,
+  );
   if (pythonOnnx) pythonCheck(onnxArtifact.path);
   const benches = events.filter((e) => e.type === 'benchmark');
   assert.equal(benches.length, 8, 'teacher and student x onnxruntime and tfjs x batch 1 and 8');
   const bench = JSON.parse(fs.readFileSync(path.join(run, 'bench.json'), 'utf8'));
   assert.ok(bench.machine.cores >= 1 && bench.machine.onnxruntime === '1.30.0');
-  for (const l of bench.results) assert.ok(l.runs >= 5 && l.p50Ms > 0 && l.p50Ms <= l.p90Ms && l.p90Ms <= l.p99Ms && l.samplesPerSecond > 0, JSON.stringify(l));
+  for (const l of bench.results)
+    assert.ok(
+      l.runs >= 5 && l.p50Ms > 0 && l.p50Ms <= l.p90Ms && l.p90Ms <= l.p99Ms && l.samplesPerSecond > 0,
+      JSON.stringify(l),
+    );
   assert.match(r.stdout, /student vs teacher: 8\.3x|student vs teacher: \d+x fewer parameters/);
   assert.match(r.stdout, /teacher\s+onnxruntime cpu\s+default\s+1\s/);
 
-  const ex = runCli(['export', run, '--format', 'onnx', '--model', 'teacher', '--out', path.join(dir, 'teacher.onnx')], dir);
+  const ex = runCli(
+    ['export', run, '--format', 'onnx', '--model', 'teacher', '--out', path.join(dir, 'teacher.onnx')],
+    dir,
+  );
   assert.equal(ex.code, 0, ex.stderr);
   assert.match(ex.stdout, /onnxruntime matches tfjs within/);
   if (pythonOnnx) pythonCheck(path.join(dir, 'teacher.onnx'));

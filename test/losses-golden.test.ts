@@ -25,7 +25,9 @@ interface Case {
   kdGrad: number[][];
   totalGrad: number[][];
 }
-const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'kd-golden.json'), 'utf8')) as { cases: Case[] };
+const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'kd-golden.json'), 'utf8')) as {
+  cases: Case[];
+};
 const TERMS = ['total', 'hard', 'kd'] as const;
 
 /**
@@ -41,7 +43,10 @@ const ATOL = 1e-6;
 
 function within(got: number, want: number, scale: number, what: string) {
   const err = Math.abs(got - want);
-  assert.ok(Number.isFinite(got) && err <= RTOL * scale + ATOL, `${what}: tfjs ${got}, PyTorch ${want} (error ${err.toExponential(2)}, allowed ${(RTOL * scale + ATOL).toExponential(2)})`);
+  assert.ok(
+    Number.isFinite(got) && err <= RTOL * scale + ATOL,
+    `${what}: tfjs ${got}, PyTorch ${want} (error ${err.toExponential(2)}, allowed ${(RTOL * scale + ATOL).toExponential(2)})`,
+  );
   return err;
 }
 
@@ -71,7 +76,9 @@ for (const c of golden.cases) {
     for (const name of TERMS) {
       const got = terms[name]!.dataSync()[0];
       const err = within(got, c[name], Math.abs(c[name]), name);
-      report.push(`${name} abs ${err.toExponential(1)} rel ${Math.abs(c[name]) > 1e-12 ? (err / Math.abs(c[name])).toExponential(1) : 'n/a'}`);
+      report.push(
+        `${name} abs ${err.toExponential(1)} rel ${Math.abs(c[name]) > 1e-12 ? (err / Math.abs(c[name])).toExponential(1) : 'n/a'}`,
+      );
     }
     tf.dispose([terms.total, terms.hard, terms.kd!]);
 
@@ -84,8 +91,16 @@ for (const c of golden.cases) {
       assert.equal(got.length, want.length);
       const scale = Math.max(...want.map(Math.abs));
       let maxErr = 0;
-      got.forEach((g, i) => (maxErr = Math.max(maxErr, within(g, want[i], scale, `d${name}/ds[${Math.floor(i / c.classes)}][${i % c.classes}]`))));
-      report.push(`d${name}/ds abs ${maxErr.toExponential(1)} rel ${scale > 1e-12 ? (maxErr / scale).toExponential(1) : 'n/a'}`);
+      got.forEach(
+        (g, i) =>
+          (maxErr = Math.max(
+            maxErr,
+            within(g, want[i], scale, `d${name}/ds[${Math.floor(i / c.classes)}][${i % c.classes}]`),
+          )),
+      );
+      report.push(
+        `d${name}/ds abs ${maxErr.toExponential(1)} rel ${scale > 1e-12 ? (maxErr / scale).toExponential(1) : 'n/a'}`,
+      );
     }
 
     // Without a teacher the loss is the hard term alone.
@@ -107,11 +122,16 @@ test('the kd objective keeps only the three terms it returns', async () => {
   tf.dispose([terms.total, terms.hard, terms.kd!, s, teacher, y]);
 });
 
-const randomLogits = (rows: number, cols: number, std: number, seed: number) => tf.randomNormal([rows, cols], 0, std, 'float32', seed) as tf.Tensor2D;
+const randomLogits = (rows: number, cols: number, std: number, seed: number) =>
+  tf.randomNormal([rows, cols], 0, std, 'float32', seed) as tf.Tensor2D;
 
 test('the soft-target term and its gradient vanish when the student equals the teacher', async () => {
   await tf.setBackend('cpu');
-  for (const [std, seed] of [[1, 1], [3, 2], [30, 3]]) {
+  for (const [std, seed] of [
+    [1, 1],
+    [3, 2],
+    [30, 3],
+  ]) {
     const a = randomLogits(16, 10, std, seed);
     for (const T of [0.5, 1, 4, 20]) {
       const kd = softTargetKl(a, a, T);
@@ -148,12 +168,19 @@ test('T² scaling: at high T the soft-target gradient tends to (z - v) / (batch 
   const center = (x: tf.Tensor2D) => tf.sub(x, tf.mean(x, 1, true)) as tf.Tensor2D;
   const z = center(randomLogits(batch, classes, 1, 7));
   const v = center(randomLogits(batch, classes, 1, 8));
-  const limit = (tf.sub(z, v).div(batch * classes).arraySync() as number[][]).flat();
+  const limit = (
+    tf
+      .sub(z, v)
+      .div(batch * classes)
+      .arraySync() as number[][]
+  ).flat();
   const scale = Math.max(...limit.map(Math.abs));
   for (const T of [1000, 3000]) {
     const grad = tf.grad((x: tf.Tensor) => softTargetKl(x as tf.Tensor2D, v, T))(z);
     const got = (grad.arraySync() as number[][]).flat();
-    got.forEach((g, i) => assert.ok(Math.abs(g - limit[i]) <= 1e-2 * scale, `T=${T}: d kd/dz[${i}] = ${g}, limit ${limit[i]}`));
+    got.forEach((g, i) =>
+      assert.ok(Math.abs(g - limit[i]) <= 1e-2 * scale, `T=${T}: d kd/dz[${i}] = ${g}, limit ${limit[i]}`),
+    );
     grad.dispose();
   }
   tf.dispose([z, v]);

@@ -33,8 +33,17 @@ const FEATURE = '/relu2/Relu_output_0';
 const TOLERANCE = 1e-5;
 
 const cudaLibsPresent = () => {
-  const bin = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) => fs.existsSync(path.join(bin, f)));
+  const bin = path.join(
+    path.dirname(require.resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
+  return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) =>
+    fs.existsSync(path.join(bin, f)),
+  );
 };
 
 /** Whether onnxruntime itself creates and runs a session on `provider` alone (tiny-mlp, batch 2). */
@@ -63,7 +72,10 @@ const logged: string[] = [];
 
 test('the provider list says what runs here: cpu does, cuda only with its libraries (else the fix), webgpu as onnxruntime itself finds', async () => {
   const list = await onnxProviders();
-  assert.deepEqual(list.map((p) => p.name), ['cuda', 'webgpu', 'cpu']);
+  assert.deepEqual(
+    list.map((p) => p.name),
+    ['cuda', 'webgpu', 'cpu'],
+  );
   for (const p of list) {
     assert.equal(typeof p.available, 'boolean');
     assert.ok(p.detail.startsWith(`${p.name}: `) && !p.detail.includes('\n'), p.detail);
@@ -86,13 +98,22 @@ test('the provider list says what runs here: cpu does, cuda only with its librar
 test('where webgpu runs, onnxruntime really places the nodes on it (its profile names the provider of every node)', async (t) => {
   if (!(await runsOn('webgpu'))) return t.skip('the webgpu provider does not run here');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-ort-profile-'));
-  const s = await ort.InferenceSession.create(CNN, { executionProviders: ['webgpu'], logSeverityLevel: 3, enableProfiling: true, profileFilePrefix: path.join(dir, 'webgpu') });
+  const s = await ort.InferenceSession.create(CNN, {
+    executionProviders: ['webgpu'],
+    logSeverityLevel: 3,
+    enableProfiling: true,
+    profileFilePrefix: path.join(dir, 'webgpu'),
+  });
   await s.run({ input: new ort.Tensor('float32', new Float32Array(2 * 784).fill(0.25), [2, 1, 28, 28]) });
   s.endProfiling();
   await s.release();
   const profile = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
   assert.ok(profile, 'no profile written');
-  const events = JSON.parse(fs.readFileSync(path.join(dir, profile), 'utf8')) as Array<{ cat?: string; name?: string; args?: { provider?: string } }>;
+  const events = JSON.parse(fs.readFileSync(path.join(dir, profile), 'utf8')) as Array<{
+    cat?: string;
+    name?: string;
+    args?: { provider?: string };
+  }>;
   const providers = new Set(events.filter((e) => e.cat === 'Node' && e.args?.provider).map((e) => e.args!.provider));
   assert.deepEqual([...providers], ['WebGpuExecutionProvider']);
   logged.push(`webgpu profile of tiny-cnn: every node on ${[...providers].join(', ')}`);
@@ -134,9 +155,15 @@ test('a teacher run through the product code records the provider: in its event,
   const first = await teacherEvent();
   assert.equal(first.provider, expected, first.providerDetail);
   assert.ok(first.providerDetail && first.providerDetail.length > 0);
-  if (expected !== 'cuda') assert.ok(first.providerDetail.includes(list[0].detail.slice(0, 40)), `the detail says why not cuda: ${first.providerDetail}`);
+  if (expected !== 'cuda')
+    assert.ok(
+      first.providerDetail.includes(list[0].detail.slice(0, 40)),
+      `the detail says why not cuda: ${first.providerDetail}`,
+    );
   assert.equal(first.cache?.hit, false);
-  const manifest = JSON.parse(fs.readFileSync(path.join(first.cache!.dir, 'manifest.json'), 'utf8')) as { meta: { provider?: string } };
+  const manifest = JSON.parse(fs.readFileSync(path.join(first.cache!.dir, 'manifest.json'), 'utf8')) as {
+    meta: { provider?: string };
+  };
   assert.equal(manifest.meta.provider, expected);
 
   // The CLI's progress printer, writing into a real stream.
@@ -148,7 +175,10 @@ test('a teacher run through the product code records the provider: in its event,
     },
   });
   new ProgressPrinter(out as unknown as NodeJS.WriteStream, false).handle(first);
-  assert.match(printed, new RegExp(`^teacher outputs: [\\d,]+ examples in [\\d.]+s on onnxruntime ${expected} \\(.+\\), cached in .+\\n$`));
+  assert.match(
+    printed,
+    new RegExp(`^teacher outputs: [\\d,]+ examples in [\\d.]+s on onnxruntime ${expected} \\(.+\\), cached in .+\\n$`),
+  );
   logged.push(`CLI: ${printed.trim()}`);
 
   const second = await teacherEvent();
@@ -184,9 +214,20 @@ test(`webgpu, where it runs, gives cpu's logits and features within ${TOLERANCE}
   const n = 64;
   const x = Float32Array.from(idx.data.subarray(0, n * 784), (p) => p / 255);
   let largest = 0;
-  for (const [name, file, features] of [['tiny-cnn', CNN, [FEATURE]], ['tiny-mlp', MLP, []]] as const) {
-    const gpu = await openOnnxTeacher(file, [28, 28, 1], 10, { layout: 'auto', features: [...features], providers: ['webgpu'] });
-    const cpu = await openOnnxTeacher(file, [28, 28, 1], 10, { layout: 'auto', features: [...features], providers: ['cpu'] });
+  for (const [name, file, features] of [
+    ['tiny-cnn', CNN, [FEATURE]],
+    ['tiny-mlp', MLP, []],
+  ] as const) {
+    const gpu = await openOnnxTeacher(file, [28, 28, 1], 10, {
+      layout: 'auto',
+      features: [...features],
+      providers: ['webgpu'],
+    });
+    const cpu = await openOnnxTeacher(file, [28, 28, 1], 10, {
+      layout: 'auto',
+      features: [...features],
+      providers: ['cpu'],
+    });
     try {
       assert.equal(gpu.provider, 'webgpu', gpu.providerDetail);
       assert.equal(cpu.provider, 'cpu');
@@ -202,7 +243,9 @@ test(`webgpu, where it runs, gives cpu's logits and features within ${TOLERANCE}
         largest = Math.max(largest, d);
         logged.push(`${name} webgpu vs cpu, ${n} demo images: feature max relative |diff| ${d.toExponential(2)}`);
       }
-      logged.push(`${name} webgpu vs cpu, ${n} demo images: logits max relative |diff| ${dLogits.toExponential(2)} (${gpu.providerDetail})`);
+      logged.push(
+        `${name} webgpu vs cpu, ${n} demo images: logits max relative |diff| ${dLogits.toExponential(2)} (${gpu.providerDetail})`,
+      );
     } finally {
       await gpu.dispose();
       await cpu.dispose();

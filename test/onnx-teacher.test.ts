@@ -5,7 +5,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
-import { openOnnxTeacher, closestNames, onnxInputShape, type OnnxTeacherOptions } from '../src/core/models/onnxTeacher.ts';
+import {
+  openOnnxTeacher,
+  closestNames,
+  onnxInputShape,
+  type OnnxTeacherOptions,
+} from '../src/core/models/onnxTeacher.ts';
 import { ModelFileError, loadModel } from '../src/core/models/io.ts';
 import { toOnnx } from '../src/core/export/onnx.ts';
 import { readIdx } from '../src/core/data/idx.ts';
@@ -50,7 +55,12 @@ function editedFixture(edit: (m: onnx.ModelProto) => void, source = CNN): string
 }
 
 /** Opens a teacher expecting a ModelFileError; returns its message. */
-async function openError(file: string, dataShape: number[], numClasses: number, options: OnnxTeacherOptions): Promise<string> {
+async function openError(
+  file: string,
+  dataShape: number[],
+  numClasses: number,
+  options: OnnxTeacherOptions,
+): Promise<string> {
   try {
     const t = await openOnnxTeacher(file, dataShape, numClasses, options);
     await t.dispose();
@@ -65,7 +75,10 @@ async function openError(file: string, dataShape: number[], numClasses: number, 
 const logged: string[] = [];
 
 test('PyTorch NCHW CNN, layout auto: logits and the second ReLU (as NHWC) match PyTorch', async () => {
-  const teacher = await openOnnxTeacher(CNN, golden.dataShape, golden.numClasses, { layout: 'auto', features: [FEATURE] });
+  const teacher = await openOnnxTeacher(CNN, golden.dataShape, golden.numClasses, {
+    layout: 'auto',
+    features: [FEATURE],
+  });
   try {
     assert.equal(teacher.layout, 'nchw');
     assert.equal(teacher.inputName, 'input');
@@ -80,18 +93,26 @@ test('PyTorch NCHW CNN, layout auto: logits and the second ReLU (as NHWC) match 
     assert.deepEqual(f.shape, golden.feature.nhwcShape);
     const dFeature = maxAbsDiff(f.data, golden.feature.nhwc);
     assert.ok(dFeature <= 1e-5, `feature max |diff| ${dFeature}`);
-    logged.push(`tiny-cnn vs PyTorch: logits max |diff| ${dLogits.toExponential(2)}, feature max |diff| ${dFeature.toExponential(2)}`);
+    logged.push(
+      `tiny-cnn vs PyTorch: logits max |diff| ${dLogits.toExponential(2)}, feature max |diff| ${dFeature.toExponential(2)}`,
+    );
   } finally {
     await teacher.dispose();
   }
 });
 
 test('batches of 4 over 6 examples give the results of one batch of 6', async () => {
-  const teacher = await openOnnxTeacher(CNN, golden.dataShape, golden.numClasses, { layout: 'auto', features: [FEATURE] });
+  const teacher = await openOnnxTeacher(CNN, golden.dataShape, golden.numClasses, {
+    layout: 'auto',
+    features: [FEATURE],
+  });
   try {
     const whole = await teacher.run(images, 6, 6);
     const parts = await teacher.run(images, 6, 4);
-    const d = Math.max(maxAbsDiff(whole.logits, parts.logits), maxAbsDiff(whole.features[FEATURE].data, parts.features[FEATURE].data));
+    const d = Math.max(
+      maxAbsDiff(whole.logits, parts.logits),
+      maxAbsDiff(whole.features[FEATURE].data, parts.features[FEATURE].data),
+    );
     assert.ok(d <= 1e-6, `batch 4 vs 6 max |diff| ${d}`);
     assert.deepEqual(parts.features[FEATURE].shape, [6, 14, 14, 8]);
     const one = await teacher.run(images, 6, 1);
@@ -106,7 +127,10 @@ test('an intermediate value without a value_info entry is fetched too (ValueInfo
   const file = editedFixture((m) => {
     m.graph!.valueInfo = [];
   });
-  const teacher = await openOnnxTeacher(file, golden.dataShape, golden.numClasses, { layout: 'auto', features: [FEATURE, 'logits'] });
+  const teacher = await openOnnxTeacher(file, golden.dataShape, golden.numClasses, {
+    layout: 'auto',
+    features: [FEATURE, 'logits'],
+  });
   try {
     const { logits, features } = await teacher.run(images, 6, 4);
     assert.ok(maxAbsDiff(features[FEATURE].data, golden.feature.nhwc) <= 1e-5);
@@ -151,7 +175,10 @@ test('a model with a fixed batch size runs in batches of that size, padding the 
     m.graph!.input![0].type!.tensorType!.shape!.dim![0] = { dimValue: 4 };
     m.graph!.output![0].type!.tensorType!.shape!.dim![0] = { dimValue: 4 };
   });
-  const teacher = await openOnnxTeacher(file, golden.dataShape, golden.numClasses, { layout: 'auto', features: [FEATURE] });
+  const teacher = await openOnnxTeacher(file, golden.dataShape, golden.numClasses, {
+    layout: 'auto',
+    features: [FEATURE],
+  });
   try {
     assert.match(teacher.describe(), /fixed batch 4/);
     const { logits, features } = await teacher.run(images.subarray(0, 5 * 784), 5, 2);
@@ -176,7 +203,9 @@ test('an NHWC model from our own exporter: layout auto keeps NHWC, logits match 
     const want = tf.tidy(() => (model.predict(tf.tensor4d(x, [8, 28, 28, 1])) as tf.Tensor).dataSync());
     const d = maxAbsDiff(logits, want);
     assert.ok(d <= 1e-4, `ONNX vs tfjs max |diff| ${d}`);
-    logged.push(`demo teacher, our ONNX export vs tfjs predict: logits max |diff| ${d.toExponential(2)} (|logits| up to ${Math.max(...want.map(Math.abs)).toFixed(1)})`);
+    logged.push(
+      `demo teacher, our ONNX export vs tfjs predict: logits max |diff| ${d.toExponential(2)} (|logits| up to ${Math.max(...want.map(Math.abs)).toFixed(1)})`,
+    );
   } finally {
     await teacher.dispose();
     model.dispose();
@@ -198,7 +227,10 @@ test('errors: missing file, garbage bytes, a folder', async () => {
 
 test('errors: an unknown feature or logits name lists the closest value names', async () => {
   const msg = await openError(CNN, [28, 28, 1], 10, { layout: 'auto', features: ['relu2'] });
-  assert.match(msg, /feature "relu2" is not an output or intermediate value of the model; closest of its \d+ values: "\/relu2\/Relu_output_0"/);
+  assert.match(
+    msg,
+    /feature "relu2" is not an output or intermediate value of the model; closest of its \d+ values: "\/relu2\/Relu_output_0"/,
+  );
   const msg2 = await openError(CNN, [28, 28, 1], 10, { layout: 'auto', logits: 'logit' });
   assert.match(msg2, /logits output "logit" is not an output .*: "logits"/);
   // Edit distance when nothing contains the name; at most 8 suggestions.
@@ -210,13 +242,22 @@ test('errors: an unknown feature or logits name lists the closest value names', 
 });
 
 test('errors: logits not [batch, numClasses] (checked on one example when opening)', async () => {
-  assert.match(await openError(CNN, [28, 28, 1], 12, { layout: 'auto' }), /logits output "logits" has shape \[1, 10\] for a batch of 1; expected \[1, 12\]/);
-  assert.match(await openError(CNN, [28, 28, 1], 10, { layout: 'auto', logits: FEATURE }), /has shape \[1, 8, 14, 14\] .*expected \[1, 10\]/);
+  assert.match(
+    await openError(CNN, [28, 28, 1], 12, { layout: 'auto' }),
+    /logits output "logits" has shape \[1, 10\] for a batch of 1; expected \[1, 12\]/,
+  );
+  assert.match(
+    await openError(CNN, [28, 28, 1], 10, { layout: 'auto', logits: FEATURE }),
+    /has shape \[1, 8, 14, 14\] .*expected \[1, 10\]/,
+  );
 });
 
 test('errors: data shape that fits no layout names the model input, the data shape and the layouts tried', async () => {
   const msg = await openError(CNN, [32, 32, 3], 10, { layout: 'auto' });
-  assert.match(msg, /input "input" has shape \[batch, 1, 28, 28\], which fits the data's per-example shape \[32, 32, 3\] in no layout; tried nhwc \[batch, 32, 32, 3\], nchw \[batch, 3, 32, 32\], flat \[batch, 3072\]/);
+  assert.match(
+    msg,
+    /input "input" has shape \[batch, 1, 28, 28\], which fits the data's per-example shape \[32, 32, 3\] in no layout; tried nhwc \[batch, 32, 32, 3\], nchw \[batch, 3, 32, 32\], flat \[batch, 3072\]/,
+  );
   const msg2 = await openError(MLP, [20], 10, { layout: 'auto' });
   assert.match(msg2, /\[batch, 784\].*\[20\].*tried nhwc \[batch, 20\]$/);
 });
@@ -225,16 +266,27 @@ test('errors: two inputs, a non-float input, non-float outputs', async () => {
   const two = editedFixture((m) => {
     m.graph!.input!.push({ name: 'mask', type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } } });
   });
-  assert.match(await openError(two, [28, 28, 1], 10, { layout: 'auto' }), /has 2 inputs \("input", "mask"\); expected one input/);
+  assert.match(
+    await openError(two, [28, 28, 1], 10, { layout: 'auto' }),
+    /has 2 inputs \("input", "mask"\); expected one input/,
+  );
   const half = editedFixture((m) => {
     m.graph!.input![0].type!.tensorType!.elemType = onnx.TensorProto.DataType.FLOAT16;
   });
-  assert.match(await openError(half, [28, 28, 1], 10, { layout: 'auto' }), /input "input" is float16; expected float32/);
+  assert.match(
+    await openError(half, [28, 28, 1], 10, { layout: 'auto' }),
+    /input "input" is float16; expected float32/,
+  );
 
   // A tiny graph: logits = Identity(x), s = Shape(x) (int64), c = Cast(x) to int32 as a second output.
   const vi = (name: string, elemType: number, dims: Array<number | string>): onnx.IValueInfoProto => ({
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   });
   const dir = tempDir();
   const file = path.join(dir, 'types.onnx');
@@ -248,7 +300,13 @@ test('errors: two inputs, a non-float input, non-float outputs', async () => {
         node: [
           { opType: 'Identity', input: ['x'], output: ['logits'], name: 'id' },
           { opType: 'Shape', input: ['x'], output: ['s'], name: 'shape' },
-          { opType: 'Cast', input: ['x'], output: ['c'], name: 'cast', attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 6 }] },
+          {
+            opType: 'Cast',
+            input: ['x'],
+            output: ['c'],
+            name: 'cast',
+            attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 6 }],
+          },
         ],
         input: [vi('x', 1, ['N', 10])],
         output: [vi('logits', 1, ['N', 10]), vi('c', 6, ['N', 10])],
@@ -259,8 +317,14 @@ test('errors: two inputs, a non-float input, non-float outputs', async () => {
   const x = Float32Array.from({ length: 30 }, (_, i) => i);
   assert.deepEqual([...(await ok.run(x, 3, 2)).logits], [...x]);
   await ok.dispose();
-  assert.match(await openError(file, [10], 10, { layout: 'auto', features: ['s'] }), /value "s" is int64; expected float32/);
-  assert.match(await openError(file, [10], 10, { layout: 'auto', logits: 'c' }), /output "c" is int32; expected float32/);
+  assert.match(
+    await openError(file, [10], 10, { layout: 'auto', features: ['s'] }),
+    /value "s" is int64; expected float32/,
+  );
+  assert.match(
+    await openError(file, [10], 10, { layout: 'auto', logits: 'c' }),
+    /output "c" is int32; expected float32/,
+  );
 });
 
 test('onnxInputShape', () => {

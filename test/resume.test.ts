@@ -6,7 +6,11 @@ import { once } from 'node:events';
 import { parseEvents, type RunEvent, type RunFinishedEvent } from '../src/protocol/events.ts';
 import { runCli, startCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
 
-const config = smallConfig({ backend: 'wasm', train: { epochs: 5, logEvery: 2, checkpointEvery: 1 }, student: { architecture: { type: 'mlp', hidden: [16], dropout: 0.2 } } });
+const config = smallConfig({
+  backend: 'wasm',
+  train: { epochs: 5, logEvery: 2, checkpointEvery: 1 },
+  student: { architecture: { type: 'mlp', hidden: [16], dropout: 0.2 } },
+});
 
 function events(run: string): RunEvent[] {
   return parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
@@ -15,7 +19,7 @@ function events(run: string): RunEvent[] {
 /** Waits until the run's events satisfy `ready`, polling the file the way the extension tails it. */
 async function waitFor(dir: string, ready: (es: RunEvent[]) => boolean): Promise<string> {
   // Generous: a loaded CI machine runs the wasm backend slowly; a stuck run still fails.
-  for (const deadline = Date.now() + 180_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline;) {
     const [run] = runFolders(dir);
     if (run && fs.existsSync(path.join(run, 'events.jsonl')) && ready(events(run))) return run;
     await new Promise((r) => setTimeout(r, 50));
@@ -45,7 +49,10 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     // Stop inside the distillation phase, after its first checkpoint and in the middle of an epoch.
-    const run = await waitFor(dir, (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step');
+    const run = await waitFor(
+      dir,
+      (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step',
+    );
     child.kill(signal);
     const [code, sig] = await once(child, 'exit');
     const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
@@ -54,14 +61,19 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       assert.equal(record.status, 'stopped');
       const stopped = events(run).at(-1)!;
       assert.equal(stopped.type, 'run_stopped');
-      assert.ok(stopped.type === 'run_stopped' && stopped.lastCheckpoint && fs.existsSync(path.join(stopped.lastCheckpoint, 'state.json')));
+      assert.ok(
+        stopped.type === 'run_stopped' &&
+          stopped.lastCheckpoint &&
+          fs.existsSync(path.join(stopped.lastCheckpoint, 'state.json')),
+      );
     } else {
       assert.equal(sig, 'SIGKILL');
       assert.equal(record.status, 'running'); // killed: nothing could record the end
     }
     // Checkpoints are whole folders or absent: no temp folder holds a state.json.
     const distillCkpts = fs.readdirSync(path.join(run, 'checkpoints', 'distill')).filter((n) => !n.startsWith('.'));
-    for (const c of distillCkpts) assert.ok(fs.existsSync(path.join(run, 'checkpoints', 'distill', c, 'model', 'weights.bin')), c);
+    for (const c of distillCkpts)
+      assert.ok(fs.existsSync(path.join(run, 'checkpoints', 'distill', c, 'model', 'weights.bin')), c);
 
     const resumed = runCli(['train', '--resume', run], dir);
     assert.equal(resumed.code, 0, resumed.stderr);
@@ -88,18 +100,31 @@ test('a born-again chain with a hint projection, stopped in its last generation:
     strategy: { type: 'born_again', generations: 2 },
     // Small batches: enough steps that the stop lands inside the last generation, not after it.
     data: { source: 'demo', trainLimit: 600, batchSize: 8 },
-    distill: { method: 'combined', hardWeight: 0.5, terms: [{ type: 'kd', weight: 0.5, temperature: 2 }, { type: 'hint', weight: 0.1, student: 'dense_1', teacher: 'dense_1' }] },
+    distill: {
+      method: 'combined',
+      hardWeight: 0.5,
+      terms: [
+        { type: 'kd', weight: 0.5, temperature: 2 },
+        { type: 'hint', weight: 0.1, student: 'dense_1', teacher: 'dense_1' },
+      ],
+    },
     train: { epochs: 3, logEvery: 2, checkpointEvery: 1 },
   });
   const refDir = tempDir('chain-reference');
   const r = runCli(['train', writeConfig(refDir, 'chain', chain)], refDir);
   assert.equal(r.code, 0, r.stderr);
   const chainReference = finalSummary(runFolders(refDir)[0]);
-  assert.deepEqual(chainReference.map((s) => s.model), ['teacher', 'generation-1', 'distilled']);
+  assert.deepEqual(
+    chainReference.map((s) => s.model),
+    ['teacher', 'generation-1', 'distilled'],
+  );
 
   const dir = tempDir('chain-resume');
   const child = startCli(['train', writeConfig(dir, 'chain', chain)], dir);
-  const run = await waitFor(dir, (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step');
+  const run = await waitFor(
+    dir,
+    (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step',
+  );
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   assert.equal(code, 143, 'stopped by the signal, not finished before it');

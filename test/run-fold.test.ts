@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { parseEvents, type EpochEvent, type EvaluationEvent, type Phase, type PhaseFinishedEvent, type RunEvent, type RunFailedEvent, type RunFinishedEvent } from '../src/protocol/events.ts';
+import {
+  parseEvents,
+  type EpochEvent,
+  type EvaluationEvent,
+  type Phase,
+  type PhaseFinishedEvent,
+  type RunEvent,
+  type RunFailedEvent,
+  type RunFinishedEvent,
+} from '../src/protocol/events.ts';
 import { foldRun, runAccuracy, runProgress, type RunState } from '../src/protocol/run.ts';
 import { readRun, summarise } from '../src/extension/runs/runStore.ts';
 import { snapshot, statusText } from '../src/extension/dashboard/runText.ts';
@@ -23,16 +32,45 @@ function record(key: keyof typeof recorded, config: Record<string, unknown>, exp
 }
 
 before(async () => {
-  record('finished', { backend: 'wasm', export: { onnx: false }, bench: { enabled: false }, train: { epochs: 4, logEvery: 5 } }, 0);
-  record('failed', { backend: 'wasm', baseline: false, export: { onnx: false }, bench: { enabled: false }, train: { epochs: 3, logEvery: 1, optimizer: { type: 'sgd', learningRate: 1e12, momentum: 0 } } }, 1);
+  record(
+    'finished',
+    { backend: 'wasm', export: { onnx: false }, bench: { enabled: false }, train: { epochs: 4, logEvery: 5 } },
+    0,
+  );
+  record(
+    'failed',
+    {
+      backend: 'wasm',
+      baseline: false,
+      export: { onnx: false },
+      bench: { enabled: false },
+      train: { epochs: 3, logEvery: 1, optimizer: { type: 'sgd', learningRate: 1e12, momentum: 0 } },
+    },
+    1,
+  );
   // Killed after the distillation's third epoch with a checkpoint every second: --resume re-runs epoch 3.
-  const config = smallConfig({ backend: 'wasm', baseline: false, export: { onnx: false }, bench: { enabled: false }, train: { epochs: 5, logEvery: 2, checkpointEvery: 2 } });
+  const config = smallConfig({
+    backend: 'wasm',
+    baseline: false,
+    export: { onnx: false },
+    bench: { enabled: false },
+    train: { epochs: 5, logEvery: 2, checkpointEvery: 2 },
+  });
   const dir = tempDir('fold-resumed');
   const child = startCli(['train', writeConfig(dir, 'resumed', config)], dir);
   let run: string | undefined;
-  for (const deadline = Date.now() + 180_000; !run && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+  for (
+    const deadline = Date.now() + 180_000;
+    !run && Date.now() < deadline;
+    await new Promise((r) => setTimeout(r, 20))
+  ) {
     const [r] = runFolders(dir);
-    if (r && fs.existsSync(path.join(r, 'events.jsonl')) && readEvents(r).some((e) => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 3)) run = r;
+    if (
+      r &&
+      fs.existsSync(path.join(r, 'events.jsonl')) &&
+      readEvents(r).some((e) => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 3)
+    )
+      run = r;
   }
   assert.ok(run, 'the run reached its third distillation epoch');
   child.kill('SIGKILL');
@@ -58,7 +96,8 @@ function assertIncremental(events: RunEvent[]): RunState {
   return whole;
 }
 
-const epochsOf = (events: RunEvent[], phase: Phase) => events.filter((e): e is EpochEvent => e.type === 'epoch' && e.phase === phase);
+const epochsOf = (events: RunEvent[], phase: Phase) =>
+  events.filter((e): e is EpochEvent => e.type === 'epoch' && e.phase === phase);
 
 test('a finished run: test accuracy from its test evaluations, best epoch from phase_finished, progress 1; incremental = whole', () => {
   const { dir, events } = recorded.finished;
@@ -68,9 +107,14 @@ test('a finished run: test accuracy from its test evaluations, best epoch from p
   assert.equal(s.phase, undefined);
   const summary = (events.at(-1) as RunFinishedEvent).summary;
   assert.deepEqual(s.summary, summary);
-  for (const e of events.filter((x): x is EvaluationEvent => x.type === 'evaluation')) assert.deepEqual(s.byPhase[e.phase]!.test, e.metrics);
+  for (const e of events.filter((x): x is EvaluationEvent => x.type === 'evaluation'))
+    assert.deepEqual(s.byPhase[e.phase]!.test, e.metrics);
   const acc = runAccuracy(s)!;
-  assert.deepEqual(acc, { accuracy: summary.find((r) => r.model === 'distilled')!.accuracy, split: 'test', phase: 'distill' });
+  assert.deepEqual(acc, {
+    accuracy: summary.find((r) => r.model === 'distilled')!.accuracy,
+    split: 'test',
+    phase: 'distill',
+  });
   for (const f of events.filter((x): x is PhaseFinishedEvent => x.type === 'phase_finished')) {
     const p = s.byPhase[f.phase]!;
     assert.equal(p.finished, true);
@@ -93,7 +137,9 @@ test('mid-run: the headline is the best validation accuracy of the students (nev
   const s = foldRun(events.slice(0, cut));
   assert.equal(s.status, 'running');
   assert.equal(s.phase, 'distill');
-  const students = events.slice(0, cut).filter((e): e is EpochEvent => e.type === 'epoch' && e.phase !== 'teacher' && !!e.validation);
+  const students = events
+    .slice(0, cut)
+    .filter((e): e is EpochEvent => e.type === 'epoch' && e.phase !== 'teacher' && !!e.validation);
   assert.ok(students.length > 0);
   const best = Math.max(...students.map((e) => e.validation!.accuracy));
   assert.deepEqual({ ...runAccuracy(s)!, phase: undefined }, { accuracy: best, split: 'validation', phase: undefined });
@@ -105,9 +151,19 @@ test('mid-run: the headline is the best validation accuracy of the students (nev
   const progress = runProgress(s)!;
   assert.ok(progress > 0 && progress < 1, String(progress));
   // A validation-split evaluation is not a test accuracy.
-  const validationEval: RunEvent = { v: 1, t: new Date().toISOString(), type: 'evaluation', phase: 'distill', split: 'validation', metrics: { accuracy: 0.99, loss: 0.1, examples: 10 } };
+  const validationEval: RunEvent = {
+    v: 1,
+    t: new Date().toISOString(),
+    type: 'evaluation',
+    phase: 'distill',
+    split: 'validation',
+    metrics: { accuracy: 0.99, loss: 0.1, examples: 10 },
+  };
   assert.equal(foldRun([validationEval], s).byPhase.distill!.test, undefined);
-  assert.equal(summarise({ dir: '', id: '', name: '', status: 'running', interrupted: false }, events.slice(0, cut)).bestAccuracy, best);
+  assert.equal(
+    summarise({ dir: '', id: '', name: '', status: 'running', interrupted: false }, events.slice(0, cut)).bestAccuracy,
+    best,
+  );
 });
 
 test('a resumed run with repeated epochs: the last event of an epoch wins; incremental = whole', () => {
@@ -120,11 +176,19 @@ test('a resumed run with repeated epochs: the last event of an epoch wins; incre
   assert.equal(s.status, 'finished');
   assert.equal(s.resumed, true);
   // A resumed run re-computes the same numbers: the last event is told apart by identity and time.
-  for (const epoch of new Set(distill.map((e) => e.epoch))) assert.equal(s.byPhase.distill!.validation[epoch], distill.filter((e) => e.epoch === epoch).at(-1)!.validation, `epoch ${epoch}`);
+  for (const epoch of new Set(distill.map((e) => e.epoch)))
+    assert.equal(
+      s.byPhase.distill!.validation[epoch],
+      distill.filter((e) => e.epoch === epoch).at(-1)!.validation,
+      `epoch ${epoch}`,
+    );
   assert.equal(s.byPhase.distill!.epochAt, distill.at(-1)!.t);
   const finished = events.find((e): e is PhaseFinishedEvent => e.type === 'phase_finished' && e.phase === 'distill')!;
   assert.deepEqual(s.byPhase.distill!.best, distill.filter((e) => e.epoch === finished.bestEpoch).at(-1)!.validation);
-  assert.equal(runAccuracy(s)!.accuracy, (events.at(-1) as RunFinishedEvent).summary.find((r) => r.model === 'distilled')!.accuracy);
+  assert.equal(
+    runAccuracy(s)!.accuracy,
+    (events.at(-1) as RunFinishedEvent).summary.find((r) => r.model === 'distilled')!.accuracy,
+  );
   assert.equal(readRun(dir)!.bestAccuracy, runAccuracy(s)!.accuracy);
 });
 
@@ -154,11 +218,39 @@ test('the status bar and the Active Run view read the same fold: phase, epoch, l
   assert.equal(statusText(started), `$(sync~spin) Distill: starting on ${started.backend!.name}`);
   const distillStart = at((e) => e.type === 'phase_started' && e.phase === 'distill');
   assert.equal(statusText(distillStart), '$(sync~spin) Distill: distill 0/4');
-  assert.deepEqual({ ...snapshot('r', distillStart), loss: undefined, summary: undefined }, { id: 'r', status: 'running', phase: 'distill', epoch: 0, epochs: 4, loss: undefined, valAccuracy: undefined, agreement: undefined, summary: undefined });
+  assert.deepEqual(
+    { ...snapshot('r', distillStart), loss: undefined, summary: undefined },
+    {
+      id: 'r',
+      status: 'running',
+      phase: 'distill',
+      epoch: 0,
+      epochs: 4,
+      loss: undefined,
+      valAccuracy: undefined,
+      agreement: undefined,
+      summary: undefined,
+    },
+  );
   const epoch2 = events.find((e): e is EpochEvent => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 2)!;
   const mid = at((e) => e === epoch2);
-  assert.match(statusText(mid), new RegExp(`^\\$\\(sync~spin\\) Distill: distill 2/4 · loss ${epoch2.train.loss.total.toFixed(3)} · val ${(epoch2.validation!.accuracy * 100).toFixed(1)}% · ETA \\d+s$`));
-  assert.deepEqual(snapshot('r', mid), { id: 'r', status: 'running', phase: 'distill', epoch: 2, epochs: 4, loss: epoch2.train.loss.total, valAccuracy: epoch2.validation!.accuracy, agreement: epoch2.validation!.agreement, summary: undefined });
+  assert.match(
+    statusText(mid),
+    new RegExp(
+      `^\\$\\(sync~spin\\) Distill: distill 2/4 · loss ${epoch2.train.loss.total.toFixed(3)} · val ${(epoch2.validation!.accuracy * 100).toFixed(1)}% · ETA \\d+s$`,
+    ),
+  );
+  assert.deepEqual(snapshot('r', mid), {
+    id: 'r',
+    status: 'running',
+    phase: 'distill',
+    epoch: 2,
+    epochs: 4,
+    loss: epoch2.train.loss.total,
+    valAccuracy: epoch2.validation!.accuracy,
+    agreement: epoch2.validation!.agreement,
+    summary: undefined,
+  });
   const done = foldRun(events);
   assert.equal(statusText(done), '$(pass) Distill: finished');
   assert.deepEqual(snapshot('r', done).summary, (events.at(-1) as RunFinishedEvent).summary);

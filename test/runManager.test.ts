@@ -10,7 +10,14 @@ import { cliPath, tempDir, writeConfig, smallConfig } from './helpers/cli.ts';
 
 // The extension's run manager with the real trainer process (node here; VS Code's runtime in the editor).
 function manager(maxConcurrentRuns = 1) {
-  return new RunManager({ trainerPath: cliPath, nodePath: process.execPath, maxConcurrentRuns, stopGraceMs: 20000, pollMs: 100, env: { TF_CPP_MIN_LOG_LEVEL: '3' } });
+  return new RunManager({
+    trainerPath: cliPath,
+    nodePath: process.execPath,
+    maxConcurrentRuns,
+    stopGraceMs: 20000,
+    pollMs: 100,
+    env: { TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
 }
 
 function exited(m: RunManager, dir: string): Promise<number | null> {
@@ -25,7 +32,18 @@ function exited(m: RunManager, dir: string): Promise<number | null> {
 }
 
 const fast = (dir: string, name: string, overrides: Record<string, unknown> = {}) =>
-  writeConfig(dir, name, smallConfig({ backend: 'wasm', baseline: false, export: { onnx: false }, bench: { enabled: false }, name, ...overrides }));
+  writeConfig(
+    dir,
+    name,
+    smallConfig({
+      backend: 'wasm',
+      baseline: false,
+      export: { onnx: false },
+      bench: { enabled: false },
+      name,
+      ...overrides,
+    }),
+  );
 
 test('a run started by the manager trains in the real trainer; its events arrive as they are written', async () => {
   const dir = tempDir('rm-start');
@@ -62,8 +80,14 @@ test('maxConcurrentRuns queues the second run until the first ends', async () =>
 test('stop asks for a checkpoint, then resume finishes the run in the same folder', async () => {
   const dir = tempDir('rm-stop');
   const m = manager();
-  const runDir = await m.start({ configFile: fast(dir, 'long', { train: { epochs: 40, logEvery: 2 } }), runsDir: path.join(dir, 'runs'), name: 'long' });
-  await new Promise<void>((resolve) => m.on('event', (d, e) => d === runDir && e.type === 'epoch' && e.epoch === 2 && resolve()));
+  const runDir = await m.start({
+    configFile: fast(dir, 'long', { train: { epochs: 40, logEvery: 2 } }),
+    runsDir: path.join(dir, 'runs'),
+    name: 'long',
+  });
+  await new Promise<void>((resolve) =>
+    m.on('event', (d, e) => d === runDir && e.type === 'epoch' && e.epoch === 2 && resolve()),
+  );
   const done = exited(m, runDir);
   m.stop(runDir);
   assert.equal(await done, 143);
@@ -81,7 +105,11 @@ test('stop asks for a checkpoint, then resume finishes the run in the same folde
 test('a run outlives its manager (a window reload) and a new manager re-attaches without a second trainer', async () => {
   const dir = tempDir('rm-reload');
   const first = manager();
-  const runDir = await first.start({ configFile: fast(dir, 'survivor', { train: { epochs: 12 } }), runsDir: path.join(dir, 'runs'), name: 'survivor' });
+  const runDir = await first.start({
+    configFile: fast(dir, 'survivor', { train: { epochs: 12 } }),
+    runsDir: path.join(dir, 'runs'),
+    name: 'survivor',
+  });
   await new Promise<void>((resolve) => first.on('event', (d, e) => d === runDir && e.type === 'epoch' && resolve()));
   first.dispose(); // the extension host goes away; the detached trainer keeps going
   const pid = readRun(runDir)!.pid!;
@@ -102,7 +130,11 @@ test('a run outlives its manager (a window reload) and a new manager re-attaches
 test('bad input: the trainer refuses, the message comes back, and no run folder is left', async () => {
   const dir = tempDir('rm-bad');
   const m = manager();
-  const runDir = await m.start({ configFile: fast(dir, 'bad', { data: { source: 'demo', trainLimit: 40, batchSize: 64 } }), runsDir: path.join(dir, 'runs'), name: 'bad' });
+  const runDir = await m.start({
+    configFile: fast(dir, 'bad', { data: { source: 'demo', trainLimit: 40, batchSize: 64 } }),
+    runsDir: path.join(dir, 'runs'),
+    name: 'bad',
+  });
   const [, code, message] = (await once(m, 'exited')) as [string, number, string];
   assert.equal(code, 2);
   assert.match(message, /leaves 40 training examples, fewer than one batch/);

@@ -14,7 +14,10 @@ import { permutation } from '../src/core/random.ts';
 test('cached teacher outputs give the same KD loss as a teacher forward pass per batch', async () => {
   await tf.setBackend('cpu');
   const { model: teacher } = await loadModel(demoTeacherPath());
-  const data = loadDataset({ source: 'demo', validationFraction: 0.1, trainLimit: 600, normalize: 'scale', batchSize: 64, evalBatchSize: 250 }, 3);
+  const data = loadDataset(
+    { source: 'demo', validationFraction: 0.1, trainLimit: 600, normalize: 'scale', batchSize: 64, evalBatchSize: 250 },
+    3,
+  );
   const x = tf.tensor(data.train.x, [data.train.n, 28, 28, 1]);
   const y = tf.tensor1d(data.train.y, 'int32');
   const cached = predictLogits(teacher, x, 250); // batched differently from the steps below, on purpose
@@ -25,7 +28,10 @@ test('cached teacher outputs give the same KD loss as a teacher forward pass per
     const idx = tf.tensor1d(order.subarray(start, start + 64), 'int32');
     const [fromCache, perBatch] = tf.tidy(() => {
       const yb = tf.gather(y, idx) as tf.Tensor1D;
-      const a = hintonTerms(student, tf.gather(cached, idx) as tf.Tensor2D, yb, { temperature: 4, alpha: 0.5 }).total.dataSync()[0];
+      const a = hintonTerms(student, tf.gather(cached, idx) as tf.Tensor2D, yb, {
+        temperature: 4,
+        alpha: 0.5,
+      }).total.dataSync()[0];
       const live = teacher.apply(tf.gather(x, idx), { training: false }) as tf.Tensor2D;
       const b = hintonTerms(student, live, yb, { temperature: 4, alpha: 0.5 }).total.dataSync()[0];
       return [a, b];

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compressTopK, expandTopK, hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache, type CacheKeyParts, type TeacherOutputs } from '../src/core/distill/teacherCache.ts';
+import {
+  compressTopK,
+  expandTopK,
+  hashFiles,
+  readTeacherCache,
+  teacherCacheKey,
+  writeTeacherCache,
+  type CacheKeyParts,
+  type TeacherOutputs,
+} from '../src/core/distill/teacherCache.ts';
 import { SeededRandom } from '../src/core/random.ts';
 
 function tempDir(): string {
@@ -25,7 +34,9 @@ function outputs(nTrain = 4000, K = 10, withFeature = true): TeacherOutputs {
   return {
     numClasses: K,
     logits: { train: logits(nTrain, 1), validation: logits(500, 2), test: logits(300, 3) },
-    features: withFeature ? { 'block1/relu': { data: randomArray(nTrain * 4 * 4 * 3, 4), shape: [nTrain, 4, 4, 3] } } : {},
+    features: withFeature
+      ? { 'block1/relu': { data: randomArray(nTrain * 4 * 4 * 3, 4), shape: [nTrain, 4, 4, 3] } }
+      : {},
   };
 }
 
@@ -70,7 +81,9 @@ test('top-k: top-k probabilities at T = 1 are kept, the rest spread evenly, argm
   const top = writeTeacherCache(dir, 'e'.repeat(64), out, k, {});
   const payload = (d: string) => fs.statSync(path.join(d, 'payload.bin')).size;
   assert.ok(payload(top.dir) < payload(full.dir), `${payload(top.dir)} vs ${payload(full.dir)}`);
-  notes.push(`4,000 + 500 + 300 rows x 10 logits: full ${payload(full.dir)} bytes payload (${full.bytes} with manifest), top-3 ${payload(top.dir)} bytes (${top.bytes} with manifest)`);
+  notes.push(
+    `4,000 + 500 + 300 rows x 10 logits: full ${payload(full.dir)} bytes payload (${full.bytes} with manifest), top-3 ${payload(top.dir)} bytes (${top.bytes} with manifest)`,
+  );
   const back = readTeacherCache(dir, 'e'.repeat(64));
   assert.ok(back);
   const rebuilt: TeacherOutputs['logits'] = back.logits;
@@ -96,7 +109,9 @@ test('top-k: top-k probabilities at T = 1 are kept, the rest spread evenly, argm
   }
   assert.ok(maxErr <= 1e-6, `top-k probability max |diff| ${maxErr}`);
   assert.ok(maxRestErr <= 1e-6, `spread max |diff| ${maxRestErr}`);
-  notes.push(`top-3 at T = 1: top-k probability max |diff| ${maxErr.toExponential(2)}, remaining classes vs even spread ${maxRestErr.toExponential(2)}`);
+  notes.push(
+    `top-3 at T = 1: top-k probability max |diff| ${maxErr.toExponential(2)}, remaining classes vs even spread ${maxRestErr.toExponential(2)}`,
+  );
 });
 
 test('top-k fill stays finite and exact for extreme rows; ties keep the first class', () => {
@@ -135,7 +150,14 @@ test('the key changes with any input byte, the teacher hash, the feature names o
   };
   const key = teacherCacheKey(base);
   assert.match(key, /^[0-9a-f]{64}$/);
-  const copy = { ...base, inputs: { train: base.inputs.train.slice(), validation: base.inputs.validation.slice(), test: base.inputs.test.slice() } };
+  const copy = {
+    ...base,
+    inputs: {
+      train: base.inputs.train.slice(),
+      validation: base.inputs.validation.slice(),
+      test: base.inputs.test.slice(),
+    },
+  };
   assert.equal(teacherCacheKey(copy), key, 'same content, other arrays');
   assert.equal(teacherCacheKey({ ...base, featureNames: ['conv1', 'conv2'] }), key, 'feature order does not matter');
   // A view into a larger buffer hashes its own bytes only.
@@ -156,7 +178,10 @@ test('the key changes with any input byte, the teacher hash, the feature names o
   }
   // The same values split differently between train and validation.
   const all = new Float32Array([...base.inputs.train, ...base.inputs.validation]);
-  variant('split boundary', { ...base, inputs: { ...base.inputs, train: all.subarray(0, 900), validation: all.subarray(900) } });
+  variant('split boundary', {
+    ...base,
+    inputs: { ...base.inputs, train: all.subarray(0, 900), validation: all.subarray(900) },
+  });
   const negZero = base.inputs.test.slice();
   negZero[0] = 0;
   const posZero = negZero.slice();
@@ -251,7 +276,13 @@ test('hashFiles changes when a weight file changes, and not when the model folde
   // Moving bytes from one file to the next changes it (lengths are hashed), as does renaming or reordering.
   const c = tempDir();
   fs.writeFileSync(path.join(c, 'model.json'), fs.readFileSync(path.join(a, 'model.json')).subarray(0, 10));
-  fs.writeFileSync(path.join(c, 'weights.bin'), Buffer.concat([fs.readFileSync(path.join(a, 'model.json')).subarray(10), fs.readFileSync(path.join(a, 'weights.bin'))]));
+  fs.writeFileSync(
+    path.join(c, 'weights.bin'),
+    Buffer.concat([
+      fs.readFileSync(path.join(a, 'model.json')).subarray(10),
+      fs.readFileSync(path.join(a, 'weights.bin')),
+    ]),
+  );
   assert.notEqual(hashFiles(files(c)), h);
   assert.notEqual(hashFiles(files(a).reverse()), h);
   fs.renameSync(path.join(b, 'weights.bin'), path.join(b, 'w2.bin'));

@@ -23,7 +23,14 @@ type Nested = number | Nested[];
 interface Case {
   fn: string;
   name: string;
-  params: { temperature?: number; divergence?: Divergence; epsilon?: number; distance?: 'mse' | 'cosine'; p?: number; correctProbability?: number };
+  params: {
+    temperature?: number;
+    divergence?: Divergence;
+    epsilon?: number;
+    distance?: 'mse' | 'cosine';
+    p?: number;
+    correctProbability?: number;
+  };
   student: Nested;
   teacher?: Nested;
   labels?: number[];
@@ -31,7 +38,9 @@ interface Case {
   grads: Record<string, Nested>;
   studentMap?: number[][];
 }
-const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'terms-golden.json'), 'utf8')) as { cases: Case[] };
+const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'terms-golden.json'), 'utf8')) as {
+  cases: Case[];
+};
 
 /**
  * Tolerance for float32 kernels against float64 references: |got - want| <= RTOL * scale + ATOL,
@@ -49,7 +58,10 @@ const ATOL = 1e-7;
 
 function within(got: number, want: number, scale: number, what: string): number {
   const err = Math.abs(got - want);
-  assert.ok(Number.isFinite(got) && err <= RTOL * scale + ATOL, `${what}: tfjs ${got}, PyTorch ${want} (error ${err.toExponential(2)}, allowed ${(RTOL * scale + ATOL).toExponential(2)})`);
+  assert.ok(
+    Number.isFinite(got) && err <= RTOL * scale + ATOL,
+    `${what}: tfjs ${got}, PyTorch ${want} (error ${err.toExponential(2)}, allowed ${(RTOL * scale + ATOL).toExponential(2)})`,
+  );
   return err;
 }
 
@@ -57,7 +69,11 @@ const flat = (x: Nested): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x])
 const shapeOf = (x: Nested): number[] => (Array.isArray(x) ? [x.length, ...shapeOf(x[0])] : []);
 
 /** The case's scalar outputs as functions of the student tensor. */
-function outputs(c: Case, teacher: tf.Tensor | null, labels: tf.Tensor1D | null): Record<string, (s: tf.Tensor) => tf.Scalar> {
+function outputs(
+  c: Case,
+  teacher: tf.Tensor | null,
+  labels: tf.Tensor1D | null,
+): Record<string, (s: tf.Tensor) => tf.Scalar> {
   const p = c.params;
   const t = teacher as tf.Tensor2D;
   switch (c.fn) {
@@ -95,21 +111,43 @@ const worst: Record<string, { value: number; grad: number }> = {};
 test('the fixtures cover the cases the terms must get right', () => {
   const cases = golden.cases;
   const has = (p: (c: Case) => boolean, what: string) => assert.ok(cases.some(p), `no fixture with ${what}`);
-  const fns = ['kdDivergence', 'labelSmoothedCrossEntropy', 'hintLoss', 'attentionLoss', 'rkdDistanceLoss', 'rkdAngleLoss', 'dkdParts', 'teacherFreeLoss'];
+  const fns = [
+    'kdDivergence',
+    'labelSmoothedCrossEntropy',
+    'hintLoss',
+    'attentionLoss',
+    'rkdDistanceLoss',
+    'rkdAngleLoss',
+    'dkdParts',
+    'teacherFreeLoss',
+  ];
   for (const fn of fns) assert.ok(cases.filter((c) => c.fn === fn).length >= 5, `fewer than 5 ${fn} cases`);
-  for (const div of ['forward', 'reverse']) has((c) => c.fn === 'kdDivergence' && c.params.divergence === div && c.params.temperature! < 1, `${div} at T < 1`);
+  for (const div of ['forward', 'reverse'])
+    has((c) => c.fn === 'kdDivergence' && c.params.divergence === div && c.params.temperature! < 1, `${div} at T < 1`);
   has((c) => c.fn === 'kdDivergence' && c.name.startsWith('confident teacher'), 'a confident teacher');
   has((c) => c.fn === 'kdDivergence' && Math.max(...flat(c.student).map(Math.abs)) > 50, 'large logits');
-  for (const eps of [0, 0.1, 1]) has((c) => c.fn === 'labelSmoothedCrossEntropy' && c.params.epsilon === eps, `epsilon ${eps}`);
+  for (const eps of [0, 0.1, 1])
+    has((c) => c.fn === 'labelSmoothedCrossEntropy' && c.params.epsilon === eps, `epsilon ${eps}`);
   for (const distance of ['mse', 'cosine']) {
-    for (const rank of [2, 4]) has((c) => c.fn === 'hintLoss' && c.params.distance === distance && shapeOf(c.student).length === rank, `${distance} hint of rank ${rank}`);
+    for (const rank of [2, 4])
+      has(
+        (c) => c.fn === 'hintLoss' && c.params.distance === distance && shapeOf(c.student).length === rank,
+        `${distance} hint of rank ${rank}`,
+      );
   }
-  has((c) => c.fn === 'attentionLoss' && shapeOf(c.student)[3] !== shapeOf(c.teacher!)[3], 'attention with different channel counts');
+  has(
+    (c) => c.fn === 'attentionLoss' && shapeOf(c.student)[3] !== shapeOf(c.teacher!)[3],
+    'attention with different channel counts',
+  );
   for (const p of [1, 2, 3]) has((c) => c.fn === 'attentionLoss' && c.params.p === p, `attention with p = ${p}`);
-  for (const fn of ['rkdDistanceLoss', 'rkdAngleLoss']) has((c) => c.fn === fn && (c.student as number[][]).length >= 64, `${fn} at batch 64`);
+  for (const fn of ['rkdDistanceLoss', 'rkdAngleLoss'])
+    has((c) => c.fn === fn && (c.student as number[][]).length >= 64, `${fn} at batch 64`);
   has((c) => c.fn === 'dkdParts' && (c.student as number[][])[0].length === 2, 'binary DKD');
   for (const fn of fns.filter((f) => f !== 'labelSmoothedCrossEntropy' && f !== 'teacherFreeLoss')) {
-    has((c) => c.fn === fn && Object.values(c.values).every((v) => Math.abs(v) < 1e-12), `${fn} at 0 (student equals teacher, or an invariance)`);
+    has(
+      (c) => c.fn === fn && Object.values(c.values).every((v) => Math.abs(v) < 1e-12),
+      `${fn} at 0 (student equals teacher, or an invariance)`,
+    );
   }
 });
 
@@ -129,7 +167,9 @@ for (const c of golden.cases) {
       const err = within(value.dataSync()[0], want, Math.abs(want), name);
       value.dispose();
       w.value = Math.max(w.value, err / (RTOL * Math.abs(want) + ATOL));
-      report.push(`${name} abs ${err.toExponential(1)}${Math.abs(want) > 1e-12 ? ` rel ${(err / Math.abs(want)).toExponential(1)}` : ''}`);
+      report.push(
+        `${name} abs ${err.toExponential(1)}${Math.abs(want) > 1e-12 ? ` rel ${(err / Math.abs(want)).toExponential(1)}` : ''}`,
+      );
 
       // Only the student input is differentiated: the teacher is a constant, as in training.
       const grad = tf.grad(f)(s);
@@ -141,7 +181,9 @@ for (const c of golden.cases) {
       let maxErr = 0;
       got.forEach((g, i) => (maxErr = Math.max(maxErr, within(g, wantGrad[i], scale, `d${name}/ds[flat ${i}]`))));
       w.grad = Math.max(w.grad, maxErr / (RTOL * scale + ATOL));
-      report.push(`d${name}/ds abs ${maxErr.toExponential(1)}${scale > 1e-12 ? ` rel ${(maxErr / scale).toExponential(1)}` : ''}`);
+      report.push(
+        `d${name}/ds abs ${maxErr.toExponential(1)}${scale > 1e-12 ? ` rel ${(maxErr / scale).toExponential(1)}` : ''}`,
+      );
     }
 
     if (c.studentMap) {
@@ -171,14 +213,24 @@ const scalar = (x: tf.Scalar) => {
 
 test('forward and reverse KL differ on asymmetric inputs, and reverse(s, t) = forward(t, s)', async () => {
   await tf.setBackend('cpu');
-  for (const c of golden.cases.filter((x) => x.fn === 'kdDivergence' && x.params.divergence === 'forward' && !x.name.startsWith('student equals'))) {
+  for (const c of golden.cases.filter(
+    (x) => x.fn === 'kdDivergence' && x.params.divergence === 'forward' && !x.name.startsWith('student equals'),
+  )) {
     const [s, teacher] = [tf.tensor2d(c.student as number[][]), tf.tensor2d(c.teacher as number[][])];
     const T = c.params.temperature!;
     const forward = scalar(kdDivergence(s, teacher, T, 'forward'));
     const reverse = scalar(kdDivergence(s, teacher, T, 'reverse'));
-    assert.ok(Math.abs(forward - reverse) > 1e-3 * Math.abs(forward), `${c.name}: forward ${forward} and reverse ${reverse} should differ`);
+    assert.ok(
+      Math.abs(forward - reverse) > 1e-3 * Math.abs(forward),
+      `${c.name}: forward ${forward} and reverse ${reverse} should differ`,
+    );
     // Swapping the roles turns one into the other (the value only; gradients are w.r.t. the student).
-    within(scalar(kdDivergence(teacher, s, T, 'reverse')), forward, Math.abs(forward), `${c.name}: reverse with roles swapped`);
+    within(
+      scalar(kdDivergence(teacher, s, T, 'reverse')),
+      forward,
+      Math.abs(forward),
+      `${c.name}: reverse with roles swapped`,
+    );
     tf.dispose([s, teacher]);
   }
 });
@@ -218,7 +270,12 @@ test('label smoothing 0 is the plain cross-entropy; Tf-KD_reg is forward KD agai
   await tf.setBackend('cpu');
   const ce = byName('labelSmoothedCrossEntropy', 'eps 0 (plain CE)');
   const [logits, y] = [tf.tensor2d(ce.student as number[][]), tf.tensor1d(ce.labels!, 'int32')];
-  within(scalar(labelSmoothedCrossEntropy(logits, y, 0)), scalar(crossEntropy(logits, y)), ce.values.loss, 'eps 0 against crossEntropy');
+  within(
+    scalar(labelSmoothedCrossEntropy(logits, y, 0)),
+    scalar(crossEntropy(logits, y)),
+    ce.values.loss,
+    'eps 0 against crossEntropy',
+  );
   tf.dispose([logits, y]);
 
   for (const c of golden.cases.filter((x) => x.fn === 'teacherFreeLoss')) {
@@ -261,15 +318,25 @@ test('the teacher gets no gradient; each term leaves no tensors behind', async (
     ['attention', (a, b) => attentionLoss(a as tf.Tensor4D, b as tf.Tensor4D, 2), fs4, ft4],
     ['rkd distance', (a, b) => rkdDistanceLoss(a as tf.Tensor2D, b as tf.Tensor2D), s, t],
     ['rkd angle', (a, b) => rkdAngleLoss(a as tf.Tensor2D, b as tf.Tensor2D), s, t],
-    ['dkd', (a, b) => tf.tidy(() => {
-      const parts = dkdParts(a as tf.Tensor2D, b as tf.Tensor2D, y, 4);
-      return tf.add(parts.target, parts.nonTarget) as tf.Scalar;
-    }), s, t],
+    [
+      'dkd',
+      (a, b) =>
+        tf.tidy(() => {
+          const parts = dkdParts(a as tf.Tensor2D, b as tf.Tensor2D, y, 4);
+          return tf.add(parts.target, parts.nonTarget) as tf.Scalar;
+        }),
+      s,
+      t,
+    ],
   ];
   for (const [name, f, a, b] of pairs) {
     const [ga, gb] = tf.grads((x, z) => f(x, z))([a, b]);
     assert.ok(tf.tidy(() => tf.abs(ga).max().dataSync()[0]) > 0, `${name}: student gradient is 0`);
-    assert.equal(tf.tidy(() => tf.abs(gb).max().dataSync()[0]), 0, `${name}: teacher gradient is not 0`);
+    assert.equal(
+      tf.tidy(() => tf.abs(gb).max().dataSync()[0]),
+      0,
+      `${name}: teacher gradient is not 0`,
+    );
     tf.dispose([ga, gb]);
     const before = tf.memory().numTensors;
     const v = f(a, b);
@@ -285,7 +352,11 @@ test('the teacher gets no gradient; each term leaves no tensors behind', async (
     teacherFreeLoss(s, y, 4, 0.9),
     attentionMap(fs4, 2) as tf.Tensor,
   ];
-  assert.equal(tf.memory().numTensors, before + single.length, 'labelSmoothedCrossEntropy, teacherFreeLoss or attentionMap keep intermediate tensors');
+  assert.equal(
+    tf.memory().numTensors,
+    before + single.length,
+    'labelSmoothedCrossEntropy, teacherFreeLoss or attentionMap keep intermediate tensors',
+  );
   tf.dispose([...single, s, t, fs4, ft4, y]);
 });
 
@@ -302,5 +373,6 @@ test('shape errors name both shapes', async () => {
 });
 
 test('largest errors per function (fraction of the allowed tolerance)', (t) => {
-  for (const [fn, e] of Object.entries(worst)) t.diagnostic(`${fn}: value ${e.value.toFixed(3)}, gradient ${e.grad.toFixed(3)} of the tolerance`);
+  for (const [fn, e] of Object.entries(worst))
+    t.diagnostic(`${fn}: value ${e.value.toFixed(3)}, gradient ${e.grad.toFixed(3)} of the tolerance`);
 });

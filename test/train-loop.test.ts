@@ -13,7 +13,11 @@ import * as tf from '@tensorflow/tfjs';
 import { configSchema, type DistillConfig, type LossTermSpec } from '../src/core/config/schema.ts';
 import { compileObjective } from '../src/core/distill/objective.ts';
 import { buildTrainingModel } from '../src/core/distill/studentOutputs.ts';
-import { computeTeacherOutputs, disposeTeacherTensors, teacherOutputShapes } from '../src/core/distill/teacherOutputs.ts';
+import {
+  computeTeacherOutputs,
+  disposeTeacherTensors,
+  teacherOutputShapes,
+} from '../src/core/distill/teacherOutputs.ts';
 import { buildModel } from '../src/core/models/build.ts';
 import { seedGlobalRandom } from '../src/core/random.ts';
 import { latestCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../src/core/train/checkpoint.ts';
@@ -26,12 +30,20 @@ const classes = 3;
 function split(n: number, seed: number): DeviceSplit {
   const rng = seedGlobalRandom(seed);
   const x = Float32Array.from({ length: n * inputShape[0] }, () => rng.next() * 2 - 1);
-  const y = Int32Array.from({ length: n }, (_, i) => (x[i * inputShape[0]] > 0 ? 1 : 0) + (x[i * inputShape[0] + 1] > 0.5 ? 1 : 0));
+  const y = Int32Array.from(
+    { length: n },
+    (_, i) => (x[i * inputShape[0]] > 0 ? 1 : 0) + (x[i * inputShape[0] + 1] > 0.5 ? 1 : 0),
+  );
   return { x: tf.tensor2d(x, [n, inputShape[0]]), y: tf.tensor1d(y, 'int32'), n };
 }
 
 function trainConfig(overrides: Record<string, unknown>): DistillConfig['train'] {
-  return configSchema.parse({ data: { source: 'demo' }, teacher: { source: 'demo' }, student: { architecture: { type: 'mlp' } }, train: overrides }).train;
+  return configSchema.parse({
+    data: { source: 'demo' },
+    teacher: { source: 'demo' },
+    student: { architecture: { type: 'mlp' } },
+    train: overrides,
+  }).train;
 }
 
 /** A phase of a distilled student with a hint projection and every kind of term, on small random data. */
@@ -45,17 +57,47 @@ async function phaseSetup(train: DistillConfig['train'], resumeFrom?: LoadedChec
   ];
   const objective = compileObjective({ method: 'combined', hardWeight: 0.5, labelSmoothing: 0.1, terms });
   const data = { train: split(40, 1), validation: split(12, 2), test: split(4, 3) };
-  const teacher = buildModel({ type: 'mlp', hidden: [12], activation: 'relu', dropout: 0, batchNorm: false }, inputShape, classes);
+  const teacher = buildModel(
+    { type: 'mlp', hidden: [12], activation: 'relu', dropout: 0, batchNorm: false },
+    inputShape,
+    classes,
+  );
   const x = { train: data.train.x, validation: data.validation.x, test: data.test.x };
-  const teacherOut = await computeTeacherOutputs({ kind: 'tfjs', label: 'teacher', model: teacher }, x, { train: new Float32Array(), validation: new Float32Array(), test: new Float32Array() }, classes, objective.teacher, 16);
-  const shapes = await teacherOutputShapes({ kind: 'tfjs', label: 'teacher', model: teacher }, objective.teacher, new Float32Array(inputShape[0]));
-  const model = buildModel({ type: 'mlp', hidden: [5], activation: 'relu', dropout: 0.2, batchNorm: false }, inputShape, classes);
+  const teacherOut = await computeTeacherOutputs(
+    { kind: 'tfjs', label: 'teacher', model: teacher },
+    x,
+    { train: new Float32Array(), validation: new Float32Array(), test: new Float32Array() },
+    classes,
+    objective.teacher,
+    16,
+  );
+  const shapes = await teacherOutputShapes(
+    { kind: 'tfjs', label: 'teacher', model: teacher },
+    objective.teacher,
+    new Float32Array(inputShape[0]),
+  );
+  const model = buildModel(
+    { type: 'mlp', hidden: [5], activation: 'relu', dropout: 0.2, batchNorm: false },
+    inputShape,
+    classes,
+  );
   const training = buildTrainingModel(model, objective.student, shapes, 'distill');
   assert.deepEqual(training.projections, ['hint_projection_1']);
   const setup: PhaseSetup = {
-    phase: 'distill', model, training, train: data.train, validation: data.validation,
-    teacherTrain: { logits: teacherOut.logits.train, outputs: teacherOut.outputs }, teacherValidation: teacherOut.logits.validation,
-    loss: objective.loss, epochs: 3, learningRate: 0.01, batchSize: 8, evalBatchSize: 16, train_: train, resumeFrom,
+    phase: 'distill',
+    model,
+    training,
+    train: data.train,
+    validation: data.validation,
+    teacherTrain: { logits: teacherOut.logits.train, outputs: teacherOut.outputs },
+    teacherValidation: teacherOut.logits.validation,
+    loss: objective.loss,
+    epochs: 3,
+    learningRate: 0.01,
+    batchSize: 8,
+    evalBatchSize: 16,
+    train_: train,
+    resumeFrom,
   };
   const dispose = () => {
     disposeTeacherTensors(teacherOut);
@@ -74,7 +116,14 @@ function checkpointHooks(runDir: string, training: PhaseSetup['training'], stopA
     emitStep: () => {},
     emitEpoch: () => {},
     checkpoint: async (progress, optimizer, bestWeights) => {
-      written.push(await writeCheckpoint(runDir, { progress, model: training.model, optimizerSlots: (await optimizer.getState()).slots, bestWeights }));
+      written.push(
+        await writeCheckpoint(runDir, {
+          progress,
+          model: training.model,
+          optimizerSlots: (await optimizer.getState()).slots,
+          bestWeights,
+        }),
+      );
       return written.at(-1)!;
     },
     stopRequested: () => ++polls > stopAfter,
@@ -87,7 +136,14 @@ test.before(async () => {
 });
 
 test('a whole phase (validation, early stopping with the best weights restored, checkpoints) leaves no tensor behind', async () => {
-  const { setup, dispose } = await phaseSetup(trainConfig({ logEvery: 3, checkpointEvery: 1, earlyStopping: { patience: 5, restoreBest: true }, optimizer: { type: 'adam', learningRate: 0.01 } }));
+  const { setup, dispose } = await phaseSetup(
+    trainConfig({
+      logEvery: 3,
+      checkpointEvery: 1,
+      earlyStopping: { patience: 5, restoreBest: true },
+      optimizer: { type: 'adam', learningRate: 0.01 },
+    }),
+  );
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-loop-'));
   const { hooks, written } = checkpointHooks(runDir, setup.training);
   const before = tf.memory().numTensors;
@@ -95,18 +151,28 @@ test('a whole phase (validation, early stopping with the best weights restored, 
   assert.equal(tf.memory().numTensors, before, 'tensors left by the phase');
   assert.equal(outcome.progress.epochsDone, 3);
   assert.equal(written.length, 2, 'a checkpoint after epochs 1 and 2');
-  assert.ok(written.every((dir) => fs.existsSync(path.join(dir, 'best.bin'))), 'checkpoints hold the best weights');
+  assert.ok(
+    written.every((dir) => fs.existsSync(path.join(dir, 'best.bin'))),
+    'checkpoints hold the best weights',
+  );
   dispose();
 });
 
 test('a phase stopped mid-epoch, then resumed from its checkpoint (optimizer state and best weights), leaves no tensor behind', async () => {
-  const train = trainConfig({ logEvery: 2, earlyStopping: { patience: 5, restoreBest: true }, optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 } });
+  const train = trainConfig({
+    logEvery: 2,
+    earlyStopping: { patience: 5, restoreBest: true },
+    optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 },
+  });
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-loop-'));
   const first = await phaseSetup(train);
   let before = tf.memory().numTensors;
   const stopped = await trainPhase(first.setup, checkpointHooks(runDir, first.setup.training, 8).hooks); // 5 steps per epoch: stops in the second
   assert.equal(tf.memory().numTensors, before, 'tensors left by the stopped phase');
-  assert.ok(stopped.stopped && stopped.progress.epochsDone === 1 && stopped.progress.stepInEpoch === 3, JSON.stringify(stopped.progress));
+  assert.ok(
+    stopped.stopped && stopped.progress.epochsDone === 1 && stopped.progress.stepInEpoch === 3,
+    JSON.stringify(stopped.progress),
+  );
   first.dispose();
 
   const checkpoint = latestCheckpoint(runDir, 'distill')!;

@@ -40,25 +40,48 @@ const random = (n: number, seed: number) => {
 };
 
 /** Loss terms and their gradients for fixed inputs on the current backend, read back to the host. */
-async function termOnBackend(terms: LossTermSpec[]): Promise<{ values: Record<string, number>; grads: Float32Array[] }> {
+async function termOnBackend(
+  terms: LossTermSpec[],
+): Promise<{ values: Record<string, number>; grads: Float32Array[] }> {
   const objective = compileObjective({ method: 'combined', hardWeight: 1, labelSmoothing: 0.1, terms });
   const logits = tf.variable(tf.tensor2d(random(6 * 5, 1), [6, 5]));
   const features = tf.variable(tf.tensor4d(random(6 * 3 * 3 * 2, 2), [6, 3, 3, 2]));
   const teacherLogits = tf.tensor2d(random(6 * 5, 3), [6, 5]);
   const teacherFeatures = tf.tensor4d(random(6 * 3 * 3 * 2, 4), [6, 3, 3, 2]);
   const labels = tf.tensor1d([0, 4, 1, 3, 2, 0], 'int32');
-  const teacherOutputs = new Map<string, tf.Tensor>(objective.teacher.map((r) => [r.key, r.attentionP === undefined ? teacherFeatures : attentionMap(teacherFeatures, r.attentionP)]));
+  const teacherOutputs = new Map<string, tf.Tensor>(
+    objective.teacher.map((r) => [
+      r.key,
+      r.attentionP === undefined ? teacherFeatures : attentionMap(teacherFeatures, r.attentionP),
+    ]),
+  );
   const outputs = new Map<string, tf.Tensor>(objective.student.map((r) => [r.key, features]));
   let kept: Record<string, tf.Scalar> = {};
   const { value, grads } = tf.variableGrads(() => {
-    const t = objective.loss({ logits, outputs }, { logits: teacherLogits, outputs: teacherOutputs }, labels, { epoch: 1, fraction: 0.25 });
+    const t = objective.loss({ logits, outputs }, { logits: teacherLogits, outputs: teacherOutputs }, labels, {
+      epoch: 1,
+      fraction: 0.25,
+    });
     kept = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, tf.keep(v.clone())]));
     return t.total;
   }, [logits, features]);
   const values: Record<string, number> = {};
   for (const [k, v] of Object.entries(kept)) values[k] = (await v.data())[0];
-  const g = [await grads[logits.name].data(), grads[features.name] ? await grads[features.name].data() : new Float32Array()] as Float32Array[];
-  tf.dispose([logits, features, teacherLogits, teacherFeatures, labels, value, ...Object.values(grads), ...Object.values(kept), ...teacherOutputs.values()]);
+  const g = [
+    await grads[logits.name].data(),
+    grads[features.name] ? await grads[features.name].data() : new Float32Array(),
+  ] as Float32Array[];
+  tf.dispose([
+    logits,
+    features,
+    teacherLogits,
+    teacherFeatures,
+    labels,
+    value,
+    ...Object.values(grads),
+    ...Object.values(kept),
+    ...teacherOutputs.values(),
+  ]);
   return { values, grads: g };
 }
 
@@ -75,21 +98,35 @@ const TERMS: Array<[string, LossTermSpec[]]> = [
 ];
 
 for (const [name, terms] of TERMS) {
-  test(`webgpu = cpu for the ${name} term: every logged value and both gradients (rtol ${RTOL}, atol ${ATOL})`, { skip }, async () => {
-    await selectBackend('cpu', DENSE_TRAINING);
-    const want = await termOnBackend(terms);
-    await selectBackend('webgpu', DENSE_TRAINING);
-    const got = await termOnBackend(terms);
-    assert.deepEqual(Object.keys(got.values), Object.keys(want.values));
-    assertClose(Object.values(got.values), Object.values(want.values), `${name} values`);
-    assertClose(got.grads[0], want.grads[0], `${name} d/dlogits`);
-    assertClose(got.grads[1], want.grads[1], `${name} d/dfeatures`);
-    assert.ok(want.grads[0].some((g) => g !== 0), 'the gradient is not trivially zero');
-  });
+  test(
+    `webgpu = cpu for the ${name} term: every logged value and both gradients (rtol ${RTOL}, atol ${ATOL})`,
+    { skip },
+    async () => {
+      await selectBackend('cpu', DENSE_TRAINING);
+      const want = await termOnBackend(terms);
+      await selectBackend('webgpu', DENSE_TRAINING);
+      const got = await termOnBackend(terms);
+      assert.deepEqual(Object.keys(got.values), Object.keys(want.values));
+      assertClose(Object.values(got.values), Object.values(want.values), `${name} values`);
+      assertClose(got.grads[0], want.grads[0], `${name} d/dlogits`);
+      assertClose(got.grads[1], want.grads[1], `${name} d/dfeatures`);
+      assert.ok(
+        want.grads[0].some((g) => g !== 0),
+        'the gradient is not trivially zero',
+      );
+    },
+  );
 }
 
 async function adamSteps(): Promise<Float32Array> {
-  const spec: OptimizerSpec = { type: 'adam', learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
+  const spec: OptimizerSpec = {
+    type: 'adam',
+    learningRate: 1e-2,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    weightDecay: 0.01,
+  };
   const v = tf.variable(tf.tensor2d(random(12, 5), [3, 4]));
   const optimizer = new Optimizer(spec, [v]);
   for (let step = 0; step < 3; step++) {
@@ -112,18 +149,51 @@ test('an Adam step (with L2 weight decay and a changing learning rate) on webgpu
 
 test('a tiny CNN trained on webgpu: the loss falls over a few steps', { skip }, async () => {
   await selectBackend('webgpu', DENSE_TRAINING);
-  const model = buildModel({ type: 'cnn', channels: [4], kernelSize: 3, dense: [8], pool: 'max', activation: 'relu', batchNorm: false, dropout: 0 }, [8, 8, 1], 3);
+  const model = buildModel(
+    {
+      type: 'cnn',
+      channels: [4],
+      kernelSize: 3,
+      dense: [8],
+      pool: 'max',
+      activation: 'relu',
+      batchNorm: false,
+      dropout: 0,
+    },
+    [8, 8, 1],
+    3,
+  );
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = new Optimizer({ type: 'adam', learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 }, variables);
+  const optimizer = new Optimizer(
+    { type: 'adam', learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 },
+    variables,
+  );
   // Class c lights row band c of the image: learnable in a few steps.
-  const pixels = random(16 * 64, 7).map((v, j) => (v + 2) / 8 + (Math.floor((j % 64) / 8 / 3) === Math.floor(j / 64) % 3 ? 0.5 : 0));
+  const pixels = random(16 * 64, 7).map(
+    (v, j) => (v + 2) / 8 + (Math.floor((j % 64) / 8 / 3) === Math.floor(j / 64) % 3 ? 0.5 : 0),
+  );
   const x = tf.tensor4d(pixels, [16, 8, 8, 1]);
-  const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 16 }, (_, i) => i % 3),
+    'int32',
+  );
   const objective = compileObjective({ method: 'none', labelSmoothing: 0 });
   const losses: number[] = [];
   for (let step = 0; step < 8; step++) {
-    const { value, grads } = tf.variableGrads(() => objective.loss({ logits: model.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() }, undefined, y, { epoch: 1, fraction: 0 }).total, variables);
-    optimizer.apply(variables.map((v) => grads[v.name]), 1e-2);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        objective.loss(
+          { logits: model.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() },
+          undefined,
+          y,
+          { epoch: 1, fraction: 0 },
+        ).total,
+      variables,
+    );
+    optimizer.apply(
+      variables.map((v) => grads[v.name]),
+      1e-2,
+    );
     losses.push((await value.data())[0]);
     tf.dispose([value, ...Object.values(grads)]);
   }
@@ -147,43 +217,72 @@ const tinyRun = (dir: string) => ({
   output: { dir: path.join(dir, 'runs') },
 });
 
-test('a small run with --backend webgpu: conv teacher trained in the run, MLP student, events, run.json, checked ONNX export', { skip }, () => {
-  const dir = tempDir('webgpu-run');
-  const config = writeConfig(dir, 'tiny', tinyRun(dir));
-  const r = runCli(['train', config, '--backend', 'webgpu']);
-  assert.equal(r.code, 0, r.stderr);
-  const runDir = /run folder: (.+)/.exec(r.stdout)![1].trim();
-  const record = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
-  assert.equal(record.status, 'finished');
-  assert.equal(record.backend.name, 'webgpu');
-  assert.equal(typeof record.backend.adapter.description, 'string');
-  const events = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const started = events.find((e) => e.type === 'run_started');
-  assert.deepEqual(started.backend.adapter, record.backend.adapter);
-  assert.deepEqual(started.phases, ['teacher', 'scratch', 'distill']);
-  if (record.backend.adapter.software) assert.ok(events.some((e) => e.type === 'warning' && /software adapter/.test(e.message)), 'a software adapter is announced');
-  for (const phase of ['teacher', 'scratch', 'distill']) assert.ok(events.some((e) => e.type === 'phase_finished' && e.phase === phase), `${phase} finished`);
-  const summary = record.summary as Array<{ model: string; accuracy: number }>;
-  assert.deepEqual(summary.map((s) => s.model), ['teacher', 'scratch', 'distilled']);
-  for (const row of summary) assert.ok(row.accuracy > 0.15, `${row.model} learned something: ${row.accuracy}`);
-  assert.ok(fs.existsSync(path.join(runDir, 'artifacts', 'student.onnx')));
-  assert.match(r.stdout, /exported .*student\.onnx .*onnxruntime matches tfjs within/);
-  assert.match(r.stdout, /tfjs webgpu/);
-});
+test(
+  'a small run with --backend webgpu: conv teacher trained in the run, MLP student, events, run.json, checked ONNX export',
+  { skip },
+  () => {
+    const dir = tempDir('webgpu-run');
+    const config = writeConfig(dir, 'tiny', tinyRun(dir));
+    const r = runCli(['train', config, '--backend', 'webgpu']);
+    assert.equal(r.code, 0, r.stderr);
+    const runDir = /run folder: (.+)/.exec(r.stdout)![1].trim();
+    const record = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+    assert.equal(record.status, 'finished');
+    assert.equal(record.backend.name, 'webgpu');
+    assert.equal(typeof record.backend.adapter.description, 'string');
+    const events = fs
+      .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const started = events.find((e) => e.type === 'run_started');
+    assert.deepEqual(started.backend.adapter, record.backend.adapter);
+    assert.deepEqual(started.phases, ['teacher', 'scratch', 'distill']);
+    if (record.backend.adapter.software)
+      assert.ok(
+        events.some((e) => e.type === 'warning' && /software adapter/.test(e.message)),
+        'a software adapter is announced',
+      );
+    for (const phase of ['teacher', 'scratch', 'distill'])
+      assert.ok(
+        events.some((e) => e.type === 'phase_finished' && e.phase === phase),
+        `${phase} finished`,
+      );
+    const summary = record.summary as Array<{ model: string; accuracy: number }>;
+    assert.deepEqual(
+      summary.map((s) => s.model),
+      ['teacher', 'scratch', 'distilled'],
+    );
+    for (const row of summary) assert.ok(row.accuracy > 0.15, `${row.model} learned something: ${row.accuracy}`);
+    assert.ok(fs.existsSync(path.join(runDir, 'artifacts', 'student.onnx')));
+    assert.match(r.stdout, /exported .*student\.onnx .*onnxruntime matches tfjs within/);
+    assert.match(r.stdout, /tfjs webgpu/);
+  },
+);
 
 test('--backend webgpu where no adapter exists: one clear message, exit 2, no stack, no run folder', () => {
   const dir = tempDir('webgpu-none');
   const config = writeConfig(dir, 'tiny', tinyRun(dir));
   // The Vulkan loader reads only this ICD list: an empty one means no Vulkan device at all.
-  const r = runCliEnv(['train', config, '--backend', 'webgpu'], { VK_ICD_FILENAMES: path.join(dir, 'none.json'), VK_DRIVER_FILES: path.join(dir, 'none.json') });
+  const r = runCliEnv(['train', config, '--backend', 'webgpu'], {
+    VK_ICD_FILENAMES: path.join(dir, 'none.json'),
+    VK_DRIVER_FILES: path.join(dir, 'none.json'),
+  });
   assert.equal(r.code, 2, r.stdout + r.stderr);
-  assert.match(r.stderr, /^distill: backend "webgpu" is not available: (no WebGPU adapter: Dawn found no Vulkan, Metal or D3D12 device|the webgpu package \(Dawn\) is not installed|Dawn)/m);
+  assert.match(
+    r.stderr,
+    /^distill: backend "webgpu" is not available: (no WebGPU adapter: Dawn found no Vulkan, Metal or D3D12 device|the webgpu package \(Dawn\) is not installed|Dawn)/m,
+  );
   // Dawn itself logs the Vulkan failure (with a C++ source line); no JavaScript stack follows.
   assert.doesNotMatch(r.stderr, /\n\s+at .*\.(c?js|ts):\d+:\d+/, 'no stack trace');
   assert.ok(!fs.existsSync(path.join(dir, 'runs')), 'no run folder');
 });
 
 function runCliEnv(args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env } });
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -8,7 +8,15 @@ import * as path from 'node:path';
 import { parseEvents, type RunEvent, type RunFinishedEvent, type StepEvent } from '../src/protocol/events.ts';
 import { MESSAGES_VERSION } from '../src/protocol/messages.ts';
 import { foldRun } from '../src/protocol/run.ts';
-import { applyEvents, emptyRun, epochColumns, modelRows, stepColumns, summaryCsv, type RunModel } from '../webview/model.ts';
+import {
+  applyEvents,
+  emptyRun,
+  epochColumns,
+  modelRows,
+  stepColumns,
+  summaryCsv,
+  type RunModel,
+} from '../webview/model.ts';
 import { Aligner, chartSpecs, type Line } from '../webview/chartData.ts';
 import { createDashboard, receive } from '../webview/state.ts';
 import { runCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
@@ -17,14 +25,38 @@ let run: { dir: string; id: string; events: RunEvent[] };
 
 before(() => {
   const dir = tempDir('webview-model');
-  const r = runCli(['train', writeConfig(dir, 'wm', smallConfig({ backend: 'wasm', export: { onnx: false }, bench: { batchSizes: [1, 4], minRuns: 3, minSeconds: 0.02, warmup: 1 }, train: { epochs: 3, logEvery: 2 } }))], dir);
+  const r = runCli(
+    [
+      'train',
+      writeConfig(
+        dir,
+        'wm',
+        smallConfig({
+          backend: 'wasm',
+          export: { onnx: false },
+          bench: { batchSizes: [1, 4], minRuns: 3, minSeconds: 0.02, warmup: 1 },
+          train: { epochs: 3, logEvery: 2 },
+        }),
+      ),
+    ],
+    dir,
+  );
   assert.equal(r.code, 0, r.stderr);
   const [folder] = runFolders(dir);
-  run = { dir: folder, id: path.basename(folder), events: parseEvents(fs.readFileSync(path.join(folder, 'events.jsonl'), 'utf8')) };
+  run = {
+    dir: folder,
+    id: path.basename(folder),
+    events: parseEvents(fs.readFileSync(path.join(folder, 'events.jsonl'), 'utf8')),
+  };
 });
 
 const model = (events: RunEvent[]) => applyEvents(emptyRun(run.dir, run.id), events);
-const plainColumns = (m: RunModel) => [...m.series.values()].map((s) => ({ phase: s.phase, step: { ...stepColumns(s), loss: [...stepColumns(s).loss] }, epoch: epochColumns(s) }));
+const plainColumns = (m: RunModel) =>
+  [...m.series.values()].map((s) => ({
+    phase: s.phase,
+    step: { ...stepColumns(s), loss: [...stepColumns(s).loss] },
+    epoch: epochColumns(s),
+  }));
 
 test('the model: its state is the protocol fold; live events grow the same column arrays; in pieces = at once', () => {
   const whole = model(run.events);
@@ -32,7 +64,10 @@ test('the model: its state is the protocol fold; live events grow the same colum
   assert.equal(whole.state.status, 'finished');
   const steps = run.events.filter((e): e is StepEvent => e.type === 'step');
   const distill = whole.series.get('distill')!;
-  assert.deepEqual(stepColumns(distill).xs, steps.filter((e) => e.phase === 'distill').map((e) => e.step));
+  assert.deepEqual(
+    stepColumns(distill).xs,
+    steps.filter((e) => e.phase === 'distill').map((e) => e.step),
+  );
   assert.deepEqual([...stepColumns(distill).loss.keys()], Object.keys(steps.find((e) => e.phase === 'distill')!.loss));
   // A loaded teacher has no curves.
   assert.equal(whole.series.has('teacher'), false);
@@ -65,32 +100,71 @@ test('a re-sent step (a resumed run) rebuilds the columns once: sorted, the last
 
 test('the comparison rows: the summary once finished, before it the test evaluations only', () => {
   const summary = (run.events.at(-1) as RunFinishedEvent).summary;
-  assert.deepEqual(modelRows(model(run.events)).map((r) => r.model), ['teacher', 'scratch', 'distilled']);
-  assert.deepEqual(modelRows(model(run.events)).map((r) => r.accuracy), ['teacher', 'scratch', 'distilled'].map((n) => summary.find((r) => r.model === n)!.accuracy));
-  const beforeDistillTest = run.events.slice(0, run.events.findIndex((e) => e.type === 'evaluation' && e.phase === 'distill'));
+  assert.deepEqual(
+    modelRows(model(run.events)).map((r) => r.model),
+    ['teacher', 'scratch', 'distilled'],
+  );
+  assert.deepEqual(
+    modelRows(model(run.events)).map((r) => r.accuracy),
+    ['teacher', 'scratch', 'distilled'].map((n) => summary.find((r) => r.model === n)!.accuracy),
+  );
+  const beforeDistillTest = run.events.slice(
+    0,
+    run.events.findIndex((e) => e.type === 'evaluation' && e.phase === 'distill'),
+  );
   const rows = modelRows(model(beforeDistillTest));
-  assert.deepEqual(rows.map((r) => r.model), ['teacher', 'scratch']);
+  assert.deepEqual(
+    rows.map((r) => r.model),
+    ['teacher', 'scratch'],
+  );
   const scratchTest = run.events.find((e) => e.type === 'evaluation' && e.phase === 'scratch');
   assert.ok(scratchTest?.type === 'evaluation');
   assert.equal(rows[1].accuracy, scratchTest.metrics.accuracy);
-  const validationEval: RunEvent = { v: 1, t: new Date().toISOString(), type: 'evaluation', phase: 'distill', split: 'validation', metrics: { accuracy: 0.99, loss: 0.1, examples: 10 } };
-  assert.deepEqual(modelRows(model([...beforeDistillTest, validationEval])).map((r) => r.model), ['teacher', 'scratch']);
+  const validationEval: RunEvent = {
+    v: 1,
+    t: new Date().toISOString(),
+    type: 'evaluation',
+    phase: 'distill',
+    split: 'validation',
+    metrics: { accuracy: 0.99, loss: 0.1, examples: 10 },
+  };
+  assert.deepEqual(
+    modelRows(model([...beforeDistillTest, validationEval])).map((r) => r.model),
+    ['teacher', 'scratch'],
+  );
 });
 
 test('summaryCsv: a row per model and latency measurement, RFC 4180 quoting', () => {
   const m = model(run.events);
   const csv = summaryCsv([m]);
   const lines = csv.trimEnd().split('\n');
-  assert.equal(lines[0], 'run,model,test_accuracy,agreement,params,bytes_fp32,macs,onnx_bytes,runtime,batch,p50_ms,p99_ms,learned_from');
+  assert.equal(
+    lines[0],
+    'run,model,test_accuracy,agreement,params,bytes_fp32,macs,onnx_bytes,runtime,batch,p50_ms,p99_ms,learned_from',
+  );
   const summary = m.state.summary!;
-  const measured = (model: string) => m.state.latency.filter((l) => l.model === (model === 'teacher' ? 'teacher' : 'student')).length;
+  const measured = (model: string) =>
+    m.state.latency.filter((l) => l.model === (model === 'teacher' ? 'teacher' : 'student')).length;
   assert.ok(measured('teacher') > 0);
-  assert.equal(lines.length - 1, summary.reduce((n, r) => n + Math.max(1, measured(r.model)), 0));
+  assert.equal(
+    lines.length - 1,
+    summary.reduce((n, r) => n + Math.max(1, measured(r.model)), 0),
+  );
   const distilled = summary.find((r) => r.model === 'distilled')!;
-  assert.ok(lines.some((l) => l.startsWith(`${run.id},distilled,${distilled.accuracy},${distilled.agreement},${distilled.params},${distilled.bytes},`)));
+  assert.ok(
+    lines.some((l) =>
+      l.startsWith(
+        `${run.id},distilled,${distilled.accuracy},${distilled.agreement},${distilled.params},${distilled.bytes},`,
+      ),
+    ),
+  );
   const quoted = summaryCsv([{ ...m, id: 'a,"b"' }]).split('\n')[1];
   assert.ok(quoted.startsWith('"a,""b""",teacher,'), quoted);
-  assert.ok(summaryCsv([{ ...m, id: 'a,b' }]).split('\n')[1].startsWith('"a,b",teacher,'));
+  assert.ok(
+    summaryCsv([{ ...m, id: 'a,b' }])
+      .split('\n')[1]
+      .startsWith('"a,b",teacher,'),
+  );
   assert.ok(csv.endsWith('\n'));
 });
 
@@ -113,7 +187,10 @@ test('the Aligner: the union of the xs; grown lines merge only the new points, a
   const a = new Aligner(false);
   a.update(lines);
   assert.deepEqual(a.xs, [1, 2, 3, 5]);
-  assert.deepEqual(a.ys, [[10, null, 30, 50], [null, -1, 3, null]]);
+  assert.deepEqual(a.ys, [
+    [10, null, 30, 50],
+    [null, -1, 3, null],
+  ]);
   const xs = a.xs;
   // b catches up to an x that a already has (filled in) and both go beyond (appended).
   bx.push(5, 7);
@@ -136,27 +213,45 @@ test('the Aligner: the union of the xs; grown lines merge only the new points, a
 test('the chart specs: every loss term of each phase by step, train and validation by epoch; the teacher takes no colour', () => {
   const m = model(run.events);
   const byStep = chartSpecs([m], 'step', true);
-  assert.deepEqual(byStep.map((s) => s.id), ['loss', 'accuracy', 'agreement', 'lr']);
+  assert.deepEqual(
+    byStep.map((s) => s.id),
+    ['loss', 'accuracy', 'agreement', 'lr'],
+  );
   assert.equal(byStep[0].log, true);
   const labels = byStep[0].lines.map((l) => l.label);
-  for (const term of ['distilled total', 'distilled hard', 'distilled kd', 'scratch total']) assert.ok(labels.includes(term), labels.join(', '));
+  for (const term of ['distilled total', 'distilled hard', 'distilled kd', 'scratch total'])
+    assert.ok(labels.includes(term), labels.join(', '));
   assert.ok(!labels.some((l) => l.startsWith('teacher')));
   assert.deepEqual([...new Set(byStep[0].lines.map((l) => l.group))], [0, 1]);
   const byEpoch = chartSpecs([m, { ...m, id: 'other' }], 'epoch', false);
   assert.ok(byEpoch[0].lines.some((l) => l.label === `${m.id} distilled validation`));
   assert.ok(byEpoch[0].lines.some((l) => l.label === 'other scratch train'));
   // Every line's ys as long as its xs.
-  for (const spec of [...byStep, ...byEpoch]) for (const l of spec.lines) assert.equal(l.ys.length, l.xs.length, `${spec.id} ${l.label}`);
+  for (const spec of [...byStep, ...byEpoch])
+    for (const l of spec.lines) assert.equal(l.ys.length, l.xs.length, `${spec.id} ${l.label}`);
 });
 
 test('the state object: init replaces the runs (a new generation), events grow one run, unknown runs are ignored', () => {
   const posted: unknown[] = [];
   let scheduled = 0;
-  const d = createDashboard((m) => posted.push(m), () => scheduled++);
+  const d = createDashboard(
+    (m) => posted.push(m),
+    () => scheduled++,
+  );
   const half = Math.floor(run.events.length / 2);
-  assert.deepEqual(receive(d, { type: 'init', v: MESSAGES_VERSION, runs: [{ dir: run.dir, id: run.id, events: run.events.slice(0, half) }] }), [run.dir]);
+  assert.deepEqual(
+    receive(d, {
+      type: 'init',
+      v: MESSAGES_VERSION,
+      runs: [{ dir: run.dir, id: run.id, events: run.events.slice(0, half) }],
+    }),
+    [run.dir],
+  );
   assert.equal(d.generation, 1);
-  assert.equal(receive(d, { type: 'events', v: MESSAGES_VERSION, dir: run.dir, events: run.events.slice(half) }), undefined);
+  assert.equal(
+    receive(d, { type: 'events', v: MESSAGES_VERSION, dir: run.dir, events: run.events.slice(half) }),
+    undefined,
+  );
   receive(d, { type: 'events', v: MESSAGES_VERSION, dir: '/elsewhere', events: run.events });
   assert.deepEqual([...d.runs.keys()], [run.dir]);
   assert.deepEqual(d.runs.get(run.dir)!.state, foldRun(run.events));
@@ -167,5 +262,11 @@ test('the state object: init replaces the runs (a new generation), events grow o
   assert.deepEqual(posted, []);
   assert.equal(scheduled, 0);
   // Two dashboards share nothing.
-  assert.equal(createDashboard(() => {}, () => {}).runs.size, 0);
+  assert.equal(
+    createDashboard(
+      () => {},
+      () => {},
+    ).runs.size,
+    0,
+  );
 });

@@ -65,7 +65,10 @@ export class Aligner {
   constructor(private readonly log: boolean) {}
 
   update(lines: Line[]): void {
-    const fits = lines.length === this.lineYs.length && lines.every((l, i) => l.ys === this.lineYs[i] && l.xs === this.srcs[this.lineSrc[i]]) && this.srcs.every((s, i) => s.length >= this.used[i]);
+    const fits =
+      lines.length === this.lineYs.length &&
+      lines.every((l, i) => l.ys === this.lineYs[i] && l.xs === this.srcs[this.lineSrc[i]]) &&
+      this.srcs.every((s, i) => s.length >= this.used[i]);
     if (!fits) return this.reset(lines);
     const last = this.xs.length ? this.xs[this.xs.length - 1] : -Infinity;
     const from: number[] = [];
@@ -80,7 +83,8 @@ export class Aligner {
       }
       from.push(i);
     }
-    for (let f = 0; f < fills.length; f += 3) for (const l of this.bySrc[fills[f]]) this.ys[l][fills[f + 2]] = this.y(l, fills[f + 1]);
+    for (let f = 0; f < fills.length; f += 3)
+      for (const l of this.bySrc[fills[f]]) this.ys[l][fills[f + 2]] = this.y(l, fills[f + 1]);
     this.merge(from);
   }
 
@@ -128,12 +132,22 @@ export class Aligner {
   }
 }
 
-export const chartKey = (spec: ChartSpec, lines: Line[]) => JSON.stringify([spec.title, spec.xLabel, spec.yLabel, !!spec.percent, !!spec.log, !!spec.exp, lines.map((l) => [l.label, l.group, l.variant])]);
+export const chartKey = (spec: ChartSpec, lines: Line[]) =>
+  JSON.stringify([
+    spec.title,
+    spec.xLabel,
+    spec.yLabel,
+    !!spec.percent,
+    !!spec.log,
+    !!spec.exp,
+    lines.map((l) => [l.label, l.group, l.variant]),
+  ]);
 
 /** The four charts of the runs shown: loss (every term), accuracy, agreement, learning rate; by step or by epoch. */
 export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): ChartSpec[] {
   const multi = list.length > 1;
-  const name = (run: RunModel, phase: Phase, what = '') => `${multi ? `${run.id} ` : ''}${phaseModelName(phase)}${what}`;
+  const name = (run: RunModel, phase: Phase, what = '') =>
+    `${multi ? `${run.id} ` : ''}${phaseModelName(phase)}${what}`;
   const loss: Line[] = [];
   const acc: Line[] = [];
   const agree: Line[] = [];
@@ -148,7 +162,8 @@ export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): C
       if (xAxis === 'step') {
         const st = stepColumns(s);
         let v = 0;
-        for (const [term, ys] of st.loss) loss.push({ label: name(run, s.phase, ` ${term}`), xs: st.xs, ys, group: g, variant: v++ });
+        for (const [term, ys] of st.loss)
+          loss.push({ label: name(run, s.phase, ` ${term}`), xs: st.xs, ys, group: g, variant: v++ });
         lr.push({ label: name(run, s.phase), xs: st.xs, ys: st.learningRate, group: g, variant: 0 });
       } else {
         loss.push({ label: name(run, s.phase, ' train'), xs: ep.xs, ys: ep.trainLoss, group: g, variant: 0 });
@@ -156,13 +171,27 @@ export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): C
         lr.push({ label: name(run, s.phase), xs: ep.xs, ys: ep.learningRate, group: g, variant: 0 });
       }
       acc.push({ label: name(run, s.phase, ' train'), xs: ep.xs, ys: ep.trainAccuracy, group: g, variant: 0 });
-      acc.push({ label: name(run, s.phase, ' validation'), xs: ep.xs, ys: ep.validationAccuracy, group: g, variant: 1 });
-      if (s.phase !== 'teacher') agree.push({ label: name(run, s.phase), xs: ep.xs, ys: ep.agreement, group: g, variant: 0 });
+      acc.push({
+        label: name(run, s.phase, ' validation'),
+        xs: ep.xs,
+        ys: ep.validationAccuracy,
+        group: g,
+        variant: 1,
+      });
+      if (s.phase !== 'teacher')
+        agree.push({ label: name(run, s.phase), xs: ep.xs, ys: ep.agreement, group: g, variant: 0 });
     }
   return [
     { id: 'loss', title: `Loss (every term) by ${xAxis}`, lines: loss, xLabel: xAxis, yLabel: 'loss', log: logScale },
     { id: 'accuracy', title: 'Accuracy by epoch', lines: acc, xLabel: 'epoch', yLabel: 'accuracy', percent: true },
-    { id: 'agreement', title: 'Top-1 agreement with the teacher (validation) by epoch', lines: agree, xLabel: 'epoch', yLabel: 'agreement', percent: true },
+    {
+      id: 'agreement',
+      title: 'Top-1 agreement with the teacher (validation) by epoch',
+      lines: agree,
+      xLabel: 'epoch',
+      yLabel: 'agreement',
+      percent: true,
+    },
     { id: 'lr', title: `Learning rate by ${xAxis}`, lines: lr, xLabel: xAxis, yLabel: 'learning rate', exp: true },
   ];
 }

@@ -5,7 +5,14 @@ import { $, cssVar, el } from './dom.ts';
 import type { RunModel } from './model.ts';
 import type { Dashboard } from './state.ts';
 
-const PALETTE = ['--vscode-charts-blue', '--vscode-charts-orange', '--vscode-charts-green', '--vscode-charts-purple', '--vscode-charts-red', '--vscode-charts-yellow'];
+const PALETTE = [
+  '--vscode-charts-blue',
+  '--vscode-charts-orange',
+  '--vscode-charts-green',
+  '--vscode-charts-purple',
+  '--vscode-charts-red',
+  '--vscode-charts-yellow',
+];
 const FALLBACK = ['#3794ff', '#d18616', '#89d185', '#b180d7', '#f14c4c', '#cca700'];
 const color = (i: number) => cssVar(PALETTE[i % PALETTE.length], FALLBACK[i % FALLBACK.length]);
 /** A line's dash: one per loss term (or train / validation); the colours' second round is dashed too. */
@@ -52,9 +59,28 @@ function createChart(d: Dashboard, spec: ChartSpec, width: number): ChartHandle 
       scales: { x: { time: false }, y: spec.log ? { distr: 3 } : {} },
       axes: [
         { stroke: fg, grid: { stroke: grid, width: 1 }, label: spec.xLabel },
-        { stroke: fg, grid: { stroke: grid, width: 1 }, label: spec.yLabel, values: spec.percent ? (_u, v) => v.map((x) => `${(x * 100).toFixed(0)}%`) : spec.exp ? (_u, v) => v.map((x) => x.toExponential(1)) : undefined },
+        {
+          stroke: fg,
+          grid: { stroke: grid, width: 1 },
+          label: spec.yLabel,
+          values: spec.percent
+            ? (_u, v) => v.map((x) => `${(x * 100).toFixed(0)}%`)
+            : spec.exp
+              ? (_u, v) => v.map((x) => x.toExponential(1))
+              : undefined,
+        },
       ],
-      series: [{ label: spec.xLabel }, ...lines.map((l) => ({ label: l.label, stroke: color(l.group), dash: dash(l.group, l.variant), width: 1.5, spanGaps: true, points: { show: false } }))],
+      series: [
+        { label: spec.xLabel },
+        ...lines.map((l) => ({
+          label: l.label,
+          stroke: color(l.group),
+          dash: dash(l.group, l.variant),
+          width: 1.5,
+          spanGaps: true,
+          points: { show: false },
+        })),
+      ],
       cursor: { drag: { x: true, y: false } },
       hooks: {
         setScale: [
@@ -72,7 +98,14 @@ function createChart(d: Dashboard, spec: ChartSpec, width: number): ChartHandle 
     box,
   ));
   const png = el('vscode-button', { class: 'export-png', secondary: '' }, 'Save PNG');
-  png.addEventListener('click', () => d.post({ type: 'saveFile', kind: 'png', suggestedName: `${spec.id}.png`, data: u.ctx.canvas.toDataURL('image/png') }));
+  png.addEventListener('click', () =>
+    d.post({
+      type: 'saveFile',
+      kind: 'png',
+      suggestedName: `${spec.id}.png`,
+      data: u.ctx.canvas.toDataURL('image/png'),
+    }),
+  );
   box.append(png);
   return h;
 }

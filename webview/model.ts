@@ -3,7 +3,13 @@
  * backend, per-phase best and test metrics, summary, latency) and, for the charts, its steps and
  * epochs as columns. Pure: no DOM, unit-tested under plain node. Knows only the protocol.
  */
-import { phaseModelName, type EvalMetrics, type Phase, type RunEvent, type SummaryRow } from '../src/protocol/events.ts';
+import {
+  phaseModelName,
+  type EvalMetrics,
+  type Phase,
+  type RunEvent,
+  type SummaryRow,
+} from '../src/protocol/events.ts';
 import { emptyRunState, foldRun, type PhaseState, type RunState } from '../src/protocol/run.ts';
 
 export interface StepPoint {
@@ -70,12 +76,30 @@ export function emptyRun(dir: string, id: string): RunModel {
 
 function series(run: RunModel, phase: Phase): PhaseSeries {
   let s = run.series.get(phase);
-  if (!s) run.series.set(phase, (s = { phase, steps: new Map(), epochs: new Map(), stepCols: emptyStepColumns(), epochCols: emptyEpochColumns() }));
+  if (!s)
+    run.series.set(
+      phase,
+      (s = {
+        phase,
+        steps: new Map(),
+        epochs: new Map(),
+        stepCols: emptyStepColumns(),
+        epochCols: emptyEpochColumns(),
+      }),
+    );
   return s;
 }
 
 const emptyStepColumns = (): StepColumns => ({ xs: [], learningRate: [], loss: new Map() });
-const emptyEpochColumns = (): EpochColumns => ({ xs: [], trainLoss: [], validationLoss: [], trainAccuracy: [], validationAccuracy: [], agreement: [], learningRate: [] });
+const emptyEpochColumns = (): EpochColumns => ({
+  xs: [],
+  trainLoss: [],
+  validationLoss: [],
+  trainAccuracy: [],
+  validationAccuracy: [],
+  agreement: [],
+  learningRate: [],
+});
 const last = (xs: number[]) => (xs.length === 0 ? -Infinity : xs[xs.length - 1]);
 
 function pushStep(c: StepColumns, p: StepPoint): void {
@@ -124,14 +148,26 @@ export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
   for (const e of events) {
     if (e.type === 'step') {
       const s = series(run, e.phase);
-      const p: StepPoint = { step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, samplesPerSecond: e.samplesPerSecond };
+      const p: StepPoint = {
+        step: e.step,
+        epoch: e.epoch,
+        loss: e.loss,
+        learningRate: e.learningRate,
+        samplesPerSecond: e.samplesPerSecond,
+      };
       // Appending keeps the columns; a re-sent or earlier step makes them stale.
       if (s.stepCols && e.step > last(s.stepCols.xs)) pushStep(s.stepCols, p);
       else s.stepCols = undefined;
       s.steps.set(e.step, p);
     } else if (e.type === 'epoch') {
       const s = series(run, e.phase);
-      const p: EpochPoint = { epoch: e.epoch, trainLoss: e.train.loss.total, trainAccuracy: e.train.accuracy, validation: e.validation, learningRate: e.learningRate };
+      const p: EpochPoint = {
+        epoch: e.epoch,
+        trainLoss: e.train.loss.total,
+        trainAccuracy: e.train.accuracy,
+        validation: e.validation,
+        learningRate: e.learningRate,
+      };
       if (s.epochCols && e.epoch > last(s.epochCols.xs)) pushEpoch(s.epochCols, p);
       else s.epochCols = undefined;
       s.epochs.set(e.epoch, p);
@@ -159,7 +195,8 @@ export function modelRank(model: string): number {
   return 4e6;
 }
 
-const byRank = (a: { phase: Phase }, b: { phase: Phase }) => modelRank(phaseModelName(a.phase)) - modelRank(phaseModelName(b.phase));
+const byRank = (a: { phase: Phase }, b: { phase: Phase }) =>
+  modelRank(phaseModelName(a.phase)) - modelRank(phaseModelName(b.phase));
 
 /** A run's phase series (curves) in the order of modelRank (teacher, scratch, assistants, generations, distilled). */
 export function orderedSeries(run: RunModel): PhaseSeries[] {
@@ -182,7 +219,13 @@ export function modelRows(run: RunModel): Row[] {
     run.state.summary ??
     orderedPhases(run)
       .filter((p) => p.test)
-      .map((p) => ({ model: phaseModelName(p.phase), accuracy: p.test!.accuracy, agreement: p.test!.agreement, params: p.params, bytes: p.params === undefined ? undefined : p.params * 4 }));
+      .map((p) => ({
+        model: phaseModelName(p.phase),
+        accuracy: p.test!.accuracy,
+        agreement: p.test!.agreement,
+        params: p.params,
+        bytes: p.params === undefined ? undefined : p.params * 4,
+      }));
   return [...rows].sort((a, b) => modelRank(a.model) - modelRank(b.model));
 }
 
@@ -198,7 +241,9 @@ export function stagesOf(run: RunModel): { stages: Stage[]; scratch?: Row } | un
   const names = new Set([...rows.map((r) => r.model), ...run.state.phases.map(phaseModelName)]);
   names.delete('scratch');
   if (![...names].some(isStage)) return undefined;
-  const stages = [...names].sort((a, b) => modelRank(a) - modelRank(b)).map((model) => ({ model, row: rows.find((r) => r.model === model) }));
+  const stages = [...names]
+    .sort((a, b) => modelRank(a) - modelRank(b))
+    .map((model) => ({ model, row: rows.find((r) => r.model === model) }));
   return { stages, scratch: rows.find((r) => r.model === 'scratch') };
 }
 
@@ -209,16 +254,41 @@ export function measuredAs(model: string): 'teacher' | 'student' | undefined {
 
 /** The comparison table as CSV (RFC 4180), one block per run. */
 export function summaryCsv(runs: RunModel[]): string {
-  const head = ['run', 'model', 'test_accuracy', 'agreement', 'params', 'bytes_fp32', 'macs', 'onnx_bytes', 'runtime', 'batch', 'p50_ms', 'p99_ms', 'learned_from'];
-  const cell = (v: string | number) => (typeof v === 'string' && /[,"\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
+  const head = [
+    'run',
+    'model',
+    'test_accuracy',
+    'agreement',
+    'params',
+    'bytes_fp32',
+    'macs',
+    'onnx_bytes',
+    'runtime',
+    'batch',
+    'p50_ms',
+    'p99_ms',
+    'learned_from',
+  ];
+  const cell = (v: string | number) =>
+    typeof v === 'string' && /[,"\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v);
   const rows = [head.join(',')];
   for (const r of runs)
     for (const s of r.state.summary ?? []) {
       const which = measuredAs(s.model);
       const lat = which ? r.state.latency.filter((l) => l.model === which) : [];
-      const base = [r.id, s.model, s.accuracy, s.agreement ?? '', s.params, s.bytes, s.macs ?? '', (which && r.state.onnxBytes[which]) ?? ''];
+      const base = [
+        r.id,
+        s.model,
+        s.accuracy,
+        s.agreement ?? '',
+        s.params,
+        s.bytes,
+        s.macs ?? '',
+        (which && r.state.onnxBytes[which]) ?? '',
+      ];
       if (lat.length === 0) rows.push([...base, '', '', '', '', s.learnedFrom ?? ''].map(cell).join(','));
-      for (const l of lat) rows.push([...base, l.runtime, l.batch, l.p50Ms, l.p99Ms, s.learnedFrom ?? ''].map(cell).join(','));
+      for (const l of lat)
+        rows.push([...base, l.runtime, l.batch, l.p50Ms, l.p99Ms, s.learnedFrom ?? ''].map(cell).join(','));
     }
   return `${rows.join('\n')}\n`;
 }

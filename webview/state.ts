@@ -28,7 +28,19 @@ export interface Dashboard {
 }
 
 export function createDashboard(post: (m: WebviewMessage) => void, schedule: () => void): Dashboard {
-  return { runs: new Map(), logScale: false, xAxis: 'step', generation: 0, charts: new Map(), chartsCreated: 0, shownSections: new Map(), shownKey: undefined, shownWidth: 0, post, schedule };
+  return {
+    runs: new Map(),
+    logScale: false,
+    xAxis: 'step',
+    generation: 0,
+    charts: new Map(),
+    chartsCreated: 0,
+    shownSections: new Map(),
+    shownKey: undefined,
+    shownWidth: 0,
+    post,
+    schedule,
+  };
 }
 
 /** Applies a host message: init replaces the runs (a new generation), events grow one run. Returns the run folders to save for a reload after an init. */

@@ -38,7 +38,13 @@ const die = (msg: string): never => {
 async function probe(): Promise<void> {
   // The trainer's own probe: what a --backend webgpu run would find.
   const dawn = await probeDawn();
-  console.log(JSON.stringify(dawn.ok ? { ok: true, software: dawn.adapter.software, adapter: dawn.adapter, label: adapterLabel(dawn.adapter) } : dawn));
+  console.log(
+    JSON.stringify(
+      dawn.ok
+        ? { ok: true, software: dawn.adapter.software, adapter: dawn.adapter, label: adapterLabel(dawn.adapter) }
+        : dawn,
+    ),
+  );
   process.exit(0); // Dawn's instance keeps the event loop alive
 }
 
@@ -49,23 +55,46 @@ function readEvents(runDir: string): RunEvent[] {
 
 /** Training samples/s of a phase: epochs 2..n when there are two or more (the first compiles shaders), else steps 2..n, else the one epoch. */
 function measurePhase(events: RunEvent[], phase: string, batch: number): RunResult['measure'] {
-  const epochs = events.filter((e) => e.type === 'epoch' && e.phase === phase) as Extract<RunEvent, { type: 'epoch' }>[];
+  const epochs = events.filter((e) => e.type === 'epoch' && e.phase === phase) as Extract<
+    RunEvent,
+    { type: 'epoch' }
+  >[];
   const steps = events.filter((e) => e.type === 'step' && e.phase === phase) as Extract<RunEvent, { type: 'step' }>[];
-  const started = events.find((e) => e.type === 'phase_started' && e.phase === phase) as Extract<RunEvent, { type: 'phase_started' }> | undefined;
+  const started = events.find((e) => e.type === 'phase_started' && e.phase === phase) as
+    Extract<RunEvent, { type: 'phase_started' }> | undefined;
   const perEpoch = started?.stepsPerEpoch ?? 0;
   if (epochs.length >= 2) {
     const later = epochs.slice(1);
     const samples = later.reduce((s, e) => s + e.samplesPerSecond * e.seconds, 0);
     const secs = later.reduce((s, e) => s + e.seconds, 0);
-    return { phase, samplesPerSecond: samples / secs, basis: `epochs 2-${epochs.length} of ${perEpoch} steps (epoch 1 left out: warm-up)`, steps: later.length * perEpoch, batch };
+    return {
+      phase,
+      samplesPerSecond: samples / secs,
+      basis: `epochs 2-${epochs.length} of ${perEpoch} steps (epoch 1 left out: warm-up)`,
+      steps: later.length * perEpoch,
+      batch,
+    };
   }
   // Step events come every logEvery steps; the runs that train few steps log every step.
   const stepAfterFirst = steps.filter((e) => e.step > 1);
   if (stepAfterFirst.length >= 1 && steps[0]?.step === 1) {
     const secs = stepAfterFirst.reduce((s, e) => s + batch / e.samplesPerSecond, 0);
-    return { phase, samplesPerSecond: (stepAfterFirst.length * batch) / secs, basis: `steps 2-${stepAfterFirst.at(-1)!.step} (step 1 left out: warm-up)`, steps: stepAfterFirst.length, batch };
+    return {
+      phase,
+      samplesPerSecond: (stepAfterFirst.length * batch) / secs,
+      basis: `steps 2-${stepAfterFirst.at(-1)!.step} (step 1 left out: warm-up)`,
+      steps: stepAfterFirst.length,
+      batch,
+    };
   }
-  if (epochs.length === 1) return { phase, samplesPerSecond: epochs[0].samplesPerSecond, basis: `epoch 1 of ${perEpoch} steps, warm-up included`, steps: perEpoch, batch };
+  if (epochs.length === 1)
+    return {
+      phase,
+      samplesPerSecond: epochs[0].samplesPerSecond,
+      basis: `epoch 1 of ${perEpoch} steps, warm-up included`,
+      steps: perEpoch,
+      batch,
+    };
   return undefined;
 }
 
@@ -114,7 +143,11 @@ async function run(args: string[]): Promise<void> {
 
   const t0 = performance.now();
   const out = fs.openSync(log, 'w');
-  const child = spawn(process.execPath, [path.join(__dirname, 'cli.js'), 'train', file, '--backend', backend, '--run-dir', runDir], { stdio: ['ignore', out, out] });
+  const child = spawn(
+    process.execPath,
+    [path.join(__dirname, 'cli.js'), 'train', file, '--backend', backend, '--run-dir', runDir],
+    { stdio: ['ignore', out, out] },
+  );
   let timedOut = false;
   let stoppedAsPlanned = false;
   // Two SIGTERMs: the trainer stops at once on the second (one would finish the step and checkpoint).
@@ -131,7 +164,10 @@ async function run(args: string[]): Promise<void> {
   // (its test evaluation and the student would take minutes on the JS cpu backend).
   const lastEpochDone = (events: RunEvent[]) => {
     const started = events.find((e) => e.type === 'phase_started' && e.phase === o['stop-after']);
-    return started?.type === 'phase_started' && events.some((e) => e.type === 'epoch' && e.phase === started.phase && e.epoch === started.epochs);
+    return (
+      started?.type === 'phase_started' &&
+      events.some((e) => e.type === 'epoch' && e.phase === started.phase && e.epoch === started.epochs)
+    );
   };
   const watch = o['stop-after']
     ? setInterval(() => {
@@ -158,27 +194,54 @@ async function run(args: string[]): Promise<void> {
   const started = events.find((e) => e.type === 'run_started');
   const failed = events.find((e) => e.type === 'run_failed');
   const finished = events.some((e) => e.type === 'run_finished');
-  const status: RunResult['status'] = stoppedAsPlanned ? 'stopped as planned' : timedOut ? 'timed out' : finished && exitCode === 0 ? 'finished' : 'failed';
-  const tail = fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ');
+  const status: RunResult['status'] = stoppedAsPlanned
+    ? 'stopped as planned'
+    : timedOut
+      ? 'timed out'
+      : finished && exitCode === 0
+        ? 'finished'
+        : 'failed';
+  const tail = fs
+    .readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(-3)
+    .join(' | ');
   const result: RunResult = { name, backend, status, exitCode, seconds, log };
   if (status === 'timed out') result.reason = `timed out after ${timeoutS} s; last output: ${tail}`;
-  else if (status === 'failed') result.reason = failed?.type === 'run_failed' ? failed.reason : parseProblem ?? tail;
+  else if (status === 'failed') result.reason = failed?.type === 'run_failed' ? failed.reason : (parseProblem ?? tail);
   if (started?.type === 'run_started') result.recorded = started.backend as unknown as Record<string, unknown>;
   const batch = config.data.batchSize ?? 128;
   result.measure = measurePhase(events, o.measure!, batch);
   const outputs = events.find((e) => e.type === 'teacher_outputs');
   const distill = events.find((e) => e.type === 'phase_finished' && e.phase === 'distill');
-  if (o.measure === 'distill' && outputs?.type === 'teacher_outputs' && distill?.type === 'phase_finished' && started?.type === 'run_started')
+  if (
+    o.measure === 'distill' &&
+    outputs?.type === 'teacher_outputs' &&
+    distill?.type === 'phase_finished' &&
+    started?.type === 'run_started'
+  )
     result.kdPhaseSamplesPerSecond = (started.data.train * distill.epochs) / (outputs.seconds + distill.seconds);
-  const tests = events.filter((e) => e.type === 'evaluation' && e.split === 'test') as Extract<RunEvent, { type: 'evaluation' }>[];
+  const tests = events.filter((e) => e.type === 'evaluation' && e.split === 'test') as Extract<
+    RunEvent,
+    { type: 'evaluation' }
+  >[];
   if (tests.length) result.testAccuracy = Object.fromEntries(tests.map((e) => [e.phase, e.metrics.accuracy]));
   fs.appendFileSync(o.results ?? die('run needs --results'), JSON.stringify(result) + '\n');
 
-  const measured = result.measure ? `${rate(result.measure.samplesPerSecond)} samples/s (${result.measure.phase}, ${result.measure.basis})` : 'no samples/s measured';
+  const measured = result.measure
+    ? `${rate(result.measure.samplesPerSecond)} samples/s (${result.measure.phase}, ${result.measure.basis})`
+    : 'no samples/s measured';
   console.log(`${name} on ${backend}: ${status} in ${seconds.toFixed(1)} s; ${measured}`);
   if (result.recorded) console.log(`  backend recorded: ${describeRecorded(result.recorded)}`);
   if (result.reason) console.log(`  reason: ${result.reason}`);
-  if (result.testAccuracy) console.log(`  test accuracy: ${Object.entries(result.testAccuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`).join(', ')}`);
+  if (result.testAccuracy)
+    console.log(
+      `  test accuracy: ${Object.entries(result.testAccuracy)
+        .map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`)
+        .join(', ')}`,
+    );
 }
 
 function describeRecorded(r: Record<string, unknown>): string {
@@ -192,14 +255,56 @@ const rate = (v: number | undefined) => (v === undefined ? '-' : v >= 100 ? v.to
 function report(args: string[]): void {
   const { values: o } = parseArgs({ args, options: { results: { type: 'string' } } });
   const file = o.results ?? die('report needs --results');
-  const results: RunResult[] = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-  const rows = [['run', 'backend', 'status', 'samples/s', 'measured over', 'KD phase samples/s', 'test accuracy', 'wall s', 'device (as the run recorded it)']];
+  const results: RunResult[] = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+  const rows = [
+    [
+      'run',
+      'backend',
+      'status',
+      'samples/s',
+      'measured over',
+      'KD phase samples/s',
+      'test accuracy',
+      'wall s',
+      'device (as the run recorded it)',
+    ],
+  ];
   for (const r of results) {
-    const acc = r.testAccuracy ? Object.entries(r.testAccuracy).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', ') : '-';
-    rows.push([r.name, r.backend, r.status, rate(r.measure?.samplesPerSecond), r.measure?.basis ?? (r.reason ?? '-').slice(0, 100), rate(r.kdPhaseSamplesPerSecond), acc, r.seconds.toFixed(1), String(r.recorded?.device ?? '-')]);
+    const acc = r.testAccuracy
+      ? Object.entries(r.testAccuracy)
+          .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
+          .join(', ')
+      : '-';
+    rows.push([
+      r.name,
+      r.backend,
+      r.status,
+      rate(r.measure?.samplesPerSecond),
+      r.measure?.basis ?? (r.reason ?? '-').slice(0, 100),
+      rate(r.kdPhaseSamplesPerSecond),
+      acc,
+      r.seconds.toFixed(1),
+      String(r.recorded?.device ?? '-'),
+    ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  console.log(rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n'));
+  console.log(
+    rows
+      .map((row) =>
+        row
+          .map((cell, c) => cell.padEnd(widths[c]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n'),
+  );
   console.log('');
   // Ratios between the webgpu run and the CPU run of the same job, both measured here.
   for (const job of [...new Set(results.map((r) => r.name.replace(/-[^-]+$/, '')))]) {
@@ -210,10 +315,18 @@ function report(args: string[]): void {
     // A ratio only between two runs that did what they were to do (a failed run may have timed an epoch, but not the job).
     const ok = (r: RunResult) => r.status === 'finished' || r.status === 'stopped as planned';
     if (!ok(gpu) || !ok(cpu)) console.log(`${what}: no ratio (webgpu ${gpu.status}, ${cpu.backend} ${cpu.status})`);
-    else if (gpu.measure && cpu.measure) console.log(`${what} = ${(gpu.measure.samplesPerSecond / cpu.measure.samplesPerSecond).toFixed(2)}x (${rate(gpu.measure.samplesPerSecond)} / ${rate(cpu.measure.samplesPerSecond)})`);
-    else console.log(`${what}: no ratio (${!gpu.measure ? `webgpu ${gpu.status}` : ''}${!gpu.measure && !cpu.measure ? ', ' : ''}${!cpu.measure ? `${cpu.backend} ${cpu.status}` : ''})`);
+    else if (gpu.measure && cpu.measure)
+      console.log(
+        `${what} = ${(gpu.measure.samplesPerSecond / cpu.measure.samplesPerSecond).toFixed(2)}x (${rate(gpu.measure.samplesPerSecond)} / ${rate(cpu.measure.samplesPerSecond)})`,
+      );
+    else
+      console.log(
+        `${what}: no ratio (${!gpu.measure ? `webgpu ${gpu.status}` : ''}${!gpu.measure && !cpu.measure ? ', ' : ''}${!cpu.measure ? `${cpu.backend} ${cpu.status}` : ''})`,
+      );
     if (gpu.kdPhaseSamplesPerSecond && cpu.kdPhaseSamplesPerSecond)
-      console.log(`${job}: webgpu / ${cpu.backend} KD phase (teacher outputs + student training) = ${(gpu.kdPhaseSamplesPerSecond / cpu.kdPhaseSamplesPerSecond).toFixed(2)}x`);
+      console.log(
+        `${job}: webgpu / ${cpu.backend} KD phase (teacher outputs + student training) = ${(gpu.kdPhaseSamplesPerSecond / cpu.kdPhaseSamplesPerSecond).toFixed(2)}x`,
+      );
   }
 }
 
@@ -221,4 +334,7 @@ const [command, ...rest] = process.argv.slice(2);
 if (command === 'probe') void probe();
 else if (command === 'run') run(rest).catch((err) => die(String((err as Error).stack ?? err)));
 else if (command === 'report') report(rest);
-else die('usage: device-check.js probe | run --name N --backend B --config C --work W --results R [...] | report --results R');
+else
+  die(
+    'usage: device-check.js probe | run --name N --backend B --config C --work W --results R [...] | report --results R',
+  );

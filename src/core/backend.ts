@@ -24,10 +24,17 @@ export class BackendError extends Error {
 type Attempt = BackendInfo['tried'][number];
 
 /** The outcome of initialising one backend: where it computes, or why it cannot be used. */
-export type Initialised = { ok: true; device: string; adapter?: AdapterInfo; note?: string } | { ok: false; detail: string; fix?: string };
+export type Initialised =
+  { ok: true; device: string; adapter?: AdapterInfo; note?: string } | { ok: false; detail: string; fix?: string };
 
 /** tfjs's own name for each of ours: both TensorFlow builds register `tensorflow`. */
-export const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+export const TFJS_NAME: Record<BackendName, string> = {
+  'tensorflow-gpu': 'tensorflow',
+  webgpu: 'webgpu',
+  tensorflow: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
 
 /** Which TensorFlow package registered the `tensorflow` backend in this process, and whether it is on a GPU. */
 let tensorflowLoaded: { pkg: NativePackage; gpu: boolean } | undefined;
@@ -50,7 +57,10 @@ function loadTensorflow(pkg: NativePackage): { ok: true; gpu: boolean } | { ok: 
     const error = Object.assign(new Error(`Cannot find module '${pkg}'`), { code: 'MODULE_NOT_FOUND' });
     return { ok: false, error };
   }
-  if (tensorflowLoaded) return tensorflowLoaded.pkg === pkg ? { ok: true, gpu: tensorflowLoaded.gpu } : { ok: false, error: new Error(`${tensorflowLoaded.pkg} holds the tensorflow backend in this process`) };
+  if (tensorflowLoaded)
+    return tensorflowLoaded.pkg === pkg
+      ? { ok: true, gpu: tensorflowLoaded.gpu }
+      : { ok: false, error: new Error(`${tensorflowLoaded.pkg} holds the tensorflow backend in this process`) };
   if (tensorflowFailures.has(pkg)) return { ok: false, error: tensorflowFailures.get(pkg) };
   // libtensorflow logs every op placement at INFO; keep only errors unless the user set a level.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -65,29 +75,46 @@ function loadTensorflow(pkg: NativePackage): { ok: true; gpu: boolean } | { ok: 
   return { ok: true, gpu: tensorflowLoaded.gpu };
 }
 
-const notInstalled = (err: unknown, pkg: string) => (err as NodeJS.ErrnoException)?.code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(`'${pkg}'`);
+const notInstalled = (err: unknown, pkg: string) =>
+  (err as NodeJS.ErrnoException)?.code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(`'${pkg}'`);
 const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 async function initTensorflowGpu(): Promise<Initialised> {
   const loaded = loadTensorflow('@tensorflow/tfjs-node-gpu');
   const diagnosis = diagnoseTfjsNodeGpu(loaded.ok ? undefined : loaded.error, loaded.ok && loaded.gpu);
-  if (!loaded.ok || !loaded.gpu) return { ok: false, detail: `@tensorflow/tfjs-node-gpu: ${diagnosis.detail}`, fix: diagnosis.fix };
-  if (!(await tf.setBackend('tensorflow'))) return { ok: false, detail: '@tensorflow/tfjs-node-gpu loaded, but the tensorflow backend did not initialise' };
+  if (!loaded.ok || !loaded.gpu)
+    return { ok: false, detail: `@tensorflow/tfjs-node-gpu: ${diagnosis.detail}`, fix: diagnosis.fix };
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, detail: '@tensorflow/tfjs-node-gpu loaded, but the tensorflow backend did not initialise' };
   return { ok: true, device: 'GPU (native TensorFlow, CUDA: TensorFlow lists a GPU device)', note: diagnosis.detail };
 }
 
 async function initTensorflow(): Promise<Initialised> {
   // Under auto the GPU build may have loaded already and found no GPU: it then runs on the CPU.
   const viaGpuBuild = tensorflowLoaded?.pkg === '@tensorflow/tfjs-node-gpu';
-  const loaded = viaGpuBuild ? { ok: true as const, gpu: tensorflowLoaded!.gpu } : loadTensorflow('@tensorflow/tfjs-node');
+  const loaded = viaGpuBuild
+    ? { ok: true as const, gpu: tensorflowLoaded!.gpu }
+    : loadTensorflow('@tensorflow/tfjs-node');
   if (!loaded.ok) {
     const err = loaded.error;
     return notInstalled(err, '@tensorflow/tfjs-node')
-      ? { ok: false, detail: '@tensorflow/tfjs-node: not installed', fix: 'in VS Code: "Distill: Set Up Native Backend"; from a clone: scripts/setup-native-tfjs.sh (offline) or npm install @tensorflow/tfjs-node' }
-      : { ok: false, detail: `@tensorflow/tfjs-node: failed to load: ${firstLine(err)}`, fix: 'reinstall it: scripts/setup-native-tfjs.sh (offline build) or npm rebuild @tensorflow/tfjs-node' };
+      ? {
+          ok: false,
+          detail: '@tensorflow/tfjs-node: not installed',
+          fix: 'in VS Code: "Distill: Set Up Native Backend"; from a clone: scripts/setup-native-tfjs.sh (offline) or npm install @tensorflow/tfjs-node',
+        }
+      : {
+          ok: false,
+          detail: `@tensorflow/tfjs-node: failed to load: ${firstLine(err)}`,
+          fix: 'reinstall it: scripts/setup-native-tfjs.sh (offline build) or npm rebuild @tensorflow/tfjs-node',
+        };
   }
-  if (!(await tf.setBackend('tensorflow'))) return { ok: false, detail: 'loaded, but the tensorflow backend did not initialise' };
-  return { ok: true, device: viaGpuBuild ? 'CPU (native TensorFlow; the GPU build found no usable GPU)' : 'CPU (native TensorFlow)' };
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, detail: 'loaded, but the tensorflow backend did not initialise' };
+  return {
+    ok: true,
+    device: viaGpuBuild ? 'CPU (native TensorFlow; the GPU build found no usable GPU)' : 'CPU (native TensorFlow)',
+  };
 }
 
 async function initWebGpu(allowSoftware: boolean): Promise<Initialised> {
@@ -95,14 +122,24 @@ async function initWebGpu(allowSoftware: boolean): Promise<Initialised> {
   if (!dawn.ok) return { ok: false, detail: dawn.detail, fix: dawn.fix };
   const { adapter } = dawn;
   if (adapter.software && !allowSoftware)
-    return { ok: false, detail: `only a software adapter (${adapterLabel(adapter)}): a CPU rasterizer, used only when webgpu is named`, fix: "install the GPU's Vulkan/Metal/D3D12 driver" };
+    return {
+      ok: false,
+      detail: `only a software adapter (${adapterLabel(adapter)}): a CPU rasterizer, used only when webgpu is named`,
+      fix: "install the GPU's Vulkan/Metal/D3D12 driver",
+    };
   try {
     registerWebGpuBackend();
-    if (!(await tf.setBackend('webgpu'))) return { ok: false, detail: `the adapter ${adapterLabel(adapter)} was found, but the tfjs webgpu backend did not initialise` };
+    if (!(await tf.setBackend('webgpu')))
+      return {
+        ok: false,
+        detail: `the adapter ${adapterLabel(adapter)} was found, but the tfjs webgpu backend did not initialise`,
+      };
   } catch (err) {
     return { ok: false, detail: `the webgpu backend failed on ${adapterLabel(adapter)}: ${firstLine(err)}` };
   }
-  const device = adapter.software ? `software adapter ${adapterLabel(adapter)} (a CPU rasterizer: for correctness checks, far slower than a GPU)` : `GPU: ${adapterLabel(adapter)} (WebGPU)`;
+  const device = adapter.software
+    ? `software adapter ${adapterLabel(adapter)} (a CPU rasterizer: for correctness checks, far slower than a GPU)`
+    : `GPU: ${adapterLabel(adapter)} (WebGPU)`;
   return { ok: true, device, adapter };
 }
 
@@ -125,7 +162,9 @@ async function initWasm(): Promise<Initialised> {
 }
 
 async function initCpu(): Promise<Initialised> {
-  return (await tf.setBackend('cpu')) ? { ok: true, device: 'CPU (plain JavaScript)' } : { ok: false, detail: 'did not initialise' };
+  return (await tf.setBackend('cpu'))
+    ? { ok: true, device: 'CPU (plain JavaScript)' }
+    : { ok: false, detail: 'did not initialise' };
 }
 
 /** Initialises one backend by our name; software WebGPU adapters only when `allowSoftware`. */
@@ -162,7 +201,10 @@ export async function selectBackend(preference: BackendPreference, needs: Kernel
     const init = await initBackend(name, preference === name);
     if (!init.ok) {
       tried.push({ name, ok: false, detail: init.detail });
-      if (preference !== 'auto') throw new BackendError(`backend "${name}" is not available: ${init.detail}${init.fix ? `; fix: ${init.fix}` : ''}`);
+      if (preference !== 'auto')
+        throw new BackendError(
+          `backend "${name}" is not available: ${init.detail}${init.fix ? `; fix: ${init.fix}` : ''}`,
+        );
       continue;
     }
     const missing = missingKernels(TFJS_NAME[name], needs);
@@ -173,7 +215,10 @@ export async function selectBackend(preference: BackendPreference, needs: Kernel
       continue;
     }
     tried.push({ name, ok: true, detail: init.note ?? init.device });
-    const skipped = tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.detail}`).join('; ');
+    const skipped = tried
+      .filter((t) => !t.ok)
+      .map((t) => `${t.name}: ${t.detail}`)
+      .join('; ');
     const reason = preference === 'auto' ? `best available (${skipped || 'first choice'})` : 'requested in the config';
     return { name, reason, device: init.device, tried, ...(init.adapter ? { adapter: init.adapter } : {}) };
   }

@@ -78,12 +78,16 @@ export interface CudaProbe {
 
 /** Probes the loader for the driver and the CUDA runtimes; reads two /proc files; spawns nothing. */
 export function probeCudaLibraries(): CudaProbe {
-  if (process.platform !== 'linux') return { checked: false, driver: false, cuda11: { missing: [], unloadable: [] }, gpus: [], hopperOrNewer: false };
+  if (process.platform !== 'linux')
+    return { checked: false, driver: false, cuda11: { missing: [], unloadable: [] }, gpus: [], hopperOrNewer: false };
   const [driver] = probeSonames([DRIVER_SONAME]);
   const cuda11 = probeSonames(CUDA11_SONAMES);
   let cudaMajorFound: number | undefined;
   for (const [major, soname] of NEWER_CUDART) {
-    if (probeSonames([soname])[0].state === 'present') { cudaMajorFound = major; break; }
+    if (probeSonames([soname])[0].state === 'present') {
+      cudaMajorFound = major;
+      break;
+    }
   }
   if (cudaMajorFound === undefined && cuda11[0].state === 'present') cudaMajorFound = 11;
   const gpus = readGpuModels();
@@ -138,14 +142,20 @@ export interface TfjsNodeGpuDiagnosis {
 
 const NEEDS = 'tfjs-node-gpu needs CUDA 11.2 and cuDNN 8.1';
 const USE_WEBGPU = 'use the webgpu backend (it runs on this GPU through Vulkan/Metal/D3D12)';
-const INSTALL_CUDA11 = 'install CUDA 11.2 + cuDNN 8.1 beside the newer CUDA and put their lib folders on LD_LIBRARY_PATH, or ' + USE_WEBGPU;
-const NO_GPU = 'use the webgpu backend if this machine has a GPU of another make (Vulkan/Metal/D3D12), else the wasm or cpu backend';
+const INSTALL_CUDA11 =
+  'install CUDA 11.2 + cuDNN 8.1 beside the newer CUDA and put their lib folders on LD_LIBRARY_PATH, or ' + USE_WEBGPU;
+const NO_GPU =
+  'use the webgpu backend if this machine has a GPU of another make (Vulkan/Metal/D3D12), else the wasm or cpu backend';
 
 /**
  * One line on tfjs-node-gpu: `loadError` is what require() threw (undefined when it loaded) and
  * `usingGpu` is the tensorflow backend's isUsingGpuDevice after it loaded.
  */
-export function diagnoseTfjsNodeGpu(loadError: unknown | undefined, usingGpu: boolean, probe: CudaProbe = probeCudaLibraries()): TfjsNodeGpuDiagnosis {
+export function diagnoseTfjsNodeGpu(
+  loadError: unknown | undefined,
+  usingGpu: boolean,
+  probe: CudaProbe = probeCudaLibraries(),
+): TfjsNodeGpuDiagnosis {
   if (loadError === undefined) {
     if (usingGpu) {
       if (!probe.hopperOrNewer) return { loads: true, detail: 'loads and runs on the GPU (CUDA 11)', fix: '' };
@@ -174,7 +184,9 @@ export function diagnoseTfjsNodeGpu(loadError: unknown | undefined, usingGpu: bo
     return {
       loads: false,
       detail: `installed, but its native addon was never built or downloaded (its install script fetches libtensorflow from Google's storage): ${addon[1]}${after}`,
-      fix: gpu.blocked ? gpu.fix : `run \`npm rebuild @tensorflow/tfjs-node-gpu\` where Google's storage is reachable, or ${USE_WEBGPU}`,
+      fix: gpu.blocked
+        ? gpu.fix
+        : `run \`npm rebuild @tensorflow/tfjs-node-gpu\` where Google's storage is reachable, or ${USE_WEBGPU}`,
     };
   }
   // The addon exists but the loader could not resolve one of its libraries (libtensorflow.so.2 lives in its deps/lib).
@@ -186,7 +198,9 @@ export function diagnoseTfjsNodeGpu(loadError: unknown | undefined, usingGpu: bo
       detail: isTensorflow
         ? `its native addon is there but ${lib[1]} is not (the install script's libtensorflow download did not finish): ${firstLine}`
         : `${lib[1]} not found: ${NEEDS}${has(probe)}`,
-      fix: isTensorflow ? `run \`npm rebuild @tensorflow/tfjs-node-gpu\` where Google's storage is reachable, or ${USE_WEBGPU}` : INSTALL_CUDA11,
+      fix: isTensorflow
+        ? `run \`npm rebuild @tensorflow/tfjs-node-gpu\` where Google's storage is reachable, or ${USE_WEBGPU}`
+        : INSTALL_CUDA11,
     };
   }
   return { loads: false, detail: `failed to load: ${firstLine}`, fix: USE_WEBGPU };
@@ -194,7 +208,8 @@ export function diagnoseTfjsNodeGpu(loadError: unknown | undefined, usingGpu: bo
 
 /** Why TensorFlow would fall back to the CPU on this machine; `blocked` is false when the probe found no reason. */
 function cpuReason(probe: CudaProbe): { blocked: boolean; detail: string; fix: string } {
-  if (!probe.checked) return { blocked: true, detail: `its CUDA build is for Linux (this is ${process.platform})`, fix: USE_WEBGPU };
+  if (!probe.checked)
+    return { blocked: true, detail: `its CUDA build is for Linux (this is ${process.platform})`, fix: USE_WEBGPU };
   const reasons: string[] = [];
   if (!probe.driver) reasons.push(`no NVIDIA driver (${DRIVER_SONAME} not found)`);
   const { missing, unloadable } = probe.cuda11;
@@ -203,7 +218,8 @@ function cpuReason(probe: CudaProbe): { blocked: boolean; detail: string; fix: s
   if (reasons.length === 0) {
     return {
       blocked: false,
-      detail: 'the driver and the CUDA 11 libraries all load, yet TensorFlow picked no GPU (run with TF_CPP_MIN_LOG_LEVEL=0 to see its reason)',
+      detail:
+        'the driver and the CUDA 11 libraries all load, yet TensorFlow picked no GPU (run with TF_CPP_MIN_LOG_LEVEL=0 to see its reason)',
       fix: USE_WEBGPU,
     };
   }

@@ -39,7 +39,16 @@ async function stepKernels(layers: LayerSpec[], labelSmoothing = 0): Promise<Set
   const y = tf.tensor1d([0, 2], 'int32');
   const objective = compileObjective({ method: 'none', labelSmoothing });
   const used = await kernelsOf(() => {
-    const { value, grads } = tf.variableGrads(() => objective.loss({ logits: model.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() }, undefined, y, { epoch: 1, fraction: 0 }).total, variables);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        objective.loss(
+          { logits: model.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() },
+          undefined,
+          y,
+          { epoch: 1, fraction: 0 },
+        ).total,
+      variables,
+    );
     tf.dispose([value, ...Object.values(grads)]);
   });
   tf.dispose([x, y]);
@@ -47,7 +56,14 @@ async function stepKernels(layers: LayerSpec[], labelSmoothing = 0): Promise<Set
   return used;
 }
 
-const conv = (activation: (typeof ACTIVATIONS)[number]): LayerSpec => ({ type: 'conv2d', filters: 2, kernelSize: 3, strides: 1, padding: 'same', activation });
+const conv = (activation: (typeof ACTIVATIONS)[number]): LayerSpec => ({
+  type: 'conv2d',
+  filters: 2,
+  kernelSize: 3,
+  strides: 1,
+  padding: 'same',
+  activation,
+});
 
 /** Each layer after a trainable conv, so that its gradient kernels run too (the conv's own are subtracted). */
 const LAYER_PROBES: Record<LayerSpec['type'], LayerSpec[]> = {
@@ -72,7 +88,12 @@ const TERM_PROBES: Record<LossTermSpec['type'], LossTermSpec> = {
 };
 
 async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Set<string>> {
-  const objective = compileObjective({ method: 'combined', hardWeight: 1, labelSmoothing: 0, terms: extra ? [term, extra] : [term] });
+  const objective = compileObjective({
+    method: 'combined',
+    hardWeight: 1,
+    labelSmoothing: 0,
+    terms: extra ? [term, extra] : [term],
+  });
   const logits = tf.variable(tf.randomNormal([3, 4], 0, 1, 'float32', 2)) as tf.Variable<tf.Rank.R2>;
   const features = tf.variable(tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 3));
   const y = tf.tensor1d([0, 3, 1], 'int32');
@@ -82,8 +103,20 @@ async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Se
   let teacherOutputs = new Map<string, tf.Tensor>();
   const used = await kernelsOf(() => {
     // The teacher's attention maps are computed once per run, outside the step: measured here too.
-    teacherOutputs = new Map(objective.teacher.map((r) => [r.key, r.attentionP === undefined ? teacherFeatures : attentionMap(teacherFeatures as tf.Tensor4D, r.attentionP)]));
-    const { value, grads } = tf.variableGrads(() => objective.loss({ logits, outputs: outputs(features) }, { logits: teacherLogits, outputs: teacherOutputs }, y, { epoch: 1, fraction: 0 }).total, [logits, features]);
+    teacherOutputs = new Map(
+      objective.teacher.map((r) => [
+        r.key,
+        r.attentionP === undefined ? teacherFeatures : attentionMap(teacherFeatures as tf.Tensor4D, r.attentionP),
+      ]),
+    );
+    const { value, grads } = tf.variableGrads(
+      () =>
+        objective.loss({ logits, outputs: outputs(features) }, { logits: teacherLogits, outputs: teacherOutputs }, y, {
+          epoch: 1,
+          fraction: 0,
+        }).total,
+      [logits, features],
+    );
     tf.dispose([value, ...Object.values(grads)]);
   });
   tf.dispose([logits, features, y, teacherLogits, teacherFeatures, ...teacherOutputs.values()]);
@@ -137,19 +170,39 @@ export async function profileKernels(): Promise<KernelTable> {
     const convKernels = await stepKernels([conv('linear')]);
     for (const [type, probe] of Object.entries(LAYER_PROBES) as Array<[LayerSpec['type'], LayerSpec[]]>) {
       const used = await stepKernels(probe);
-      layers[type] = type === 'conv2d' || type === 'dense' ? without(used, common) : without(used, new Set([...common, ...convKernels]));
+      layers[type] =
+        type === 'conv2d' || type === 'dense'
+          ? without(used, common)
+          : without(used, new Set([...common, ...convKernels]));
     }
     const activations = {} as KernelTable['activations'];
-    for (const fn of ACTIVATIONS) activations[fn] = without(await stepKernels([conv(fn)]), new Set([...common, ...layers.conv2d]));
+    for (const fn of ACTIVATIONS)
+      activations[fn] = without(await stepKernels([conv(fn)]), new Set([...common, ...layers.conv2d]));
     const terms = {} as KernelTable['terms'];
     for (const [type, probe] of Object.entries(TERM_PROBES) as Array<[LossTermSpec['type'], LossTermSpec]>) {
       terms[type] = without(await termKernels(probe), common);
-      if (type === 'hint') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, distance: 'cosine' } as LossTermSpec), common)])].sort();
-      if (type === 'attention') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, p: 3 } as LossTermSpec), common)])].sort();
-      if (type === 'kd') terms[type] = [...new Set([...terms[type], ...without(await termKernels({ ...probe, divergence: 'reverse' } as LossTermSpec), common)])].sort();
+      if (type === 'hint')
+        terms[type] = [
+          ...new Set([
+            ...terms[type],
+            ...without(await termKernels({ ...probe, distance: 'cosine' } as LossTermSpec), common),
+          ]),
+        ].sort();
+      if (type === 'attention')
+        terms[type] = [
+          ...new Set([...terms[type], ...without(await termKernels({ ...probe, p: 3 } as LossTermSpec), common)]),
+        ].sort();
+      if (type === 'kd')
+        terms[type] = [
+          ...new Set([
+            ...terms[type],
+            ...without(await termKernels({ ...probe, divergence: 'reverse' } as LossTermSpec), common),
+          ]),
+        ].sort();
     }
     const optimizers = {} as KernelTable['optimizers'];
-    for (const [type, spec] of Object.entries(OPTIMIZER_PROBES) as Array<[OptimizerSpec['type'], OptimizerSpec]>) optimizers[type] = without(await optimizerKernels(spec), common);
+    for (const [type, spec] of Object.entries(OPTIMIZER_PROBES) as Array<[OptimizerSpec['type'], OptimizerSpec]>)
+      optimizers[type] = without(await optimizerKernels(spec), common);
     return { common: [...common].sort(), layers, activations, terms, optimizers };
   } finally {
     if (previous && previous !== 'cpu') await tf.setBackend(previous);

@@ -33,7 +33,11 @@ export const CONV_TRAINING: KernelNeeds = {
   optimizer: 'adam',
 };
 
-export const DENSE_TRAINING: KernelNeeds = { layers: [{ type: 'dense', units: 1, activation: 'relu' }], terms: ['kd'], optimizer: 'adam' };
+export const DENSE_TRAINING: KernelNeeds = {
+  layers: [{ type: 'dense', units: 1, activation: 'relu' }],
+  terms: ['kd'],
+  optimizer: 'adam',
+};
 
 export function formatKernelTable(t: KernelTable): string {
   return `${JSON.stringify(t, null, 2)}\n`;

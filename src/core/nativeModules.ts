@@ -28,7 +28,12 @@ const isNative = (name: string) => name === 'tfjs-node' || name === 'tfjs-node-g
 const redirected = new Set<string>();
 let hooked = false;
 
-type ResolveFilename = (request: string, parent: { filename?: string | null } | undefined, isMain: boolean, options?: unknown) => string;
+type ResolveFilename = (
+  request: string,
+  parent: { filename?: string | null } | undefined,
+  isMain: boolean,
+  options?: unknown,
+) => string;
 
 function installRedirect(nodeModules: string): void {
   redirected.add(nodeModules);

@@ -9,7 +9,11 @@ export function packageRoot(): string {
   if (root) return root;
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'distill-studio') return (root = dir);
+    if (
+      fs.existsSync(manifest) &&
+      (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === 'distill-studio'
+    )
+      return (root = dir);
     if (path.dirname(dir) === dir) throw new Error(`cannot find the distill-studio package folder above ${__dirname}`);
   }
 }

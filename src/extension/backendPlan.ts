@@ -2,7 +2,15 @@
  * Which backend a run started from the editor will use, and why, from the trainer's doctor report
  * (`distill doctor --json`): the editor shows it before the run starts. Free of `vscode`.
  */
-import { BACKEND_NAMES, DOCTOR_VERSION, type AdapterInfo, type BackendName, type BackendPreference, type BackendReport, type DoctorReport } from '../protocol/backends.ts';
+import {
+  BACKEND_NAMES,
+  DOCTOR_VERSION,
+  type AdapterInfo,
+  type BackendName,
+  type BackendPreference,
+  type BackendReport,
+  type DoctorReport,
+} from '../protocol/backends.ts';
 import type { ArchitectureSpec, DistillConfig } from '../core/config/schema.ts';
 
 /** The values of the `distill.backend` setting, in package.json's order: '' (the config's), auto, then every backend. */
@@ -24,8 +32,12 @@ export function parseDoctorReport(stdout: string): DoctorReport {
     throw new Error(`the trainer's doctor printed no JSON report${line ? `: ${line.slice(0, 200)}` : ''}`);
   }
   const r = value as Partial<DoctorReport>;
-  if (typeof r !== 'object' || r === null || r.v !== DOCTOR_VERSION) throw new Error(`the trainer's doctor report has version ${String(r?.v)}; this editor reads version ${DOCTOR_VERSION}`);
-  if (!Array.isArray(r.backends) || !r.auto?.dense || !r.auto?.conv) throw new Error("the trainer's doctor report lacks its backends or its auto choice");
+  if (typeof r !== 'object' || r === null || r.v !== DOCTOR_VERSION)
+    throw new Error(
+      `the trainer's doctor report has version ${String(r?.v)}; this editor reads version ${DOCTOR_VERSION}`,
+    );
+  if (!Array.isArray(r.backends) || !r.auto?.dense || !r.auto?.conv)
+    throw new Error("the trainer's doctor report lacks its backends or its auto choice");
   return r as DoctorReport;
 }
 
@@ -65,23 +77,58 @@ export interface BackendPlan {
 }
 
 /** The backend a run will use given the report, the setting ('' = none), the config's backend and whether it trains convolutions. */
-export function planBackend(report: DoctorReport, setting: BackendSetting, configBackend: BackendPreference | undefined, convs: boolean | undefined): BackendPlan {
+export function planBackend(
+  report: DoctorReport,
+  setting: BackendSetting,
+  configBackend: BackendPreference | undefined,
+  convs: boolean | undefined,
+): BackendPlan {
   const source = setting ? 'setting' : configBackend && configBackend !== 'auto' ? 'config' : 'auto';
   const preference: BackendPreference = setting || configBackend || 'auto';
-  const who = source === 'setting' ? 'the distill.backend setting' : "the config's \"backend\"";
+  const who = source === 'setting' ? 'the distill.backend setting' : 'the config\'s "backend"';
   const row = (name: BackendName) => report.backends.find((b) => b.name === name);
   if (preference === 'auto') {
     const choice = convs ? report.auto.conv : report.auto.dense;
     const b = row(choice.name);
-    const other = convs === undefined && report.auto.conv.name !== report.auto.dense.name ? `; a run that trains convolutions gets ${report.auto.conv.name}` : '';
-    return { name: choice.name, source, ok: true, device: b?.device, adapter: b?.adapter, reason: `auto${source === 'setting' ? ` (${who})` : ''}: ${choice.reason}${other}`, convs };
+    const other =
+      convs === undefined && report.auto.conv.name !== report.auto.dense.name
+        ? `; a run that trains convolutions gets ${report.auto.conv.name}`
+        : '';
+    return {
+      name: choice.name,
+      source,
+      ok: true,
+      device: b?.device,
+      adapter: b?.adapter,
+      reason: `auto${source === 'setting' ? ` (${who})` : ''}: ${choice.reason}${other}`,
+      convs,
+    };
   }
   const b = row(preference);
-  const plan: BackendPlan = { name: preference, source, ok: true, device: b?.device, adapter: b?.adapter, reason: `forced by ${who}`, convs };
+  const plan: BackendPlan = {
+    name: preference,
+    source,
+    ok: true,
+    device: b?.device,
+    adapter: b?.adapter,
+    reason: `forced by ${who}`,
+    convs,
+  };
   if (!b) return { ...plan, ok: false, problem: `this trainer does not know the backend "${preference}"` };
   if (!b.loads) return { ...plan, ok: false, problem: `${preference} does not load here: ${b.detail}`, fix: b.fix };
-  if (convs && !b.canTrainConvs) return { ...plan, ok: false, problem: `${preference} cannot train the convolutions of this config (${b.detail})`, fix: b.fix };
-  if (b.adapter?.software) return { ...plan, problem: `software adapter (${adapterName(b.adapter)}): a CPU rasterizer, far slower than a GPU`, fix: b.fix };
+  if (convs && !b.canTrainConvs)
+    return {
+      ...plan,
+      ok: false,
+      problem: `${preference} cannot train the convolutions of this config (${b.detail})`,
+      fix: b.fix,
+    };
+  if (b.adapter?.software)
+    return {
+      ...plan,
+      problem: `software adapter (${adapterName(b.adapter)}): a CPU rasterizer, far slower than a GPU`,
+      fix: b.fix,
+    };
   return plan;
 }
 
@@ -126,19 +173,25 @@ export const isSetupFix = (fix: string | undefined) => fix !== undefined && /Set
 /** The report's backends in the trainer's order, as the Check Backends list shows them. */
 export function backendRows(report: DoctorReport): BackendRow[] {
   const order = (b: BackendReport) => BACKEND_NAMES.indexOf(b.name);
-  return [...report.backends].sort((a, b) => order(a) - order(b)).map((b) => ({
-    name: b.name,
-    installed: b.installed,
-    loads: b.loads,
-    canTrainConvs: b.canTrainConvs,
-    ok: b.installed && b.loads,
-    facts: [b.installed ? 'installed' : 'not installed', b.loads ? 'loads' : 'does not load', b.canTrainConvs ? 'trains convolutions' : 'cannot train convolutions'].join(' · '),
-    device: b.adapter ? `${adapterName(b.adapter)}${b.adapter.software ? ' (software adapter)' : ''}` : b.device,
-    detail: b.detail,
-    fix: b.fix,
-    action: isSetupFix(b.fix) ? { kind: 'setup' } : b.fix ? { kind: 'fix', text: b.fix } : undefined,
-    autoFor: (['dense', 'conv'] as const).filter((k) => report.auto[k].name === b.name),
-  }));
+  return [...report.backends]
+    .sort((a, b) => order(a) - order(b))
+    .map((b) => ({
+      name: b.name,
+      installed: b.installed,
+      loads: b.loads,
+      canTrainConvs: b.canTrainConvs,
+      ok: b.installed && b.loads,
+      facts: [
+        b.installed ? 'installed' : 'not installed',
+        b.loads ? 'loads' : 'does not load',
+        b.canTrainConvs ? 'trains convolutions' : 'cannot train convolutions',
+      ].join(' · '),
+      device: b.adapter ? `${adapterName(b.adapter)}${b.adapter.software ? ' (software adapter)' : ''}` : b.device,
+      detail: b.detail,
+      fix: b.fix,
+      action: isSetupFix(b.fix) ? { kind: 'setup' } : b.fix ? { kind: 'fix', text: b.fix } : undefined,
+      autoFor: (['dense', 'conv'] as const).filter((k) => report.auto[k].name === b.name),
+    }));
 }
 
 const cell = (s: string | undefined) => (s ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -155,10 +208,21 @@ export function backendsMarkdown(report: DoctorReport): string {
     '',
     '| backend | installed | loads | device | trains convolutions | what was found | fix |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...backendRows(report).map((r) => `| \`${r.name}\` | ${yes(r.installed)} | ${yes(r.loads)} | ${cell(r.device) || '–'} | ${yes(r.canTrainConvs)} | ${cell(r.detail)} | ${cell(r.fix) || '–'} |`),
+    ...backendRows(report).map(
+      (r) =>
+        `| \`${r.name}\` | ${yes(r.installed)} | ${yes(r.loads)} | ${cell(r.device) || '–'} | ${yes(r.canTrainConvs)} | ${cell(r.detail)} | ${cell(r.fix) || '–'} |`,
+    ),
   ];
   if (report.onnxProviders?.length) {
-    lines.push('', '## ONNX teachers', '', 'onnxruntime execution providers, best first.', '', '| provider | available | detail |', '| --- | --- | --- |');
+    lines.push(
+      '',
+      '## ONNX teachers',
+      '',
+      'onnxruntime execution providers, best first.',
+      '',
+      '| provider | available | detail |',
+      '| --- | --- | --- |',
+    );
     for (const p of report.onnxProviders) lines.push(`| \`${p.name}\` | ${yes(p.available)} | ${cell(p.detail)} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -34,7 +34,14 @@ export class BackendState {
       this.running = (async () => {
         try {
           const r = await runTrainer(this.trainer(), ['doctor', '--json'], signal);
-          if (r.code !== 0) throw new Error(r.stderr.trim().split('\n').filter((l) => l.startsWith('distill:')).at(-1) ?? `the trainer's doctor exited with code ${r.code}`);
+          if (r.code !== 0)
+            throw new Error(
+              r.stderr
+                .trim()
+                .split('\n')
+                .filter((l) => l.startsWith('distill:'))
+                .at(-1) ?? `the trainer's doctor exited with code ${r.code}`,
+            );
           this.report = parseDoctorReport(r.stdout);
           this.error = undefined;
           return this.report;

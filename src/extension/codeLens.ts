@@ -5,7 +5,10 @@ export class ConfigCodeLens implements vscode.CodeLensProvider {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
 
-  constructor(private readonly enabled: () => boolean, private readonly lastRun: (configFile: string) => string | undefined) {}
+  constructor(
+    private readonly enabled: () => boolean,
+    private readonly lastRun: (configFile: string) => string | undefined,
+  ) {}
 
   refresh(): void {
     this.changed.fire();
@@ -19,7 +22,14 @@ export class ConfigCodeLens implements vscode.CodeLensProvider {
       new vscode.CodeLens(top, { title: '$(check) Validate', command: 'distill.validateConfig', arguments: [doc.uri] }),
     ];
     const last = this.lastRun(doc.uri.fsPath);
-    if (last) lenses.push(new vscode.CodeLens(top, { title: '$(graph) Open last run', command: 'distill.openDashboard', arguments: [vscode.Uri.file(last)] }));
+    if (last)
+      lenses.push(
+        new vscode.CodeLens(top, {
+          title: '$(graph) Open last run',
+          command: 'distill.openDashboard',
+          arguments: [vscode.Uri.file(last)],
+        }),
+      );
     return lenses;
   }
 

@@ -12,7 +12,8 @@ import { isConfig } from './diagnostics.ts';
 import { readRun, type RunView } from './runs/runStore.ts';
 import { checkBackends, setUpNativeBackend } from './backends.ts';
 
-const UNTRUSTED = 'Distill Studio runs the trainer and reads data and model files only in a trusted workspace. Validation still works here.';
+const UNTRUSTED =
+  'Distill Studio runs the trainer and reads data and model files only in a trusted workspace. Validation still works here.';
 
 function requireTrust(): boolean {
   if (vscode.workspace.isTrusted) return true;
@@ -29,12 +30,19 @@ async function configArg(arg: unknown): Promise<vscode.Uri | undefined> {
   if (active && isConfig(active)) return active.uri;
   const found = await vscode.workspace.findFiles('**/*.distill.json', '**/node_modules/**', 50);
   if (found.length === 1) return found[0];
-  const chosen = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Which config?' });
+  const chosen = await vscode.window.showQuickPick(
+    found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
+    { placeHolder: 'Which config?' },
+  );
   return chosen?.uri;
 }
 
 /** The run a command is about: a tree item, a run folder URI, or a pick. */
-async function runArg(ctx: Ctx, arg: unknown, filter: (r: RunView) => boolean = () => true): Promise<RunView | undefined> {
+async function runArg(
+  ctx: Ctx,
+  arg: unknown,
+  filter: (r: RunView) => boolean = () => true,
+): Promise<RunView | undefined> {
   if (arg instanceof RunItem) return arg.run;
   if (arg instanceof vscode.Uri) return readRun(arg.fsPath);
   const runs = ctx.allRuns().filter(filter);
@@ -42,7 +50,14 @@ async function runArg(ctx: Ctx, arg: unknown, filter: (r: RunView) => boolean = 
     void vscode.window.showInformationMessage('No matching runs.');
     return undefined;
   }
-  const chosen = await vscode.window.showQuickPick(runs.map((r) => ({ label: r.id, description: `${r.status}${r.bestAccuracy !== undefined ? ` · ${(r.bestAccuracy * 100).toFixed(2)}%` : ''}`, run: r })), { placeHolder: 'Which run?' });
+  const chosen = await vscode.window.showQuickPick(
+    runs.map((r) => ({
+      label: r.id,
+      description: `${r.status}${r.bestAccuracy !== undefined ? ` · ${(r.bestAccuracy * 100).toFixed(2)}%` : ''}`,
+      run: r,
+    })),
+    { placeHolder: 'Which run?' },
+  );
   return chosen?.run;
 }
 
@@ -63,10 +78,17 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       if (!uri) return;
       const doc = await vscode.workspace.openTextDocument(uri);
       const problems = ctx.diagnostics.checkSyntax(doc);
-      if (problems.length === 0 && vscode.workspace.isTrusted) ctx.diagnostics.setSemantic(doc, await semanticProblems(ctx.trainer(), uri.fsPath));
+      if (problems.length === 0 && vscode.workspace.isTrusted)
+        ctx.diagnostics.setSemantic(doc, await semanticProblems(ctx.trainer(), uri.fsPath));
       const all = ctx.diagnostics.problems(uri);
-      if (all.length === 0) void vscode.window.showInformationMessage(`${path.basename(uri.fsPath)} is valid${vscode.workspace.isTrusted ? '' : ' (schema and files; data and teacher checks need a trusted workspace)'}.`);
-      else void vscode.window.showErrorMessage(`${path.basename(uri.fsPath)}: ${all.length} problem${all.length > 1 ? 's' : ''}, first: line ${all[0].range.start.line + 1}: ${all[0].message}`);
+      if (all.length === 0)
+        void vscode.window.showInformationMessage(
+          `${path.basename(uri.fsPath)} is valid${vscode.workspace.isTrusted ? '' : ' (schema and files; data and teacher checks need a trusted workspace)'}.`,
+        );
+      else
+        void vscode.window.showErrorMessage(
+          `${path.basename(uri.fsPath)}: ${all.length} problem${all.length > 1 ? 's' : ''}, first: line ${all[0].range.start.line + 1}: ${all[0].message}`,
+        );
     }),
 
     c('distill.startRun', async (arg) => {
@@ -81,7 +103,9 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         if (err instanceof ConfigError) {
           if (doc) ctx.diagnostics.checkSyntax(doc);
           const p = err.problems[0];
-          void vscode.window.showErrorMessage(`Cannot start ${path.basename(uri.fsPath)}: line ${p.line}: ${p.path.join('.')}: ${p.message}${err.problems.length > 1 ? ` (and ${err.problems.length - 1} more in the Problems panel)` : ''}`);
+          void vscode.window.showErrorMessage(
+            `Cannot start ${path.basename(uri.fsPath)}: line ${p.line}: ${p.path.join('.')}: ${p.message}${err.problems.length > 1 ? ` (and ${err.problems.length - 1} more in the Problems panel)` : ''}`,
+          );
           return;
         }
         throw err;
@@ -90,7 +114,12 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       ctx.backendView?.started(uri.fsPath);
       const backend = ctx.settings().backend;
       try {
-        const dir = await ctx.runs.start({ configFile: uri.fsPath, runsDir: config.output.dir, name: config.name, args: backend ? ['--backend', backend] : [] });
+        const dir = await ctx.runs.start({
+          configFile: uri.fsPath,
+          runsDir: config.output.dir,
+          name: config.name,
+          args: backend ? ['--backend', backend] : [],
+        });
         ctx.lastRunOf.set(uri.fsPath, dir);
         ctx.refresh();
       } catch (err) {
@@ -120,8 +149,13 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
     }),
 
     c('distill.compareRuns', async () => {
-      const runs = ctx.allRuns().filter((r) => r.status === 'finished' || r.status === 'running' || r.status === 'stopped');
-      const chosen = await vscode.window.showQuickPick(runs.map((r) => ({ label: r.id, description: r.status, run: r })), { canPickMany: true, placeHolder: 'Runs to compare (two or more)' });
+      const runs = ctx
+        .allRuns()
+        .filter((r) => r.status === 'finished' || r.status === 'running' || r.status === 'stopped');
+      const chosen = await vscode.window.showQuickPick(
+        runs.map((r) => ({ label: r.id, description: r.status, run: r })),
+        { canPickMany: true, placeHolder: 'Runs to compare (two or more)' },
+      );
       if (chosen && chosen.length > 0) ctx.dashboards.open(chosen.map((c) => c.run.dir));
     }),
 
@@ -132,10 +166,16 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       if (!format) return;
       // The run already holds artifacts/student.onnx: suggest a copy beside the user's files instead.
       const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(run.dir);
-      const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, format === 'onnx' ? `${run.id}-student.onnx` : `${run.id}-student-tfjs`)), saveLabel: 'Export' });
+      const out = await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.file(
+          path.join(folder, format === 'onnx' ? `${run.id}-student.onnx` : `${run.id}-student-tfjs`),
+        ),
+        saveLabel: 'Export',
+      });
       if (!out) return;
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting the student of ${run.id}` }, () =>
-        runTrainer(ctx.trainer(), ['export', run.dir, '--format', format, '--out', out.fsPath]),
+      const r = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Exporting the student of ${run.id}` },
+        () => runTrainer(ctx.trainer(), ['export', run.dir, '--format', format, '--out', out.fsPath]),
       );
       if (r.code === 0) void vscode.window.showInformationMessage(r.stdout.trim().split('\n').at(-1) ?? 'exported');
       else void vscode.window.showErrorMessage(`Export failed: ${r.stderr.trim()}`);
@@ -145,10 +185,14 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       const run = await runArg(ctx, arg, (r) => r.status === 'finished');
       if (!run || !requireTrust()) return;
       const channel = ctx.logChannel(run.dir);
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Timing teacher and student of ${run.id}` }, () => runTrainer(ctx.trainer(), ['bench', run.dir]));
+      const r = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Timing teacher and student of ${run.id}` },
+        () => runTrainer(ctx.trainer(), ['bench', run.dir]),
+      );
       channel.append(r.stdout + r.stderr);
       channel.show(true);
-      if (r.code === 0) void vscode.window.showInformationMessage(`Benchmark written to ${path.join(run.dir, 'bench.json')}`);
+      if (r.code === 0)
+        void vscode.window.showInformationMessage(`Benchmark written to ${path.join(run.dir, 'bench.json')}`);
       else void vscode.window.showErrorMessage(`Benchmark failed: ${r.stderr.trim()}`);
     }),
 
@@ -159,7 +203,11 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         void vscode.window.showWarningMessage('Stop the run before deleting it.');
         return;
       }
-      const answer = await vscode.window.showWarningMessage(`Delete run ${run.id} and all its checkpoints and artifacts?`, { modal: true }, 'Delete');
+      const answer = await vscode.window.showWarningMessage(
+        `Delete run ${run.id} and all its checkpoints and artifacts?`,
+        { modal: true },
+        'Delete',
+      );
       if (answer !== 'Delete') return;
       fs.rmSync(run.dir, { recursive: true, force: true });
       ctx.refresh();

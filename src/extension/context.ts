@@ -53,7 +53,11 @@ export class Ctx {
   }
 
   trainer(): TrainerCommand {
-    return { trainerPath: this.trainerPath(), nodePath: this.settings().nodePath || process.execPath, env: this.trainerEnv() };
+    return {
+      trainerPath: this.trainerPath(),
+      nodePath: this.settings().nodePath || process.execPath,
+      env: this.trainerEnv(),
+    };
   }
 
   /** Where Set Up Native Backend installs @tensorflow/tfjs-node: `<global storage>/native`. */
@@ -78,7 +82,8 @@ export class Ctx {
   /** Runs folders to list: the setting's in each workspace folder, and every config's output folder used here. */
   runsDirs(): string[] {
     const dirs = new Set<string>(this.extension.workspaceState.get<string[]>('distill.runsDirs', []));
-    for (const f of vscode.workspace.workspaceFolders ?? []) dirs.add(path.resolve(f.uri.fsPath, this.settings().runsFolder));
+    for (const f of vscode.workspace.workspaceFolders ?? [])
+      dirs.add(path.resolve(f.uri.fsPath, this.settings().runsFolder));
     return [...dirs].filter((d) => fs.existsSync(d));
   }
 
@@ -92,7 +97,9 @@ export class Ctx {
     return this.runsDirs()
       .flatMap((d) => listRuns(d))
       .filter((r) => !seen.has(r.dir) && seen.add(r.dir))
-      .map((r) => (this.runs.runningDirs.includes(r.dir) && r.status !== 'running' ? { ...r, status: 'running' as const } : r));
+      .map((r) =>
+        this.runs.runningDirs.includes(r.dir) && r.status !== 'running' ? { ...r, status: 'running' as const } : r,
+      );
   }
 
   onRefresh(fn: () => void): void {
@@ -122,7 +129,12 @@ export class Ctx {
     try {
       const text = fs.readFileSync(path.join(dir, 'trainer.log'));
       if (text.length > entry.offset) {
-        entry.channel.append(text.subarray(entry.offset).toString('utf8').replace(/\r\x1b\[K/g, '\n'));
+        entry.channel.append(
+          text
+            .subarray(entry.offset)
+            .toString('utf8')
+            .replace(/\r\x1b\[K/g, '\n'),
+        );
         entry.offset = text.length;
       }
     } catch {

@@ -16,7 +16,8 @@ export function toDiagnostic(doc: vscode.TextDocument, p: ConfigProblem): vscode
   return d;
 }
 
-export const isConfig = (doc: vscode.TextDocument) => doc.uri.scheme === 'file' && doc.uri.fsPath.endsWith('.distill.json');
+export const isConfig = (doc: vscode.TextDocument) =>
+  doc.uri.scheme === 'file' && doc.uri.fsPath.endsWith('.distill.json');
 
 export class ConfigDiagnostics {
   readonly collection = vscode.languages.createDiagnosticCollection('distill');
@@ -26,7 +27,10 @@ export class ConfigDiagnostics {
   checkSyntax(doc: vscode.TextDocument): ConfigProblem[] {
     const { problems } = validateConfigText(doc.getText(), doc.uri.fsPath);
     const extra = problems.length === 0 ? (this.semantic.get(doc.uri.fsPath) ?? []) : [];
-    this.collection.set(doc.uri, [...problems, ...extra].map((p) => toDiagnostic(doc, p)));
+    this.collection.set(
+      doc.uri,
+      [...problems, ...extra].map((p) => toDiagnostic(doc, p)),
+    );
     return problems;
   }
 

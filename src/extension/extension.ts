@@ -37,9 +37,16 @@ function activateInner(context: vscode.ExtensionContext): void {
   });
   const ctx = new Ctx(context, runs, diagnostics);
   let backendView: BackendView | undefined;
-  const tree = new RunsTree({ runs: () => ctx.allRuns(), queued: () => runs.queued.map((q) => ({ configFile: q.configFile, name: q.name, queuedAt: q.queuedAt })), plan: () => backendView?.header() });
+  const tree = new RunsTree({
+    runs: () => ctx.allRuns(),
+    queued: () => runs.queued.map((q) => ({ configFile: q.configFile, name: q.name, queuedAt: q.queuedAt })),
+    plan: () => backendView?.header(),
+  });
   const runsView = vscode.window.createTreeView('distill.runs', { treeDataProvider: tree });
-  const lens = new ConfigCodeLens(() => ctx.settings().codeLens, (file) => ctx.lastRunOf.get(file) ?? ctx.allRuns().find((r) => r.configFile === file)?.dir);
+  const lens = new ConfigCodeLens(
+    () => ctx.settings().codeLens,
+    (file) => ctx.lastRunOf.get(file) ?? ctx.allRuns().find((r) => r.configFile === file)?.dir,
+  );
   const status = new RunStatusBar();
   const dashboards = new DashboardHost(context, ctx);
   const activeRun = new ActiveRunView();
@@ -71,16 +78,26 @@ function activateInner(context: vscode.ExtensionContext): void {
     ctx.pumpLog(dir);
     tree.refresh();
     const id = path.basename(dir);
-    if (message && code === 2) void vscode.window.showErrorMessage(`The run did not start: ${message.replace(/^distill: /, '')}`);
+    if (message && code === 2)
+      void vscode.window.showErrorMessage(`The run did not start: ${message.replace(/^distill: /, '')}`);
     else if (code === 0) {
-      void vscode.window.showInformationMessage(`Distill run ${id} finished.`, 'Open Dashboard', 'Show Log').then((a) => {
-        if (a === 'Open Dashboard') dashboards.open([dir]);
-        if (a === 'Show Log') ctx.logChannel(dir).show(true);
-      });
-    } else if (code === 143 || code === 130) void vscode.window.showInformationMessage(`Distill run ${id} stopped; resume it from the Runs view.`);
-    else void vscode.window.showErrorMessage(`Distill run ${id} failed${message ? `: ${message.replace(/^distill: /, '')}` : ''}`, 'Show Log').then((a) => {
-      if (a) ctx.logChannel(dir).show(true);
-    });
+      void vscode.window
+        .showInformationMessage(`Distill run ${id} finished.`, 'Open Dashboard', 'Show Log')
+        .then((a) => {
+          if (a === 'Open Dashboard') dashboards.open([dir]);
+          if (a === 'Show Log') ctx.logChannel(dir).show(true);
+        });
+    } else if (code === 143 || code === 130)
+      void vscode.window.showInformationMessage(`Distill run ${id} stopped; resume it from the Runs view.`);
+    else
+      void vscode.window
+        .showErrorMessage(
+          `Distill run ${id} failed${message ? `: ${message.replace(/^distill: /, '')}` : ''}`,
+          'Show Log',
+        )
+        .then((a) => {
+          if (a) ctx.logChannel(dir).show(true);
+        });
   });
 
   // Runs that outlived the last window (a reload) are re-attached by their pid.
@@ -124,8 +141,10 @@ function activateInner(context: vscode.ExtensionContext): void {
       ctx.backends.refresh().catch(() => undefined);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('distill.maxConcurrentRuns')) runs.setMaxConcurrentRuns(ctx.settings().maxConcurrentRuns);
-      if (e.affectsConfiguration('distill.nodePath')) ctx.backends.refresh().catch(() => undefined); // another Node: other backends
+      if (e.affectsConfiguration('distill.maxConcurrentRuns'))
+        runs.setMaxConcurrentRuns(ctx.settings().maxConcurrentRuns);
+      if (e.affectsConfiguration('distill.nodePath'))
+        ctx.backends.refresh().catch(() => undefined); // another Node: other backends
       else if (e.affectsConfiguration('distill')) backendView?.update();
       if (e.affectsConfiguration('distill')) ctx.refresh();
     }),
@@ -137,7 +156,8 @@ function activateInner(context: vscode.ExtensionContext): void {
   );
   // What each backend does here, once per window (Check Backends and the native setup refresh it).
   if (vscode.workspace.isTrusted) ctx.backends.refresh().catch(() => undefined);
-  for (const d of vscode.workspace.textDocuments) if (isConfig(d)) void validateSemantics(d).then(() => diagnostics.checkSyntax(d));
+  for (const d of vscode.workspace.textDocuments)
+    if (isConfig(d)) void validateSemantics(d).then(() => diagnostics.checkSyntax(d));
   // Runs started from a terminal show up too.
   const poll = setInterval(() => tree.refresh(), 5000);
   context.subscriptions.push({ dispose: () => clearInterval(poll) });

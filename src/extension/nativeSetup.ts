@@ -55,22 +55,26 @@ function onPath(name: string, s: ToolSearch): string | undefined {
 /** npm-cli.js installed with the Node.js whose executable is `node`. */
 function npmBeside(node: string, platform: NodeJS.Platform): string | undefined {
   const bin = path.dirname(real(node));
-  const candidates = platform === 'win32'
-    ? [path.join(bin, 'node_modules', 'npm', 'bin', 'npm-cli.js')]
-    : [real(path.join(bin, 'npm')), path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')];
+  const candidates =
+    platform === 'win32'
+      ? [path.join(bin, 'node_modules', 'npm', 'bin', 'npm-cli.js')]
+      : [real(path.join(bin, 'npm')), path.join(bin, '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')];
   return candidates.find((c) => c.endsWith('.js') && exists(c));
 }
 
 /** npm-cli.js behind an `npm` found on PATH (a link to it, or a Windows npm.cmd beside it). */
 function npmCliOf(npm: string, platform: NodeJS.Platform): string | undefined {
-  const candidates = platform === 'win32' ? [path.join(path.dirname(npm), 'node_modules', 'npm', 'bin', 'npm-cli.js')] : [real(npm)];
+  const candidates =
+    platform === 'win32' ? [path.join(path.dirname(npm), 'node_modules', 'npm', 'bin', 'npm-cli.js')] : [real(npm)];
   return candidates.find((c) => c.endsWith('.js') && exists(c));
 }
 
 /** Node.js and npm for the setup: beside distill.nodePath, beside the editor's runtime (when it is Node.js), or on PATH. */
 export function findNodeAndNpm(s: ToolSearch): NodeAndNpm | { error: string } {
   const isNode = (f: string) => /^node(\.exe)?$/i.test(path.basename(f));
-  const nodes = [s.nodePath, isNode(s.execPath) ? s.execPath : '', onPath('node', s) ?? ''].filter((n) => n && exists(n));
+  const nodes = [s.nodePath, isNode(s.execPath) ? s.execPath : '', onPath('node', s) ?? ''].filter(
+    (n) => n && exists(n),
+  );
   for (const node of nodes) {
     const npmCli = npmBeside(node, s.platform);
     if (npmCli) return { node, npmCli };
@@ -78,11 +82,19 @@ export function findNodeAndNpm(s: ToolSearch): NodeAndNpm | { error: string } {
   const npm = onPath('npm', s);
   const npmCli = npm ? npmCliOf(npm, s.platform) : undefined;
   if (npmCli) {
-    const node = [path.join(path.dirname(real(npm!)), s.platform === 'win32' ? 'node.exe' : 'node'), ...nodes].find(exists);
+    const node = [path.join(path.dirname(real(npm!)), s.platform === 'win32' ? 'node.exe' : 'node'), ...nodes].find(
+      exists,
+    );
     if (node) return { node, npmCli };
   }
-  if (nodes.length === 0) return { error: 'no Node.js found: the setup needs Node.js 20+ with npm (install it, or set distill.nodePath to its node executable)' };
-  return { error: `npm was not found beside ${nodes.join(' or ')} or on PATH: install npm (it comes with Node.js), or set distill.nodePath to a node that has npm beside it` };
+  if (nodes.length === 0)
+    return {
+      error:
+        'no Node.js found: the setup needs Node.js 20+ with npm (install it, or set distill.nodePath to its node executable)',
+    };
+  return {
+    error: `npm was not found beside ${nodes.join(' or ')} or on PATH: install npm (it comes with Node.js), or set distill.nodePath to a node that has npm beside it`,
+  };
 }
 
 export interface StepOptions {
@@ -103,7 +115,13 @@ export interface StepResult {
 export function runStep(command: string, args: string[], cwd: string, o: StepOptions = {}): Promise<StepResult> {
   return new Promise((resolve) => {
     const group = process.platform !== 'win32';
-    const child = spawn(command, args, { cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: group, windowsHide: true });
+    const child = spawn(command, args, {
+      cwd,
+      env: o.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: group,
+      windowsHide: true,
+    });
     let output = '';
     let cancelled = false;
     // Each stream keeps its own unfinished line: stdout and stderr interleave.
@@ -157,29 +175,60 @@ export function classifyInstallFailure(output: string): OnlineFailure {
 
 /** The lines of npm's or the build's output that say what went wrong (an `Error:` line or an error code), without npm's prefix. */
 export function errorSummary(output: string, lines = 2): string {
-  const all = output.split(/\r?\n/).map((l) => l.replace(/^npm (error|ERR!)\s?/, '').trim()).filter(Boolean);
-  const telling = all.filter((l) => /\b\w*Error\b:|\berror:|\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EACCES|EPERM|ENOSPC|E404|E403)\b|\b40[34] Not Found|\bForbidden\b/.test(l) && !/^at |^\w+: ['"\d-]|A complete log of this run/.test(l));
-  return [...new Set(telling.length ? telling : all.filter((l) => !/A complete log of this run/.test(l)))].slice(-lines).join(' / ');
+  const all = output
+    .split(/\r?\n/)
+    .map((l) => l.replace(/^npm (error|ERR!)\s?/, '').trim())
+    .filter(Boolean);
+  const telling = all.filter(
+    (l) =>
+      /\b\w*Error\b:|\berror:|\b(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EACCES|EPERM|ENOSPC|E404|E403)\b|\b40[34] Not Found|\bForbidden\b/.test(
+        l,
+      ) && !/^at |^\w+: ['"\d-]|A complete log of this run/.test(l),
+  );
+  return [...new Set(telling.length ? telling : all.filter((l) => !/A complete log of this run/.test(l)))]
+    .slice(-lines)
+    .join(' / ');
 }
 
 /** Makes `dir` an npm project of its own (a package.json that records the native package). */
 export function prepareNativeDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   const pkg = path.join(dir, 'package.json');
-  if (!fs.existsSync(pkg)) fs.writeFileSync(pkg, `${JSON.stringify({ private: true, description: 'Native TensorFlow backend for Distill Studio (DISTILL_NATIVE_DIR)' }, null, 2)}\n`);
+  if (!fs.existsSync(pkg))
+    fs.writeFileSync(
+      pkg,
+      `${JSON.stringify({ private: true, description: 'Native TensorFlow backend for Distill Studio (DISTILL_NATIVE_DIR)' }, null, 2)}\n`,
+    );
 }
 
 /** `npm install @tensorflow/tfjs-node@<version>` in `dir`, then its own tfjs copies deleted (the trainer's are used). */
-export async function installOnline(dir: string, tools: NodeAndNpm, o: StepOptions = {}): Promise<StepResult & { failure?: OnlineFailure }> {
+export async function installOnline(
+  dir: string,
+  tools: NodeAndNpm,
+  o: StepOptions = {},
+): Promise<StepResult & { failure?: OnlineFailure }> {
   prepareNativeDir(dir);
-  const args = [tools.npmCli, 'install', '--no-audit', '--no-fund', '--save-exact', '--loglevel=error', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`];
+  const args = [
+    tools.npmCli,
+    'install',
+    '--no-audit',
+    '--no-fund',
+    '--save-exact',
+    '--loglevel=error',
+    `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`,
+  ];
   const r = await runStep(tools.node, args, dir, { ...o, env: o.env ?? toolEnv(tools) });
   if (r.ok) pruneNativeDir(dir);
   return r.ok || r.cancelled ? r : { ...r, failure: classifyInstallFailure(r.output) };
 }
 
 /** The offline build: scripts/setup-native-tfjs.sh --prefix dir (Linux; needs Python with pip, make and a C++ compiler). */
-export async function buildFromWheel(script: string, dir: string, tools: NodeAndNpm, o: StepOptions = {}): Promise<StepResult> {
+export async function buildFromWheel(
+  script: string,
+  dir: string,
+  tools: NodeAndNpm,
+  o: StepOptions = {},
+): Promise<StepResult> {
   prepareNativeDir(dir);
   const r = await runStep('bash', [script, '--prefix', dir], dir, { ...o, env: o.env ?? toolEnv(tools) });
   if (r.ok) pruneNativeDir(dir);

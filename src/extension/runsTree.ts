@@ -47,7 +47,13 @@ export class RunItem extends vscode.TreeItem {
     if (run.interrupted) parts.push('interrupted');
     this.description = parts.join(' · ');
     this.tooltip = new vscode.MarkdownString(
-      [`**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`, `folder: \`${run.dir}\``, run.configFile ? `config: \`${run.configFile}\`` : '', accuracyLine(run), run.error ? `error: ${run.error}` : '']
+      [
+        `**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`,
+        `folder: \`${run.dir}\``,
+        run.configFile ? `config: \`${run.configFile}\`` : '',
+        accuracyLine(run),
+        run.error ? `error: ${run.error}` : '',
+      ]
         .filter(Boolean)
         .join('\n\n'),
     );
@@ -73,7 +79,10 @@ export class BackendHeaderItem extends vscode.TreeItem {
     super(h.label, vscode.TreeItemCollapsibleState.None);
     this.description = h.description;
     this.tooltip = h.tooltip;
-    this.iconPath = new vscode.ThemeIcon(h.warning ? 'warning' : 'server-environment', h.warning ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined);
+    this.iconPath = new vscode.ThemeIcon(
+      h.warning ? 'warning' : 'server-environment',
+      h.warning ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
+    );
     this.contextValue = 'backendPlan';
     this.command = { command: 'distill.checkBackends', title: 'Check Backends' };
   }
@@ -95,7 +104,10 @@ export class RunsTree implements vscode.TreeDataProvider<vscode.TreeItem> {
 
   getChildren(): vscode.TreeItem[] {
     // An empty array lets the view's welcome content (viewsWelcome) show.
-    const items: vscode.TreeItem[] = [...this.source.queued().map((q) => new QueuedItem(q)), ...this.source.runs().map((r) => new RunItem(r))];
+    const items: vscode.TreeItem[] = [
+      ...this.source.queued().map((q) => new QueuedItem(q)),
+      ...this.source.runs().map((r) => new RunItem(r)),
+    ];
     const plan = this.source.plan?.();
     return items.length > 0 && plan ? [new BackendHeaderItem(plan), ...items] : items;
   }

@@ -8,7 +8,11 @@ import { writeFileAtomic } from '../core/fsutil.ts';
 export interface ScaffoldAnswers {
   name: string;
   data: { source: 'demo' } | { source: 'idx'; dir: string } | { source: 'csv'; train: string; label: string | number };
-  teacher: { source: 'demo' } | { source: 'tfjs'; path: string } | { source: 'onnx'; path: string } | { source: 'train'; preset: 'cnn' | 'mlp'; width: number };
+  teacher:
+    | { source: 'demo' }
+    | { source: 'tfjs'; path: string }
+    | { source: 'onnx'; path: string }
+    | { source: 'train'; preset: 'cnn' | 'mlp'; width: number };
   student: { preset: 'mlp' | 'cnn'; width: number };
   method: 'kd' | 'none';
   temperature: number;
@@ -24,9 +28,11 @@ function rel(folder: string, p: string): string {
 
 export function scaffoldConfig(folder: string, a: ScaffoldAnswers): DistillConfigInput {
   const data: DistillConfigInput['data'] =
-    a.data.source === 'demo' ? { source: 'demo', trainLimit: 2000 }
-    : a.data.source === 'idx' ? { source: 'idx', dir: rel(folder, a.data.dir) }
-    : { source: 'csv', train: rel(folder, a.data.train), label: a.data.label };
+    a.data.source === 'demo'
+      ? { source: 'demo', trainLimit: 2000 }
+      : a.data.source === 'idx'
+        ? { source: 'idx', dir: rel(folder, a.data.dir) }
+        : { source: 'csv', train: rel(folder, a.data.train), label: a.data.label };
   let teacher: DistillConfigInput['teacher'];
   if (a.teacher.source === 'demo') teacher = { source: 'demo' };
   else if (a.teacher.source === 'tfjs') teacher = { source: 'tfjs', path: rel(folder, a.teacher.path) };
@@ -34,9 +40,17 @@ export function scaffoldConfig(folder: string, a: ScaffoldAnswers): DistillConfi
   else
     teacher = {
       source: 'train',
-      architecture: a.teacher.preset === 'cnn' ? { type: 'cnn', channels: [a.teacher.width, a.teacher.width * 2], dense: [128] } : { type: 'mlp', hidden: [a.teacher.width, a.teacher.width] },
+      architecture:
+        a.teacher.preset === 'cnn'
+          ? { type: 'cnn', channels: [a.teacher.width, a.teacher.width * 2], dense: [128] }
+          : { type: 'mlp', hidden: [a.teacher.width, a.teacher.width] },
     };
-  const student = { architecture: a.student.preset === 'cnn' ? { type: 'cnn' as const, channels: [a.student.width], dense: [] } : { type: 'mlp' as const, hidden: [a.student.width] } };
+  const student = {
+    architecture:
+      a.student.preset === 'cnn'
+        ? { type: 'cnn' as const, channels: [a.student.width], dense: [] }
+        : { type: 'mlp' as const, hidden: [a.student.width] },
+  };
   // No $schema: the extension binds *.distill.json to its schema (contributes.jsonValidation).
   return {
     name: a.name,

@@ -33,7 +33,11 @@ export class RunStatusBar {
     if (dir !== this.dir) return;
     this.state = foldRun([e], this.state);
     this.item.text = statusText(this.state);
-    this.item.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [vscode.Uri.file(dir)] };
+    this.item.command = {
+      command: 'distill.openDashboard',
+      title: 'Open Dashboard',
+      arguments: [vscode.Uri.file(dir)],
+    };
     this.item.tooltip = `Run ${dir}\nClick to open its dashboard`;
     this.item.show();
   }

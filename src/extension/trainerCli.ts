@@ -35,7 +35,11 @@ export function runTrainer(t: TrainerCommand, args: string[], signal?: AbortSign
 }
 
 /** Semantic validation by the trainer itself (data shapes, teacher fit): the problems, located. */
-export async function semanticProblems(t: TrainerCommand, configFile: string, signal?: AbortSignal): Promise<ConfigProblem[]> {
+export async function semanticProblems(
+  t: TrainerCommand,
+  configFile: string,
+  signal?: AbortSignal,
+): Promise<ConfigProblem[]> {
   const r = await runTrainer(t, ['validate', configFile, '--json'], signal);
   if (r.code !== 0) throw new Error(r.stderr.trim() || `the trainer exited with code ${r.code}`);
   const line = r.stdout.trim().split('\n').at(-1) ?? '{}';

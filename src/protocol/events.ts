@@ -72,7 +72,14 @@ export interface RunStartedEvent extends Base {
   node: string;
   platform: string;
   phases: Phase[];
-  data: { train: number; validation: number; test: number; inputShape: number[]; classes: number; classNames?: string[] };
+  data: {
+    train: number;
+    validation: number;
+    test: number;
+    inputShape: number[];
+    classes: number;
+    classNames?: string[];
+  };
 }
 
 export interface PhaseStartedEvent extends Base {
@@ -261,7 +268,10 @@ export function parseEvents(text: string): RunEvent[] {
       if (i >= lines.length - 2 && !text.endsWith('\n')) break; // torn tail
       throw new Error(`events line ${i + 1} is not valid JSON`);
     }
-    if (ev.v !== EVENTS_VERSION) throw new Error(`events line ${i + 1} has version ${String(ev.v)}; this reader understands version ${EVENTS_VERSION}`);
+    if (ev.v !== EVENTS_VERSION)
+      throw new Error(
+        `events line ${i + 1} has version ${String(ev.v)}; this reader understands version ${EVENTS_VERSION}`,
+      );
     events.push(ev);
   }
   return events;

@@ -34,7 +34,13 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
     case 'ready':
       return { type: 'ready' };
     case 'saveFile':
-      if ((o.kind === 'csv' || o.kind === 'png') && isString(o.suggestedName) && /^[\w.-]{1,100}$/.test(o.suggestedName) && isString(o.data) && o.data.length < 50_000_000)
+      if (
+        (o.kind === 'csv' || o.kind === 'png') &&
+        isString(o.suggestedName) &&
+        /^[\w.-]{1,100}$/.test(o.suggestedName) &&
+        isString(o.data) &&
+        o.data.length < 50_000_000
+      )
         return { type: 'saveFile', kind: o.kind, suggestedName: o.suggestedName, data: o.data };
       return undefined;
     case 'openFolder':

@@ -73,7 +73,14 @@ export interface RunState {
   startedAt?: string;
   updatedAt?: string;
   backend?: BackendInfo;
-  data?: { train: number; validation: number; test: number; inputShape: number[]; classes: number; classNames?: string[] };
+  data?: {
+    train: number;
+    validation: number;
+    test: number;
+    inputShape: number[];
+    classes: number;
+    classNames?: string[];
+  };
   /** The phases the run plans, in run order. */
   phases: Phase[];
   /** The phase training now (or last trained); cleared when the run finishes. */
@@ -92,17 +99,28 @@ export interface RunState {
   events: number;
 }
 
-export const emptyRunState = (): RunState => ({ status: 'running', resumed: false, phases: [], byPhase: {}, latency: [], onnxBytes: {}, warnings: [], events: 0 });
+export const emptyRunState = (): RunState => ({
+  status: 'running',
+  resumed: false,
+  phases: [],
+  byPhase: {},
+  latency: [],
+  onnxBytes: {},
+  warnings: [],
+  events: 0,
+});
 
 const emptyPhase = (phase: Phase): PhaseState => ({ phase, epoch: 0, validation: {}, finished: false });
 
 /** The best epoch of a phase and its validation metrics (see the module comment). */
 function bestOf(p: PhaseState): { epoch: number; metrics: EvalMetrics } | undefined {
-  if (p.bestEpoch !== undefined && p.finished && p.validation[p.bestEpoch]) return { epoch: p.bestEpoch, metrics: p.validation[p.bestEpoch] };
+  if (p.bestEpoch !== undefined && p.finished && p.validation[p.bestEpoch])
+    return { epoch: p.bestEpoch, metrics: p.validation[p.bestEpoch] };
   let best: { epoch: number; metrics: EvalMetrics } | undefined;
   for (const [k, m] of Object.entries(p.validation)) {
     const epoch = Number(k);
-    if (!best || m.accuracy > best.metrics.accuracy || (m.accuracy === best.metrics.accuracy && epoch < best.epoch)) best = { epoch, metrics: m };
+    if (!best || m.accuracy > best.metrics.accuracy || (m.accuracy === best.metrics.accuracy && epoch < best.epoch))
+      best = { epoch, metrics: m };
   }
   return best;
 }
@@ -127,13 +145,30 @@ export function foldRun(events: readonly RunEvent[], previous?: RunState): RunSt
     s.updatedAt = e.t;
     switch (e.type) {
       case 'run_started':
-        Object.assign(s, { status: 'running', runId: e.runId, name: e.name, configFile: e.configFile, pid: e.pid, backend: e.backend, data: e.data, phases: e.phases, error: undefined });
+        Object.assign(s, {
+          status: 'running',
+          runId: e.runId,
+          name: e.name,
+          configFile: e.configFile,
+          pid: e.pid,
+          backend: e.backend,
+          data: e.data,
+          phases: e.phases,
+          error: undefined,
+        });
         s.resumed = s.resumed || e.resumed;
         s.startedAt ??= e.t;
         break;
       case 'phase_started': {
         const p = phase(e.phase);
-        Object.assign(p, { params: e.model.params, epochs: e.epochs, stepsPerEpoch: e.stepsPerEpoch, fromEpoch: e.fromEpoch, startedAt: e.t, finished: false });
+        Object.assign(p, {
+          params: e.model.params,
+          epochs: e.epochs,
+          stepsPerEpoch: e.stepsPerEpoch,
+          fromEpoch: e.fromEpoch,
+          startedAt: e.t,
+          finished: false,
+        });
         s.phase = e.phase;
         break;
       }
@@ -166,7 +201,12 @@ export function foldRun(events: readonly RunEvent[], previous?: RunState): RunSt
         if (e.split === 'test') phase(e.phase).test = e.metrics;
         break;
       case 'benchmark':
-        s.latency = [...s.latency.filter((l) => !(l.model === e.result.model && l.runtime === e.result.runtime && l.batch === e.result.batch)), e.result];
+        s.latency = [
+          ...s.latency.filter(
+            (l) => !(l.model === e.result.model && l.runtime === e.result.runtime && l.batch === e.result.batch),
+          ),
+          e.result,
+        ];
         break;
       case 'warning':
         s.warnings = [...s.warnings, e.message];
@@ -220,7 +260,8 @@ export function runAccuracy(s: RunState): RunAccuracy | undefined {
   if (final && test) return { accuracy: test.accuracy, split: 'test', phase: final };
   let best: RunAccuracy | undefined;
   for (const p of Object.values(s.byPhase))
-    if (p && p.phase !== 'teacher' && p.best && (!best || p.best.accuracy > best.accuracy)) best = { accuracy: p.best.accuracy, split: 'validation', phase: p.phase };
+    if (p && p.phase !== 'teacher' && p.best && (!best || p.best.accuracy > best.accuracy))
+      best = { accuracy: p.best.accuracy, split: 'validation', phase: p.phase };
   return best;
 }
 

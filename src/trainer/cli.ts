@@ -19,7 +19,14 @@ import { DivergenceError } from '../core/train/loop.ts';
 import { checkConfigFully, runDistillation } from '../core/run/pipeline.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import { ProgressPrinter, formatSummary, formatBytes } from './report.ts';
-import { benchOptions, benchRun, exportOnnx, readRunConfig, runModelPath, type RunModel } from '../core/run/deliverables.ts';
+import {
+  benchOptions,
+  benchRun,
+  exportOnnx,
+  readRunConfig,
+  runModelPath,
+  type RunModel,
+} from '../core/run/deliverables.ts';
 import { selectBackend } from '../core/backend.ts';
 import { INFERENCE_ONLY } from '../core/kernels.ts';
 import { BACKEND_NAMES, type BackendName, type BackendPreference } from '../protocol/backends.ts';
@@ -47,20 +54,36 @@ export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 class UsageError extends Error {}
 
 function isUserError(err: unknown): boolean {
-  return err instanceof ConfigError || err instanceof DataError || err instanceof BackendError || err instanceof ModelFileError || err instanceof UsageError || err instanceof ExportError;
+  return (
+    err instanceof ConfigError ||
+    err instanceof DataError ||
+    err instanceof BackendError ||
+    err instanceof ModelFileError ||
+    err instanceof UsageError ||
+    err instanceof ExportError
+  );
 }
 
 async function train(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { resume: { type: 'string' }, 'run-dir': { type: 'string' }, backend: { type: 'string' } } });
-  if (values.backend !== undefined && !(['auto', ...BACKEND_NAMES] as string[]).includes(values.backend)) throw new UsageError(`--backend must be auto, ${BACKEND_NAMES.join(', ')}`);
-  if (values.resume ? positionals.length > 0 : positionals.length !== 1) throw new UsageError('train takes one config file, or --resume <run folder>');
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { resume: { type: 'string' }, 'run-dir': { type: 'string' }, backend: { type: 'string' } },
+  });
+  if (values.backend !== undefined && !(['auto', ...BACKEND_NAMES] as string[]).includes(values.backend))
+    throw new UsageError(`--backend must be auto, ${BACKEND_NAMES.join(', ')}`);
+  if (values.resume ? positionals.length > 0 : positionals.length !== 1)
+    throw new UsageError('train takes one config file, or --resume <run folder>');
   const runDir = values['run-dir'] ? path.resolve(values['run-dir']) : undefined;
-  if (runDir && (!fs.existsSync(runDir) || fs.existsSync(path.join(runDir, 'run.json')))) throw new UsageError(`--run-dir ${runDir} must be an existing folder that holds no run`);
+  if (runDir && (!fs.existsSync(runDir) || fs.existsSync(path.join(runDir, 'run.json'))))
+    throw new UsageError(`--run-dir ${runDir} must be an existing folder that holds no run`);
   let signal: NodeJS.Signals | undefined;
   const onSignal = (s: NodeJS.Signals) => {
     if (signal) process.exit(s === 'SIGINT' ? 130 : 143); // a second signal: stop now
     signal = s;
-    process.stderr.write(`\n${s}: stopping after the current step and writing a checkpoint (send again to stop at once)\n`);
+    process.stderr.write(
+      `\n${s}: stopping after the current step and writing a checkpoint (send again to stop at once)\n`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -82,12 +105,18 @@ async function train(args: string[]): Promise<number> {
 }
 
 async function validate(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
   if (positionals.length !== 1) throw new UsageError('validate takes one config file');
   const file = path.resolve(positionals[0]);
   if (!values.json) {
     const { data, backend, layers } = await checkConfigFully(file);
-    console.log(`${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`);
+    console.log(
+      `${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`,
+    );
     // The names that hint, attention and rkd terms refer to.
     console.log(`student layers: ${layers.student.join(', ')}`);
     if (layers.teacher) console.log(`teacher layers: ${layers.teacher.join(', ')}`);
@@ -101,7 +130,9 @@ async function validate(args: string[]): Promise<number> {
     if (err instanceof ConfigError) problems = err.problems;
     else if (err instanceof DataError || err instanceof BackendError) {
       const source = validateConfigText(fs.readFileSync(file, 'utf8'), file, { checkFiles: false }).source;
-      problems = [problemAt(source, err instanceof BackendError ? ['backend'] : dataErrorPath(source.text, err), err.message)];
+      problems = [
+        problemAt(source, err instanceof BackendError ? ['backend'] : dataErrorPath(source.text, err), err.message),
+      ];
     } else throw err;
   }
   console.log(JSON.stringify({ file, problems }));
@@ -115,7 +146,8 @@ function dataErrorPath(text: string, err: DataError): Array<string | number> {
   for (const [key, value] of Object.entries(data)) {
     if (typeof value === 'string' && path.basename(value) === base) return ['data', key];
     if (value && typeof value === 'object')
-      for (const [k, v] of Object.entries(value)) if (typeof v === 'string' && path.basename(v) === base) return ['data', key, k];
+      for (const [k, v] of Object.entries(value))
+        if (typeof v === 'string' && path.basename(v) === base) return ['data', key, k];
   }
   return ['data'];
 }
@@ -128,26 +160,36 @@ function benchPreference(recorded: string | undefined): BackendPreference {
 function runFolderArg(positionals: string[], command: string): string {
   if (positionals.length !== 1) throw new UsageError(`${command} takes one run folder`);
   const dir = path.resolve(positionals[0]);
-  if (!fs.existsSync(path.join(dir, 'config.json'))) throw new UsageError(`${positionals[0]} is not a run folder (no config.json)`);
+  if (!fs.existsSync(path.join(dir, 'config.json')))
+    throw new UsageError(`${positionals[0]} is not a run folder (no config.json)`);
   return dir;
 }
 
 async function exportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' }, model: { type: 'string', default: 'student' }, out: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { format: { type: 'string' }, model: { type: 'string', default: 'student' }, out: { type: 'string' } },
+  });
   const runDir = runFolderArg(positionals, 'export');
   if (values.format !== 'onnx' && values.format !== 'tfjs') throw new UsageError('--format must be onnx or tfjs');
-  if (!['student', 'teacher', 'scratch'].includes(values.model!)) throw new UsageError('--model must be student, teacher or scratch');
+  if (!['student', 'teacher', 'scratch'].includes(values.model!))
+    throw new UsageError('--model must be student, teacher or scratch');
   const which = values.model as RunModel;
   const config = readRunConfig(runDir);
-  if (which === 'teacher' && config.teacher.source === 'onnx') throw new UsageError(`this run's teacher is the ONNX file ${config.teacher.path}; it is exported already`);
+  if (which === 'teacher' && config.teacher.source === 'onnx')
+    throw new UsageError(`this run's teacher is the ONNX file ${config.teacher.path}; it is exported already`);
   const source = runModelPath(runDir, config, which);
-  if (!fs.existsSync(source)) throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
+  if (!fs.existsSync(source))
+    throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
   await selectBackend('cpu', INFERENCE_ONLY);
   const { model } = await loadModel(source);
   if (values.format === 'onnx') {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.onnx`));
     const { bytes, maxAbsDiff } = await exportOnnx(model, out, which);
-    console.log(`wrote ${out} (${formatBytes(bytes)}); onnxruntime matches tfjs within ${maxAbsDiff.toExponential(2)} (max abs)`);
+    console.log(
+      `wrote ${out} (${formatBytes(bytes)}); onnxruntime matches tfjs within ${maxAbsDiff.toExponential(2)} (max abs)`,
+    );
   } else {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}-tfjs`));
     const bytes = await saveModel(model, out);
@@ -157,7 +199,11 @@ async function exportCommand(args: string[]): Promise<number> {
 }
 
 async function benchCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { threads: { type: 'string' }, batch: { type: 'string' }, seconds: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { threads: { type: 'string' }, batch: { type: 'string' }, seconds: { type: 'string' } },
+  });
   const runDir = runFolderArg(positionals, 'bench');
   const config = readRunConfig(runDir);
   const overrides: Partial<BenchOptions> = {};
@@ -167,16 +213,21 @@ async function benchCommand(args: string[]): Promise<number> {
     return n;
   };
   if (values.threads !== undefined) overrides.threads = Math.floor(num(values.threads, '--threads', 0));
-  if (values.batch !== undefined) overrides.batchSizes = values.batch.split(',').map((b) => Math.floor(num(b, '--batch', 1)));
+  if (values.batch !== undefined)
+    overrides.batchSizes = values.batch.split(',').map((b) => Math.floor(num(b, '--batch', 1)));
   if (values.seconds !== undefined) overrides.minSeconds = num(values.seconds, '--seconds', 0.01);
   const record = readRunRecord(runDir);
   // Time tfjs on the backend the run used, where it can still be loaded.
-  const backend = await selectBackend(benchPreference(record.backend?.name), INFERENCE_ONLY).catch(() => selectBackend('auto', INFERENCE_ONLY));
+  const backend = await selectBackend(benchPreference(record.backend?.name), INFERENCE_ONLY).catch(() =>
+    selectBackend('auto', INFERENCE_ONLY),
+  );
   const folder = new RunFolder(runDir);
   try {
     const report = await benchRun(runDir, config, benchOptions(config, overrides), (e) => folder.append(e));
     const summary = record.summary ?? [];
-    console.log(`${formatSummary(summary, report.results, report.onnxBytes)}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}; onnxruntime ${report.machine.onnxruntime}, tfjs ${report.machine.tfjs} on ${backend.name}\nwrote ${path.join(runDir, 'bench.json')}`);
+    console.log(
+      `${formatSummary(summary, report.results, report.onnxBytes)}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}; onnxruntime ${report.machine.onnxruntime}, tfjs ${report.machine.tfjs} on ${backend.name}\nwrote ${path.join(runDir, 'bench.json')}`,
+    );
   } finally {
     folder.close();
   }
@@ -184,7 +235,11 @@ async function benchCommand(args: string[]): Promise<number> {
 }
 
 async function doctor(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean', default: false } },
+  });
   if (positionals.length > 0) throw new UsageError('doctor takes no arguments');
   const report = await doctorReport();
   console.log(values.json ? JSON.stringify(report) : formatDoctor(report));
@@ -192,13 +247,19 @@ async function doctor(args: string[]): Promise<number> {
 }
 
 function init(args: string[]): number {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { force: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { force: { type: 'boolean', default: false } },
+  });
   if (positionals.length > 1) throw new UsageError('init takes at most one path');
   let target = positionals[0] ?? 'kd.distill.json';
   if (fs.existsSync(target) && fs.statSync(target).isDirectory()) target = path.join(target, 'kd.distill.json');
-  if (!target.endsWith('.distill.json')) throw new UsageError(`${target}: config files are named *.distill.json (so editors apply the schema)`);
+  if (!target.endsWith('.distill.json'))
+    throw new UsageError(`${target}: config files are named *.distill.json (so editors apply the schema)`);
   if (fs.existsSync(target) && !values.force) throw new UsageError(`${target} exists; pass --force to overwrite it`);
-  if (!fs.existsSync(path.dirname(path.resolve(target)))) throw new UsageError(`${path.dirname(path.resolve(target))}: the folder does not exist`);
+  if (!fs.existsSync(path.dirname(path.resolve(target))))
+    throw new UsageError(`${path.dirname(path.resolve(target))}: the folder does not exist`);
   writeFileAtomic(target, `${JSON.stringify(starterConfig(target), null, 2)}\n`);
   console.log(`wrote ${target}; run it with: distill train ${target}`);
   return EXIT.ok;
@@ -242,7 +303,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`distill: training stopped: ${err.message}`);
       return EXIT.failed;
     }
-    if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+    ) {
       console.error(`distill: ${(err as Error).message}\n${USAGE}`);
       return EXIT.badInput;
     }

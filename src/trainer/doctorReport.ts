@@ -16,7 +16,8 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push(`  dense: ${r.auto.dense.reason}`, `  conv:  ${r.auto.conv.reason}`);
   if (r.onnxProviders?.length) {
     lines.push('', 'ONNX teachers (onnxruntime-node execution providers):');
-    for (const p of r.onnxProviders) lines.push(`  ${p.name.padEnd(7)} ${p.available ? 'available' : 'unavailable'}: ${p.detail}`);
+    for (const p of r.onnxProviders)
+      lines.push(`  ${p.name.padEnd(7)} ${p.available ? 'available' : 'unavailable'}: ${p.detail}`);
   }
   return lines.join('\n');
 }

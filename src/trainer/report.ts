@@ -12,7 +12,9 @@ export function formatBytes(bytes: number): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   ')).join('\n');
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '))
+    .join('\n');
 }
 
 const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -26,17 +28,36 @@ function latencyAt(latency: LatencyResult[], model: 'teacher' | 'student', runti
  * The teacher / scratch / distilled comparison: accuracy, agreement, size, compute and latency,
  * with the gain from distillation and the student's compression and speed-up stated either way.
  */
-export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = [], onnxBytes: Partial<Record<'teacher' | 'student', number>> = {}): string {
+export function formatSummary(
+  summary: SummaryRow[],
+  latency: LatencyResult[] = [],
+  onnxBytes: Partial<Record<'teacher' | 'student', number>> = {},
+): string {
   const runtimes = [...new Set(latency.map((l) => l.runtime))];
   const batches = [...new Set(latency.map((l) => l.batch))].sort((a, b) => a - b);
   const b1 = batches[0];
   const chain = summary.some((r) => r.learnedFrom !== undefined && r.learnedFrom !== 'teacher');
-  const head = ['model', ...(chain ? ['learned from'] : []), 'test accuracy', 'agreement', 'parameters', 'size (fp32)', 'ONNX file', 'MACs/example', ...runtimes.map((r) => `${r} p50/p99 ms (batch ${b1})`)];
+  const head = [
+    'model',
+    ...(chain ? ['learned from'] : []),
+    'test accuracy',
+    'agreement',
+    'parameters',
+    'size (fp32)',
+    'ONNX file',
+    'MACs/example',
+    ...runtimes.map((r) => `${r} p50/p99 ms (batch ${b1})`),
+  ];
   const rows = [head];
   for (const r of summary) {
     // Latency and ONNX size are measured for the teacher and the final student; generations and
     // the scratch baseline share the student's architecture, assistants have their own.
-    const which = r.model === 'teacher' ? 'teacher' : r.model.startsWith('assistant-') || r.model === 'peer' ? undefined : 'student';
+    const which =
+      r.model === 'teacher'
+        ? 'teacher'
+        : r.model.startsWith('assistant-') || r.model === 'peer'
+          ? undefined
+          : 'student';
     const onnx = which && onnxBytes[which];
     rows.push([
       r.model,
@@ -59,7 +80,10 @@ export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = 
   const teacher = summary.find((r) => r.model === 'teacher');
   if (scratch && distilled) {
     const gain = (distilled.accuracy - scratch.accuracy) * 100;
-    lines.push('', `distillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy (${gain > 0 ? 'a gain' : gain < 0 ? 'a loss' : 'no change'}; one seed, and seed-to-seed noise is about a point)`);
+    lines.push(
+      '',
+      `distillation vs scratch: ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} points of test accuracy (${gain > 0 ? 'a gain' : gain < 0 ? 'a loss' : 'no change'}; one seed, and seed-to-seed noise is about a point)`,
+    );
   }
   const student = distilled ?? scratch;
   if (teacher && student) {
@@ -71,11 +95,24 @@ export function formatSummary(summary: SummaryRow[], latency: LatencyResult[] = 
         const s = latencyAt(latency, 'student', rt, b);
         if (t && s) parts.push(`${ratio(t.p50Ms, s.p50Ms)} faster in ${rt} at batch ${b}`);
       }
-    lines.push(`student vs teacher: ${parts.join(', ')}; ${((teacher.accuracy - student.accuracy) * 100).toFixed(2)} points below it`);
+    lines.push(
+      `student vs teacher: ${parts.join(', ')}; ${((teacher.accuracy - student.accuracy) * 100).toFixed(2)} points below it`,
+    );
   }
   if (latency.length > 0) {
     const lrows = [['latency', 'runtime', 'threads', 'batch', 'p50 ms', 'p90 ms', 'p99 ms', 'samples/s', 'runs']];
-    for (const l of latency) lrows.push([l.model, l.runtime, l.threads, String(l.batch), ms(l.p50Ms), ms(l.p90Ms), ms(l.p99Ms), int(Math.round(l.samplesPerSecond)), String(l.runs)]);
+    for (const l of latency)
+      lrows.push([
+        l.model,
+        l.runtime,
+        l.threads,
+        String(l.batch),
+        ms(l.p50Ms),
+        ms(l.p90Ms),
+        ms(l.p99Ms),
+        int(Math.round(l.samplesPerSecond)),
+        String(l.runs),
+      ]);
     lines.push('', table(lrows));
   }
   return lines.join('\n');
@@ -86,7 +123,10 @@ export class ProgressPrinter {
   private live = false;
   private stepsPerEpoch = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream, private readonly tty = !!out.isTTY) {}
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty = !!out.isTTY,
+  ) {}
 
   private line(text: string): void {
     if (this.live) this.out.write('\r\x1b[K');
@@ -99,39 +139,61 @@ export class ProgressPrinter {
       case 'run_started':
         this.line(`run ${e.runId}${e.resumed ? ' (resumed)' : ''}`);
         this.line(`backend: ${e.backend.name} on ${e.backend.device} (${e.backend.reason})`);
-        this.line(`data: ${e.data.train} train, ${e.data.validation} validation, ${e.data.test} test, shape [${e.data.inputShape.join(', ')}], ${e.data.classes} classes`);
+        this.line(
+          `data: ${e.data.train} train, ${e.data.validation} validation, ${e.data.test} test, shape [${e.data.inputShape.join(', ')}], ${e.data.classes} classes`,
+        );
         break;
       case 'phase_started':
         this.stepsPerEpoch = e.stepsPerEpoch;
-        this.line(`${e.phase}: ${int(e.model.params)} parameters, ${e.epochs} epochs of ${e.stepsPerEpoch} steps${e.fromEpoch > 1 ? `, from epoch ${e.fromEpoch}` : ''}`);
+        this.line(
+          `${e.phase}: ${int(e.model.params)} parameters, ${e.epochs} epochs of ${e.stepsPerEpoch} steps${e.fromEpoch > 1 ? `, from epoch ${e.fromEpoch}` : ''}`,
+        );
         break;
       case 'step':
         if (this.tty) {
           const inEpoch = ((e.step - 1) % this.stepsPerEpoch) + 1;
-          this.out.write(`\r\x1b[K  ${e.phase} epoch ${e.epoch} step ${inEpoch}/${this.stepsPerEpoch}  loss ${e.loss.total.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s`);
+          this.out.write(
+            `\r\x1b[K  ${e.phase} epoch ${e.epoch} step ${inEpoch}/${this.stepsPerEpoch}  loss ${e.loss.total.toFixed(4)}  ${Math.round(e.samplesPerSecond)} samples/s`,
+          );
           this.live = true;
         }
         break;
       case 'epoch': {
         const v = e.validation;
-        const val = v ? `  val acc ${pct(v.accuracy)}${v.agreement !== undefined ? `  agreement ${pct(v.agreement)}` : ''}` : '';
-        this.line(`  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s`);
+        const val = v
+          ? `  val acc ${pct(v.accuracy)}${v.agreement !== undefined ? `  agreement ${pct(v.agreement)}` : ''}`
+          : '';
+        this.line(
+          `  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s`,
+        );
         break;
       }
       case 'teacher_outputs': {
-        const where = e.cache ? (e.cache.hit ? `, read from the cache ${e.cache.dir}` : `, cached in ${e.cache.dir}${e.cache.bytes !== undefined ? ` (${formatBytes(e.cache.bytes)})` : ''}`) : '';
-        const provider = e.provider ? ` on onnxruntime ${e.provider}${e.providerDetail ? ` (${e.providerDetail})` : ''}` : '';
+        const where = e.cache
+          ? e.cache.hit
+            ? `, read from the cache ${e.cache.dir}`
+            : `, cached in ${e.cache.dir}${e.cache.bytes !== undefined ? ` (${formatBytes(e.cache.bytes)})` : ''}`
+          : '';
+        const provider = e.provider
+          ? ` on onnxruntime ${e.provider}${e.providerDetail ? ` (${e.providerDetail})` : ''}`
+          : '';
         this.line(`teacher outputs: ${int(e.examples)} examples in ${e.seconds.toFixed(1)}s${provider}${where}`);
         break;
       }
       case 'evaluation':
-        this.line(`  ${e.phase} test accuracy ${pct(e.metrics.accuracy)}${e.metrics.agreement !== undefined ? `, agreement ${pct(e.metrics.agreement)}` : ''}`);
+        this.line(
+          `  ${e.phase} test accuracy ${pct(e.metrics.accuracy)}${e.metrics.agreement !== undefined ? `, agreement ${pct(e.metrics.agreement)}` : ''}`,
+        );
         break;
       case 'phase_finished':
-        if (e.stoppedEarly) this.line(`  ${e.phase} stopped early after ${e.epochs} epochs (best epoch ${e.bestEpoch})`);
+        if (e.stoppedEarly)
+          this.line(`  ${e.phase} stopped early after ${e.epochs} epochs (best epoch ${e.bestEpoch})`);
         break;
       case 'artifact':
-        if (e.kind.endsWith('-onnx')) this.line(`exported ${e.path} (${formatBytes(e.bytes)}; onnxruntime matches tfjs within ${e.maxAbsDiff?.toExponential(1)})`);
+        if (e.kind.endsWith('-onnx'))
+          this.line(
+            `exported ${e.path} (${formatBytes(e.bytes)}; onnxruntime matches tfjs within ${e.maxAbsDiff?.toExponential(1)})`,
+          );
         break;
       case 'warning':
         this.line(`warning: ${e.message}`);

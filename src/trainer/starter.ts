@@ -4,10 +4,18 @@ import { schemaPath } from '../core/paths.ts';
 import type { DistillConfigInput } from '../core/config/schema.ts';
 
 export function starterConfig(targetFile: string): DistillConfigInput {
-  const rel = path.relative(path.dirname(path.resolve(targetFile)), schemaPath()).split(path.sep).join('/');
+  const rel = path
+    .relative(path.dirname(path.resolve(targetFile)), schemaPath())
+    .split(path.sep)
+    .join('/');
   return {
     $schema: rel.startsWith('.') ? rel : `./${rel}`,
-    name: path.basename(targetFile).replace(/\.distill\.json$/, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'run',
+    name:
+      path
+        .basename(targetFile)
+        .replace(/\.distill\.json$/, '')
+        .replace(/[^A-Za-z0-9._-]/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '') || 'run',
     data: { source: 'demo', trainLimit: 2000, batchSize: 128 },
     teacher: { source: 'demo' },
     student: { architecture: { type: 'mlp', hidden: [64] } },

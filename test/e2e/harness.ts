@@ -29,13 +29,17 @@ export function e2eSkipReason(): string | false {
 let installed = false;
 export function installExtension(): void {
   if (installed) return;
-  const distNewer = fs.existsSync(vsix) && fs.statSync(vsix).mtimeMs >= fs.statSync(path.join(root, 'dist', 'extension', 'extension.js')).mtimeMs;
+  const distNewer =
+    fs.existsSync(vsix) &&
+    fs.statSync(vsix).mtimeMs >= fs.statSync(path.join(root, 'dist', 'extension', 'extension.js')).mtimeMs;
   if (!distNewer) {
     const p = spawnSync('node', ['scripts/package.mjs'], { cwd: root, encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`packaging failed:\n${p.stdout}\n${p.stderr}`);
   }
   fs.rmSync(extensionsDir, { recursive: true, force: true });
-  const r = spawnSync(codeServerBin, ['--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], { encoding: 'utf8' });
+  const r = spawnSync(codeServerBin, ['--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`installing the VSIX failed:\n${r.stdout}\n${r.stderr}`);
   installed = true;
 }
@@ -74,16 +78,39 @@ export async function openVsCode(files: Record<string, string>, options: { trust
   const workspace = path.join(home, 'workspace');
   const userData = path.join(home, 'user-data');
   fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.startupPrompt': 'never', 'extensions.autoCheckUpdates': false, 'telemetry.telemetryLevel': 'off' }));
+  fs.writeFileSync(
+    path.join(userData, 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'security.workspace.trust.startupPrompt': 'never',
+      'extensions.autoCheckUpdates': false,
+      'telemetry.telemetryLevel': 'off',
+    }),
+  );
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
     fs.writeFileSync(path.join(workspace, name), text);
   }
   fs.mkdirSync(workspace, { recursive: true });
   const port = await freePort();
-  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--extensions-dir', extensionsDir, '--user-data-dir', userData, '--disable-telemetry', '--disable-update-check'];
+  const args = [
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--extensions-dir',
+    extensionsDir,
+    '--user-data-dir',
+    userData,
+    '--disable-telemetry',
+    '--disable-update-check',
+  ];
   if (options.trusted !== false) args.push('--disable-workspace-trust');
-  const server: ChildProcess = spawn(codeServerBin, [...args, workspace], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const server: ChildProcess = spawn(codeServerBin, [...args, workspace], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   let log = '';
   server.stdout!.on('data', (d) => (log += d));
   server.stderr!.on('data', (d) => (log += d));
@@ -94,7 +121,8 @@ export async function openVsCode(files: Record<string, string>, options: { trust
   };
   let page: Page | undefined;
   try {
-    for (let i = 0; i < 100 && !log.includes('HTTP server listening'); i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 100 && !log.includes('HTTP server listening'); i++)
+      await new Promise((r) => setTimeout(r, 200));
     if (!log.includes('HTTP server listening')) throw new Error(`code-server did not start:\n${log}`);
     page = await (await launchBrowser()).newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
@@ -118,7 +146,10 @@ export async function runCommand(page: Page, title: string): Promise<void> {
     await page.keyboard.press('F1');
     await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
     await page.keyboard.type(title); // F1 opens the palette with '>' already typed
-    const found = await page.waitForSelector(row, { timeout: 5000 }).then(() => true, () => false);
+    const found = await page.waitForSelector(row, { timeout: 5000 }).then(
+      () => true,
+      () => false,
+    );
     if (found) break;
     if (Date.now() > deadline) throw new Error(`the command palette has no "${title}"`);
     await page.keyboard.press('Escape');
@@ -140,7 +171,8 @@ export async function waitForStatus(runsDir: string, status: string, timeout = 1
     const runs = fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [];
     for (const r of runs) {
       try {
-        if (JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === status) return path.join(runsDir, r);
+        if (JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === status)
+          return path.join(runsDir, r);
       } catch {
         // not written yet
       }
@@ -175,7 +207,10 @@ export async function notificationText(page: Page, pattern: RegExp, timeout = 60
 
 /** Text of the Runs view's rows (label and description). */
 export async function runRows(page: Page): Promise<string[]> {
-  return page.$$eval('.pane[aria-label*="Runs"] .monaco-list-row, [id="workbench.view.extension.distill"] .monaco-list-row', (rows) => rows.map((r) => r.textContent ?? ''));
+  return page.$$eval(
+    '.pane[aria-label*="Runs"] .monaco-list-row, [id="workbench.view.extension.distill"] .monaco-list-row',
+    (rows) => rows.map((r) => r.textContent ?? ''),
+  );
 }
 
 export async function waitForRow(page: Page, pattern: RegExp, timeout = 120000): Promise<string> {
@@ -190,7 +225,11 @@ export async function waitForRow(page: Page, pattern: RegExp, timeout = 120000):
 }
 
 export async function statusBarText(page: Page): Promise<string> {
-  return (await page.$$eval('.statusbar-item', (items) => items.map((i) => i.textContent ?? '').filter((t) => t.includes('Distill')))).join(' | ');
+  return (
+    await page.$$eval('.statusbar-item', (items) =>
+      items.map((i) => i.textContent ?? '').filter((t) => t.includes('Distill')),
+    )
+  ).join(' | ');
 }
 
 /** The frame of an open dashboard webview holding `selector`. */

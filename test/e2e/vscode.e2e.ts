@@ -2,7 +2,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { answer, closeBrowser, dashboardFrame, demoConfig, e2eSkipReason, installExtension, notificationText, openFile, openVsCode, runCommand, runRows, shot, statusBarText, waitForRow, waitForStatus, type VsCode } from './harness.ts';
+import {
+  answer,
+  closeBrowser,
+  dashboardFrame,
+  demoConfig,
+  e2eSkipReason,
+  installExtension,
+  notificationText,
+  openFile,
+  openVsCode,
+  runCommand,
+  runRows,
+  shot,
+  statusBarText,
+  waitForRow,
+  waitForStatus,
+  type VsCode,
+} from './harness.ts';
 
 // Each scenario drives a real VS Code (code-server) in Chromium the way a user does, asserts what
 // the user would see, and saves a screenshot under test-results/e2e/.
@@ -13,7 +30,11 @@ before(() => {
 });
 after(closeBrowser);
 
-async function withVsCode(files: Record<string, string>, fn: (vs: VsCode) => Promise<void>, options: { trusted?: boolean } = {}): Promise<void> {
+async function withVsCode(
+  files: Record<string, string>,
+  fn: (vs: VsCode) => Promise<void>,
+  options: { trusted?: boolean } = {},
+): Promise<void> {
   const vs = await openVsCode(files, options);
   try {
     await fn(vs);
@@ -33,7 +54,9 @@ async function showRunsView(vs: VsCode): Promise<void> {
 async function problems(vs: VsCode): Promise<string[]> {
   await runCommand(vs.page, 'Problems: Focus on Problems View');
   await vs.page.waitForTimeout(800);
-  return vs.page.$$eval('.markers-panel .monaco-list-row', (rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+  return vs.page.$$eval('.markers-panel .monaco-list-row', (rows) =>
+    rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''),
+  );
 }
 
 test('1. New Distillation Project from the palette writes and opens a config with no problems', { skip }, async () => {
@@ -61,35 +84,42 @@ test('1. New Distillation Project from the palette writes and opens a config wit
   });
 });
 
-test('2. Start Run: the Runs view shows it running, the status bar follows it, it finishes, the dashboard has curves and numbers', { skip }, async () => {
-  await withVsCode({ 'demo.distill.json': demoConfig('e2e', 40) }, async (vs) => {
-    const { page } = vs;
-    await openFile(page, 'demo.distill.json');
-    await runCommand(page, 'Distill: Start Run');
-    await showRunsView(vs);
-    const running = await waitForRow(page, /e2e.*(scratch|distill) \d+\/40/, 90000);
-    assert.match(running, /\d+%/, 'progress is shown');
-    let status = '';
-    for (let i = 0; i < 60 && !/Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+/.test(status); i++) {
-      status = await statusBarText(page);
-      await page.waitForTimeout(250);
-    }
-    assert.match(status, /Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+ · val \d+\.\d% · ETA \d+s/);
-    await shot(page, '2-running');
-    await waitForStatus(path.join(vs.workspace, '.distill', 'runs'), 'finished');
-    const row = await waitForRow(page, /e2e.*acc \d+\.\d\d%/);
-    assert.match(row, /acc \d+\.\d\d%/);
-    await runCommand(page, 'Distill: Open Dashboard');
-    await answer(page, 'e2e').catch(() => undefined);
-    const frame = await dashboardFrame(page, 'table.summary');
-    const cells = await frame.$$eval('table.summary tr[data-model] td', (tds) => tds.map((t) => t.textContent ?? ''));
-    assert.ok(cells.some((c) => /^\d+\.\d\d%$/.test(c)), cells.join(' '));
-    const points = Number(await frame.getAttribute('#loss', 'data-points'));
-    assert.ok(points > 0, `loss points ${points}`);
-    await page.waitForTimeout(500);
-    await shot(page, '2-dashboard');
-  });
-});
+test(
+  '2. Start Run: the Runs view shows it running, the status bar follows it, it finishes, the dashboard has curves and numbers',
+  { skip },
+  async () => {
+    await withVsCode({ 'demo.distill.json': demoConfig('e2e', 40) }, async (vs) => {
+      const { page } = vs;
+      await openFile(page, 'demo.distill.json');
+      await runCommand(page, 'Distill: Start Run');
+      await showRunsView(vs);
+      const running = await waitForRow(page, /e2e.*(scratch|distill) \d+\/40/, 90000);
+      assert.match(running, /\d+%/, 'progress is shown');
+      let status = '';
+      for (let i = 0; i < 60 && !/Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+/.test(status); i++) {
+        status = await statusBarText(page);
+        await page.waitForTimeout(250);
+      }
+      assert.match(status, /Distill: (scratch|distill) \d+\/40 · loss \d+\.\d+ · val \d+\.\d% · ETA \d+s/);
+      await shot(page, '2-running');
+      await waitForStatus(path.join(vs.workspace, '.distill', 'runs'), 'finished');
+      const row = await waitForRow(page, /e2e.*acc \d+\.\d\d%/);
+      assert.match(row, /acc \d+\.\d\d%/);
+      await runCommand(page, 'Distill: Open Dashboard');
+      await answer(page, 'e2e').catch(() => undefined);
+      const frame = await dashboardFrame(page, 'table.summary');
+      const cells = await frame.$$eval('table.summary tr[data-model] td', (tds) => tds.map((t) => t.textContent ?? ''));
+      assert.ok(
+        cells.some((c) => /^\d+\.\d\d%$/.test(c)),
+        cells.join(' '),
+      );
+      const points = Number(await frame.getAttribute('#loss', 'data-points'));
+      assert.ok(points > 0, `loss points ${points}`);
+      await page.waitForTimeout(500);
+      await shot(page, '2-dashboard');
+    });
+  },
+);
 
 test('3. Stop a run mid-way, then Resume: stopped with a checkpoint, then finished', { skip }, async () => {
   await withVsCode({ 'long.distill.json': demoConfig('long', 300, { bench: { enabled: false } }) }, async (vs) => {
@@ -117,26 +147,35 @@ test('3. Stop a run mid-way, then Resume: stopped with a checkpoint, then finish
   });
 });
 
-test('4. An invalid config: the Problems panel shows the error at its line; Start Run refuses, naming it', { skip }, async () => {
-  const bad = demoConfig('bad', 3).replace('"temperature": 2', '"temperature": -2');
-  const line = bad.split('\n').findIndex((l) => l.includes('"temperature": -2')) + 1;
-  await withVsCode({ 'bad.distill.json': bad }, async (vs) => {
-    const { page } = vs;
-    await openFile(page, 'bad.distill.json');
-    await page.waitForTimeout(1500);
-    const rows = await problems(vs);
-    const hit = rows.find((r) => /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/.test(r));
-    assert.ok(hit, rows.join(' | '));
-    assert.match(hit, new RegExp(`(line|Ln) ${line}\\b|${line}:`), `at line ${line}: ${hit}`);
-    await shot(page, '4-problems');
-    await page.click('.tab[aria-label*="bad.distill.json"]');
-    await runCommand(page, 'Distill: Start Run');
-    const msg = await notificationText(page, /Cannot start bad\.distill\.json/);
-    assert.match(msg, new RegExp(`line ${line}: distill\\.temperature: expected a number > 0`));
-    assert.ok(!fs.existsSync(path.join(vs.workspace, '.distill', 'runs')) || fs.readdirSync(path.join(vs.workspace, '.distill', 'runs')).length === 0);
-    await shot(page, '4-refused');
-  });
-});
+test(
+  '4. An invalid config: the Problems panel shows the error at its line; Start Run refuses, naming it',
+  { skip },
+  async () => {
+    const bad = demoConfig('bad', 3).replace('"temperature": 2', '"temperature": -2');
+    const line = bad.split('\n').findIndex((l) => l.includes('"temperature": -2')) + 1;
+    await withVsCode({ 'bad.distill.json': bad }, async (vs) => {
+      const { page } = vs;
+      await openFile(page, 'bad.distill.json');
+      await page.waitForTimeout(1500);
+      const rows = await problems(vs);
+      const hit = rows.find((r) =>
+        /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/.test(r),
+      );
+      assert.ok(hit, rows.join(' | '));
+      assert.match(hit, new RegExp(`(line|Ln) ${line}\\b|${line}:`), `at line ${line}: ${hit}`);
+      await shot(page, '4-problems');
+      await page.click('.tab[aria-label*="bad.distill.json"]');
+      await runCommand(page, 'Distill: Start Run');
+      const msg = await notificationText(page, /Cannot start bad\.distill\.json/);
+      assert.match(msg, new RegExp(`line ${line}: distill\\.temperature: expected a number > 0`));
+      assert.ok(
+        !fs.existsSync(path.join(vs.workspace, '.distill', 'runs')) ||
+          fs.readdirSync(path.join(vs.workspace, '.distill', 'runs')).length === 0,
+      );
+      await shot(page, '4-refused');
+    });
+  },
+);
 
 test('5. Reload the window during a run: the run continues and the dashboard re-attaches', { skip }, async () => {
   await withVsCode({ 'reload.distill.json': demoConfig('reload', 300, { bench: { enabled: false } }) }, async (vs) => {
@@ -158,7 +197,9 @@ test('5. Reload the window during a run: the run continues and the dashboard re-
     const frame = await dashboardFrame(page, '#charts', 90000); // the panel came back
     await shot(page, '5-after-reload');
     await waitForStatus(runsDir, 'finished', 300000);
-    await frame.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished', undefined, { timeout: 30000 });
+    await frame.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished', undefined, {
+      timeout: 30000,
+    });
     assert.equal(JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).status, 'finished');
     assert.equal(fs.readdirSync(runsDir).length, 1, 'no duplicate run');
     await shot(page, '5-finished');
@@ -166,116 +207,173 @@ test('5. Reload the window during a run: the run continues and the dashboard re-
 });
 
 test('6. An untrusted workspace: running is refused with the reason; validation still works', { skip }, async () => {
-  await withVsCode({ 'u.distill.json': demoConfig('untrusted', 2) }, async (vs) => {
-    const { page } = vs;
-    await openFile(page, 'u.distill.json');
-    await runCommand(page, 'Distill: Start Run');
-    const msg = await notificationText(page, /Running is disabled/);
-    assert.match(msg, /trusted workspace/);
-    await shot(page, '6-untrusted-refused');
-    await runCommand(page, 'Distill: Validate Config');
-    const ok = await notificationText(page, /u\.distill\.json is valid/);
-    assert.match(ok, /schema and files/);
-    assert.ok(!fs.existsSync(path.join(vs.workspace, '.distill')));
-    await shot(page, '6-untrusted-validate');
-  }, { trusted: false });
+  await withVsCode(
+    { 'u.distill.json': demoConfig('untrusted', 2) },
+    async (vs) => {
+      const { page } = vs;
+      await openFile(page, 'u.distill.json');
+      await runCommand(page, 'Distill: Start Run');
+      const msg = await notificationText(page, /Running is disabled/);
+      assert.match(msg, /trusted workspace/);
+      await shot(page, '6-untrusted-refused');
+      await runCommand(page, 'Distill: Validate Config');
+      const ok = await notificationText(page, /u\.distill\.json is valid/);
+      assert.match(ok, /schema and files/);
+      assert.ok(!fs.existsSync(path.join(vs.workspace, '.distill')));
+      await shot(page, '6-untrusted-validate');
+    },
+    { trusted: false },
+  );
 });
 
 void runRows;
 
 test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the palette', { skip }, async () => {
-  await withVsCode({ 'a.distill.json': demoConfig('alpha', 3), 'b.distill.json': demoConfig('beta', 3, { bench: { enabled: false } }) }, async (vs) => {
-    const { page } = vs;
-    const runsDir = path.join(vs.workspace, '.distill', 'runs');
-    await openFile(page, 'a.distill.json');
-    await runCommand(page, 'Distill: Start Run');
-    await waitForStatus(runsDir, 'finished');
-    await openFile(page, 'b.distill.json');
-    await runCommand(page, 'Distill: Start Run');
-    for (let i = 0; i < 240 && fs.readdirSync(runsDir).filter((r) => fs.existsSync(path.join(runsDir, r, 'run.json')) && JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === 'finished').length < 2; i++) await page.waitForTimeout(500);
-    const [alpha, beta] = fs.readdirSync(runsDir).sort((x, y) => (x.includes('alpha') ? -1 : y.includes('alpha') ? 1 : 0));
-    assert.match(alpha, /alpha/);
+  await withVsCode(
+    {
+      'a.distill.json': demoConfig('alpha', 3),
+      'b.distill.json': demoConfig('beta', 3, { bench: { enabled: false } }),
+    },
+    async (vs) => {
+      const { page } = vs;
+      const runsDir = path.join(vs.workspace, '.distill', 'runs');
+      await openFile(page, 'a.distill.json');
+      await runCommand(page, 'Distill: Start Run');
+      await waitForStatus(runsDir, 'finished');
+      await openFile(page, 'b.distill.json');
+      await runCommand(page, 'Distill: Start Run');
+      for (
+        let i = 0;
+        i < 240 &&
+        fs
+          .readdirSync(runsDir)
+          .filter(
+            (r) =>
+              fs.existsSync(path.join(runsDir, r, 'run.json')) &&
+              JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === 'finished',
+          ).length < 2;
+        i++
+      )
+        await page.waitForTimeout(500);
+      const [alpha, beta] = fs
+        .readdirSync(runsDir)
+        .sort((x, y) => (x.includes('alpha') ? -1 : y.includes('alpha') ? 1 : 0));
+      assert.match(alpha, /alpha/);
 
-    await runCommand(page, 'Distill: Export Student');
-    await answer(page, alpha);
-    await answer(page, 'onnx');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible' }); // the save dialog, with the default path
-    await page.keyboard.press('Enter');
-    const exported = await notificationText(page, /wrote .*-student\.onnx/, 60000);
-    assert.match(exported, /onnxruntime matches tfjs within/);
-    assert.ok(fs.statSync(path.join(vs.workspace, `${alpha}-student.onnx`)).size > 1000);
+      await runCommand(page, 'Distill: Export Student');
+      await answer(page, alpha);
+      await answer(page, 'onnx');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible' }); // the save dialog, with the default path
+      await page.keyboard.press('Enter');
+      const exported = await notificationText(page, /wrote .*-student\.onnx/, 60000);
+      assert.match(exported, /onnxruntime matches tfjs within/);
+      assert.ok(fs.statSync(path.join(vs.workspace, `${alpha}-student.onnx`)).size > 1000);
 
-    await runCommand(page, 'Distill: Benchmark Run');
-    await answer(page, beta);
-    await notificationText(page, /Benchmark written to/, 120000);
-    assert.ok(JSON.parse(fs.readFileSync(path.join(runsDir, beta, 'bench.json'), 'utf8')).results.length > 0);
+      await runCommand(page, 'Distill: Benchmark Run');
+      await answer(page, beta);
+      await notificationText(page, /Benchmark written to/, 120000);
+      assert.ok(JSON.parse(fs.readFileSync(path.join(runsDir, beta, 'bench.json'), 'utf8')).results.length > 0);
 
-    await runCommand(page, 'Distill: Compare Runs');
-    await page.waitForSelector('.quick-input-list .monaco-list-row');
-    for (const id of [alpha, beta]) await page.click(`.quick-input-list .monaco-list-row[aria-label*="${id}"]`); // tick both
-    await page.waitForSelector('.quick-input-widget :text("2 Selected")');
-    await page.keyboard.press('Enter');
-    const frame = await dashboardFrame(page, 'table.summary');
-    await frame.waitForFunction(() => document.querySelectorAll('table.summary').length === 2);
-    await shot(page, '7-compare');
+      await runCommand(page, 'Distill: Compare Runs');
+      await page.waitForSelector('.quick-input-list .monaco-list-row');
+      for (const id of [alpha, beta]) await page.click(`.quick-input-list .monaco-list-row[aria-label*="${id}"]`); // tick both
+      await page.waitForSelector('.quick-input-widget :text("2 Selected")');
+      await page.keyboard.press('Enter');
+      const frame = await dashboardFrame(page, 'table.summary');
+      await frame.waitForFunction(() => document.querySelectorAll('table.summary').length === 2);
+      await shot(page, '7-compare');
 
-    await runCommand(page, 'Distill: Delete Run');
-    await answer(page, beta);
-    const confirm = page.getByRole('button', { name: 'Delete', exact: true });
-    await confirm.waitFor();
-    await shot(page, '7-delete-confirm');
-    await confirm.click();
-    for (let i = 0; i < 40 && fs.existsSync(path.join(runsDir, beta)); i++) await page.waitForTimeout(250);
-    assert.ok(!fs.existsSync(path.join(runsDir, beta)));
-    assert.ok(fs.existsSync(path.join(runsDir, alpha)));
-  });
+      await runCommand(page, 'Distill: Delete Run');
+      await answer(page, beta);
+      const confirm = page.getByRole('button', { name: 'Delete', exact: true });
+      await confirm.waitFor();
+      await shot(page, '7-delete-confirm');
+      await confirm.click();
+      for (let i = 0; i < 40 && fs.existsSync(path.join(runsDir, beta)); i++) await page.waitForTimeout(250);
+      assert.ok(!fs.existsSync(path.join(runsDir, beta)));
+      assert.ok(fs.existsSync(path.join(runsDir, alpha)));
+    },
+  );
 });
 
-test('8. Check Backends lists every backend (cpu and wasm load); the Runs view and the status bar show the backend a run will use before it starts', { skip }, async () => {
-  await withVsCode({ 'auto.distill.json': demoConfig('auto', 2, { backend: 'auto', bench: { enabled: false }, export: { onnx: false } }) }, async (vs) => {
-    const { page } = vs;
-    await openFile(page, 'auto.distill.json');
-    // Before any run: the status bar and the Runs view's title say where the next run will train.
-    let status = '';
-    for (let i = 0; i < 120 && !/Distill: will train on /.test(status); i++) {
-      status = await statusBarText(page);
-      await page.waitForTimeout(250);
-    }
-    const planned = /Distill: will train on ([\w-]+) \(([^)]+)\)/.exec(status);
-    assert.ok(planned, status);
-    await showRunsView(vs);
-    const description = await page.$$eval('.pane-header', (hs) => hs.filter((h) => /Runs/.test(h.textContent ?? '')).map((h) => h.querySelector('.description')?.textContent ?? ''));
-    assert.ok(description.some((d) => d.includes(`next run: ${planned[1]} (${planned[2]})`)), description.join(' | '));
-    await shot(page, '8-will-use');
+test(
+  '8. Check Backends lists every backend (cpu and wasm load); the Runs view and the status bar show the backend a run will use before it starts',
+  { skip },
+  async () => {
+    await withVsCode(
+      {
+        'auto.distill.json': demoConfig('auto', 2, {
+          backend: 'auto',
+          bench: { enabled: false },
+          export: { onnx: false },
+        }),
+      },
+      async (vs) => {
+        const { page } = vs;
+        await openFile(page, 'auto.distill.json');
+        // Before any run: the status bar and the Runs view's title say where the next run will train.
+        let status = '';
+        for (let i = 0; i < 120 && !/Distill: will train on /.test(status); i++) {
+          status = await statusBarText(page);
+          await page.waitForTimeout(250);
+        }
+        const planned = /Distill: will train on ([\w-]+) \(([^)]+)\)/.exec(status);
+        assert.ok(planned, status);
+        await showRunsView(vs);
+        const description = await page.$$eval('.pane-header', (hs) =>
+          hs
+            .filter((h) => /Runs/.test(h.textContent ?? ''))
+            .map((h) => h.querySelector('.description')?.textContent ?? ''),
+        );
+        assert.ok(
+          description.some((d) => d.includes(`next run: ${planned[1]} (${planned[2]})`)),
+          description.join(' | '),
+        );
+        await shot(page, '8-will-use');
 
-    await runCommand(page, 'Distill: Check Backends');
-    await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="cpu"]', { timeout: 60000 });
-    const rows = await page.$$eval('.quick-input-list .monaco-list-row', (rs) => rs.map((r) => ({ label: (r.querySelector('.label-name')?.textContent ?? '').trim(), text: r.textContent ?? '' })));
-    const row = (name: string) => rows.find((r) => r.label === name);
-    const seen = rows.map((r) => `${r.label}: ${r.text}`).join(' | ');
-    for (const name of ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']) assert.ok(row(name), `${name} in ${seen}`);
-    for (const name of ['wasm', 'cpu']) assert.match(row(name)!.text, /installed · loads · /, `${name} loads: ${seen}`);
-    assert.match(row('wasm')!.text, /cannot train convolutions/);
-    assert.match(row('cpu')!.text, /trains convolutions/);
-    const title = await page.textContent('.quick-input-title');
-    assert.match(title ?? '', new RegExp(`auto: dense models → ${planned[1]},`), "the list's auto choice is the one the status bar announced");
-    await shot(page, '8-check-backends');
-    // The whole report, untruncated, as a Markdown preview.
-    await answer(page, 'Open the whole report');
-    const preview = await dashboardFrame(page, 'table');
-    const cells = await preview.$$eval('table tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
-    const cpu = cells.find((c) => c[0] === 'cpu');
-    assert.deepEqual(cpu?.slice(1, 3), ['yes', 'yes'], JSON.stringify(cells));
-    await shot(page, '8-report');
+        await runCommand(page, 'Distill: Check Backends');
+        await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="cpu"]', { timeout: 60000 });
+        const rows = await page.$$eval('.quick-input-list .monaco-list-row', (rs) =>
+          rs.map((r) => ({
+            label: (r.querySelector('.label-name')?.textContent ?? '').trim(),
+            text: r.textContent ?? '',
+          })),
+        );
+        const row = (name: string) => rows.find((r) => r.label === name);
+        const seen = rows.map((r) => `${r.label}: ${r.text}`).join(' | ');
+        for (const name of ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'])
+          assert.ok(row(name), `${name} in ${seen}`);
+        for (const name of ['wasm', 'cpu'])
+          assert.match(row(name)!.text, /installed · loads · /, `${name} loads: ${seen}`);
+        assert.match(row('wasm')!.text, /cannot train convolutions/);
+        assert.match(row('cpu')!.text, /trains convolutions/);
+        const title = await page.textContent('.quick-input-title');
+        assert.match(
+          title ?? '',
+          new RegExp(`auto: dense models → ${planned[1]},`),
+          "the list's auto choice is the one the status bar announced",
+        );
+        await shot(page, '8-check-backends');
+        // The whole report, untruncated, as a Markdown preview.
+        await answer(page, 'Open the whole report');
+        const preview = await dashboardFrame(page, 'table');
+        const cells = await preview.$$eval('table tr', (trs) =>
+          trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+        );
+        const cpu = cells.find((c) => c[0] === 'cpu');
+        assert.deepEqual(cpu?.slice(1, 3), ['yes', 'yes'], JSON.stringify(cells));
+        await shot(page, '8-report');
 
-    // The run trains on the backend that was announced.
-    const runsDir = path.join(vs.workspace, '.distill', 'runs');
-    await page.click('.tab[aria-label*="auto.distill.json"]');
-    await runCommand(page, 'Distill: Start Run');
-    const dir = await waitForStatus(runsDir, 'finished');
-    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).backend.name, planned[1]);
-    const header = await waitForRow(page, /Next run: /, 30000);
-    assert.match(header, new RegExp(`Next run: ${planned[1]} \\(${planned[2]}\\)`));
-    await shot(page, '8-header');
-  });
-});
+        // The run trains on the backend that was announced.
+        const runsDir = path.join(vs.workspace, '.distill', 'runs');
+        await page.click('.tab[aria-label*="auto.distill.json"]');
+        await runCommand(page, 'Distill: Start Run');
+        const dir = await waitForStatus(runsDir, 'finished');
+        assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).backend.name, planned[1]);
+        const header = await waitForRow(page, /Next run: /, 30000);
+        assert.match(header, new RegExp(`Next run: ${planned[1]} \\(${planned[2]}\\)`));
+        await shot(page, '8-header');
+      },
+    );
+  },
+);

@@ -9,12 +9,20 @@ export const cliPath = path.join(root, 'dist', 'trainer', 'cli.js');
 
 export function runCli(args: string[], cwd = root): { code: number; stdout: string; stderr: string } {
   if (!fs.existsSync(cliPath)) throw new Error('dist/trainer/cli.js is missing: npm test builds it first');
-  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function startCli(args: string[], cwd = root): ChildProcess {
-  return spawn(process.execPath, [cliPath, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  return spawn(process.execPath, [cliPath, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
 }
 
 export function tempDir(prefix: string): string {
@@ -30,7 +38,10 @@ export function writeConfig(dir: string, name: string, config: unknown): string 
 
 /** True when the native tensorflow backend loads here (scripts/setup-native-tfjs.sh was run). */
 export function tensorflowAvailable(): boolean {
-  const r = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: root, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+  const r = spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], {
+    cwd: root,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
   return r.status === 0;
 }
 

@@ -9,7 +9,15 @@ import { MESSAGES_VERSION, type RunPayload } from '../../src/protocol/messages.t
 import { root } from './cli.ts';
 
 export const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export function loadPlaywright(): typeof import('playwright-core') | undefined {
   try {
@@ -27,7 +35,14 @@ export async function serveDashboard(): Promise<{ base: string; close: () => voi
     const url = new URL(req.url!, 'http://x');
     if (url.pathname === '/') {
       res.setHeader('content-type', 'text/html');
-      res.end(dashboardHtml({ cspSource: base, scriptUri: `${base}/main.js`, styleUri: `${base}/main.css`, title: 'dashboard' }));
+      res.end(
+        dashboardHtml({
+          cspSource: base,
+          scriptUri: `${base}/main.js`,
+          styleUri: `${base}/main.css`,
+          title: 'dashboard',
+        }),
+      );
       return;
     }
     const file = path.join(webview, path.basename(url.pathname));
@@ -44,12 +59,35 @@ export async function serveDashboard(): Promise<{ base: string; close: () => voi
   return { base, close: () => server.close() };
 }
 
-const DARK = { '--vscode-foreground': '#cccccc', '--vscode-editor-background': '#1e1e1e', '--vscode-descriptionForeground': '#9d9d9d', '--vscode-charts-blue': '#3794ff', '--vscode-charts-orange': '#d18616', '--vscode-charts-green': '#89d185', '--vscode-editorWidget-border': '#454545', '--vscode-font-family': 'system-ui, sans-serif' };
-const LIGHT = { '--vscode-foreground': '#3b3b3b', '--vscode-editor-background': '#ffffff', '--vscode-descriptionForeground': '#717171', '--vscode-charts-blue': '#1a85ff', '--vscode-charts-orange': '#c27d1a', '--vscode-charts-green': '#388a34', '--vscode-editorWidget-border': '#c8c8c8', '--vscode-font-family': 'system-ui, sans-serif' };
+const DARK = {
+  '--vscode-foreground': '#cccccc',
+  '--vscode-editor-background': '#1e1e1e',
+  '--vscode-descriptionForeground': '#9d9d9d',
+  '--vscode-charts-blue': '#3794ff',
+  '--vscode-charts-orange': '#d18616',
+  '--vscode-charts-green': '#89d185',
+  '--vscode-editorWidget-border': '#454545',
+  '--vscode-font-family': 'system-ui, sans-serif',
+};
+const LIGHT = {
+  '--vscode-foreground': '#3b3b3b',
+  '--vscode-editor-background': '#ffffff',
+  '--vscode-descriptionForeground': '#717171',
+  '--vscode-charts-blue': '#1a85ff',
+  '--vscode-charts-orange': '#c27d1a',
+  '--vscode-charts-green': '#388a34',
+  '--vscode-editorWidget-border': '#c8c8c8',
+  '--vscode-font-family': 'system-ui, sans-serif',
+};
 export type Theme = 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast';
 
 /** Opens the dashboard with acquireVsCodeApi recording what the webview posts; collects CSP violations. */
-export async function openDashboard(browser: Browser, base: string, theme: Theme = 'vscode-dark', width = 1100): Promise<{ page: Page; violations: string[] }> {
+export async function openDashboard(
+  browser: Browser,
+  base: string,
+  theme: Theme = 'vscode-dark',
+  width = 1100,
+): Promise<{ page: Page; violations: string[] }> {
   const page = await browser.newPage({ viewport: { width, height: 1400 } });
   const violations: string[] = [];
   page.on('console', (m) => {
@@ -69,7 +107,9 @@ export async function openDashboard(browser: Browser, base: string, theme: Theme
       });`,
   });
   await page.goto(`${base}/`);
-  await page.waitForFunction(() => (window as unknown as { __sent: Array<{ type?: string }> }).__sent.some((m) => m.type === 'ready'));
+  await page.waitForFunction(() =>
+    (window as unknown as { __sent: Array<{ type?: string }> }).__sent.some((m) => m.type === 'ready'),
+  );
   return { page, violations };
 }
 

@@ -5,7 +5,7 @@ import { root } from './cli.ts';
 
 /** Node's resolution of `name` from the package folder `from` (node_modules/<name> here, then in each folder above). */
 function resolveFrom(name: string, from: string): string | undefined {
-  for (let dir = from; ; ) {
+  for (let dir = from; ;) {
     const candidate = path.join(dir, 'node_modules', name);
     if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
     const i = dir.lastIndexOf(`${path.sep}node_modules${path.sep}`);
@@ -28,10 +28,13 @@ export function copyNativeInstall(dir: string): string {
     const found = resolveFrom(name, from);
     if (!found || seen.has(found)) continue;
     seen.add(found);
-    const pkg = JSON.parse(fs.readFileSync(path.join(found, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(found, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
     for (const dep of Object.keys(pkg.dependencies ?? {})) queue.push([dep, found]);
   }
-  for (const found of seen) fs.cpSync(found, path.join(dir, path.relative(root, found)), { recursive: true, verbatimSymlinks: true });
+  for (const found of seen)
+    fs.cpSync(found, path.join(dir, path.relative(root, found)), { recursive: true, verbatimSymlinks: true });
   return dir;
 }
 

@@ -20,16 +20,24 @@ async function main() {
   const optimizer = tf.train.sgd(0.1);
   const loss = optimizer.minimize(() => tf.conv2d(x, w, 1, 'same').square().mean() as tf.Scalar, true)!;
   const files = Object.keys(require.cache);
-  console.log(JSON.stringify({
-    setBackend: ok,
-    backend: tf.getBackend(),
-    registered: Object.keys(tf.engine().registryFactory),
-    loss: (await loss.data())[0],
-    sameTensorClass: loaded.Tensor === tf.Tensor,
-    nativeFile: files.find((f) => f.endsWith(path.join(...pkg.split('/'), 'dist', 'index.js'))),
-    coreFiles: [...new Set(files.filter((f) => /[\\/]@tensorflow[\\/]tfjs-core[\\/]/.test(f)).map((f) => f.replace(/([\\/]tfjs-core)[\\/].*$/, '$1')))],
-    warnings,
-  }));
+  console.log(
+    JSON.stringify({
+      setBackend: ok,
+      backend: tf.getBackend(),
+      registered: Object.keys(tf.engine().registryFactory),
+      loss: (await loss.data())[0],
+      sameTensorClass: loaded.Tensor === tf.Tensor,
+      nativeFile: files.find((f) => f.endsWith(path.join(...pkg.split('/'), 'dist', 'index.js'))),
+      coreFiles: [
+        ...new Set(
+          files
+            .filter((f) => /[\\/]@tensorflow[\\/]tfjs-core[\\/]/.test(f))
+            .map((f) => f.replace(/([\\/]tfjs-core)[\\/].*$/, '$1')),
+        ),
+      ],
+      warnings,
+    }),
+  );
 }
 main().catch((err) => {
   console.log(JSON.stringify({ error: String(err?.message ?? err), code: err?.code }));

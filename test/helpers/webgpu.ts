@@ -15,10 +15,15 @@ let cached: { description: string; software: boolean } | null | undefined;
 /** The high-performance adapter Dawn finds here, or null. */
 export function webgpuAdapter(): { description: string; software: boolean } | null {
   if (cached !== undefined) return cached;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE], { cwd: root, encoding: 'utf8', env: { XDG_RUNTIME_DIR: '/tmp', ...process.env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', PROBE], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { XDG_RUNTIME_DIR: '/tmp', ...process.env },
+    timeout: 60_000,
+  });
   const line = r.stdout?.trim().split('\n').at(-1);
   try {
-    cached = line ? (JSON.parse(line) as typeof cached) ?? null : null;
+    cached = line ? ((JSON.parse(line) as typeof cached) ?? null) : null;
   } catch {
     cached = null;
   }
@@ -26,4 +31,7 @@ export function webgpuAdapter(): { description: string; software: boolean } | nu
 }
 
 /** A test option: skip (with the reason) where Dawn finds no adapter. */
-export const needsWebGpu = (): string | false => (webgpuAdapter() ? false : 'no WebGPU adapter on this machine (Linux without a GPU: install mesa-vulkan-drivers 25 from bookworm-backports)');
+export const needsWebGpu = (): string | false =>
+  webgpuAdapter()
+    ? false
+    : 'no WebGPU adapter on this machine (Linux without a GPU: install mesa-vulkan-drivers 25 from bookworm-backports)';

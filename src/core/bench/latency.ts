@@ -61,10 +61,27 @@ async function timeRuns(run: () => Promise<void> | void, options: BenchOptions):
   return times;
 }
 
-function summarise(model: LatencyResult['model'], runtime: string, batch: number, threads: string, times: number[]): LatencyResult {
+function summarise(
+  model: LatencyResult['model'],
+  runtime: string,
+  batch: number,
+  threads: string,
+  times: number[],
+): LatencyResult {
   const sorted = [...times].sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  return { model, runtime, batch, threads, runs: times.length, p50Ms: percentile(sorted, 50), p90Ms: percentile(sorted, 90), p99Ms: percentile(sorted, 99), meanMs: mean, samplesPerSecond: (batch * 1000) / mean };
+  return {
+    model,
+    runtime,
+    batch,
+    threads,
+    runs: times.length,
+    p50Ms: percentile(sorted, 50),
+    p90Ms: percentile(sorted, 90),
+    p99Ms: percentile(sorted, 99),
+    meanMs: mean,
+    samplesPerSecond: (batch * 1000) / mean,
+  };
 }
 
 function randomInput(batch: number, inputShape: number[], seed: number): Float32Array {
@@ -73,19 +90,40 @@ function randomInput(batch: number, inputShape: number[], seed: number): Float32
 }
 
 /** Benchmarks one ONNX model (bytes) in onnxruntime-node at each batch size. */
-export async function benchOnnx(model: LatencyResult['model'], onnxBytes: Uint8Array, inputShape: number[], options: BenchOptions, executionProviders: string[] = ['cpu'], inputName = 'input'): Promise<LatencyResult[]> {
+export async function benchOnnx(
+  model: LatencyResult['model'],
+  onnxBytes: Uint8Array,
+  inputShape: number[],
+  options: BenchOptions,
+  executionProviders: string[] = ['cpu'],
+  inputName = 'input',
+): Promise<LatencyResult[]> {
   const ort = require('onnxruntime-node') as typeof ortTypes;
-  const sessionOptions: ortTypes.InferenceSession.SessionOptions = { executionProviders, graphOptimizationLevel: 'all' };
+  const sessionOptions: ortTypes.InferenceSession.SessionOptions = {
+    executionProviders,
+    graphOptimizationLevel: 'all',
+  };
   if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
   const session = await ort.InferenceSession.create(onnxBytes, sessionOptions);
   const results: LatencyResult[] = [];
   try {
     for (const batch of options.batchSizes) {
-      const input = new ort.Tensor('float32', randomInput(batch, inputShape, mixSeed('bench', batch)), [batch, ...inputShape]);
+      const input = new ort.Tensor('float32', randomInput(batch, inputShape, mixSeed('bench', batch)), [
+        batch,
+        ...inputShape,
+      ]);
       const times = await timeRuns(async () => {
         await session.run({ [inputName]: input });
       }, options);
-      results.push(summarise(model, `onnxruntime ${executionProviders[0]}`, batch, options.threads > 0 ? String(options.threads) : 'default', times));
+      results.push(
+        summarise(
+          model,
+          `onnxruntime ${executionProviders[0]}`,
+          batch,
+          options.threads > 0 ? String(options.threads) : 'default',
+          times,
+        ),
+      );
     }
   } finally {
     await session.release();
@@ -94,7 +132,12 @@ export async function benchOnnx(model: LatencyResult['model'], onnxBytes: Uint8A
 }
 
 /** Benchmarks a tfjs model on the current backend; each run includes reading the result back. */
-export async function benchTfjs(model: LatencyResult['model'], tfModel: tf.LayersModel, inputShape: number[], options: BenchOptions): Promise<LatencyResult[]> {
+export async function benchTfjs(
+  model: LatencyResult['model'],
+  tfModel: tf.LayersModel,
+  inputShape: number[],
+  options: BenchOptions,
+): Promise<LatencyResult[]> {
   const results: LatencyResult[] = [];
   for (const batch of options.batchSizes) {
     const input = tf.tensor(randomInput(batch, inputShape, mixSeed('bench', batch)), [batch, ...inputShape]);

@@ -38,7 +38,8 @@ function typeOf(s: JsonSchema): string {
   const alts = s.anyOf ?? s.oneOf;
   if (alts) return alts.map(typeOf).join(' \\| ');
   if (s.type === 'array') {
-    if (Array.isArray(s.items) || s.prefixItems) return `[${(s.prefixItems ?? (s.items as JsonSchema[])).map(typeOf).join(', ')}]`;
+    if (Array.isArray(s.items) || s.prefixItems)
+      return `[${(s.prefixItems ?? (s.items as JsonSchema[])).map(typeOf).join(', ')}]`;
     return `${s.items ? typeOf(s.items) : 'any'}[]`;
   }
   if (s.type === 'integer') return 'integer';
@@ -61,7 +62,8 @@ type Variant = { title: string; schema: JsonSchema; prefix: string };
 /** A union told apart by a constant-valued key (`type`, `source`, `method`), if `s` is one. */
 function discriminated(s: JsonSchema): { tag: string; alts: JsonSchema[] } | undefined {
   const alts = s.oneOf ?? s.anyOf;
-  if (!alts?.every((a) => a.properties && Object.values(a.properties).some((p) => p.const !== undefined))) return undefined;
+  if (!alts?.every((a) => a.properties && Object.values(a.properties).some((p) => p.const !== undefined)))
+    return undefined;
   const tag = Object.keys(alts[0].properties!).find((k) => alts.every((a) => a.properties![k]?.const !== undefined));
   return tag ? { tag, alts } : undefined;
 }
@@ -77,10 +79,21 @@ function rows(s: JsonSchema, prefix: string, out: string[][], variants: Variant[
     const union = discriminated(items ?? prop);
     if (union) {
       const { tag, alts } = union;
-      const listed = alts.map((a) => `\`${JSON.stringify(a.properties![tag].const)}\``).join(' \\| ') + ` (by \`${tag}\`)`;
-      out.push([`\`${name}\``, items ? `list of ${listed}${range({ minimum: prop.minItems })}` : listed, required ? 'required' : def, esc(prop.description ?? '')]);
+      const listed =
+        alts.map((a) => `\`${JSON.stringify(a.properties![tag].const)}\``).join(' \\| ') + ` (by \`${tag}\`)`;
+      out.push([
+        `\`${name}\``,
+        items ? `list of ${listed}${range({ minimum: prop.minItems })}` : listed,
+        required ? 'required' : def,
+        esc(prop.description ?? ''),
+      ]);
       const element = items ? `${name}[]` : name;
-      for (const a of alts) variants.push({ title: `\`${element}\` with \`${tag}: ${JSON.stringify(a.properties![tag].const)}\``, schema: a, prefix: `${element}.` });
+      for (const a of alts)
+        variants.push({
+          title: `\`${element}\` with \`${tag}: ${JSON.stringify(a.properties![tag].const)}\``,
+          schema: a,
+          prefix: `${element}.`,
+        });
       continue;
     }
     if (prop.type === 'object' && prop.properties) {
@@ -96,7 +109,11 @@ function rows(s: JsonSchema, prefix: string, out: string[][], variants: Variant[
 function tableOf(s: JsonSchema, prefix: string, variants: Variant[]): string {
   const out: string[][] = [];
   rows(s, prefix, out, variants);
-  return ['| key | type | default | description |', '| --- | --- | --- | --- |', ...out.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    '| key | type | default | description |',
+    '| --- | --- | --- | --- |',
+    ...out.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 /** The README's config reference: one table for the top level, one per variant of each union. */

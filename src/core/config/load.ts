@@ -18,7 +18,8 @@ export function loadConfigFile(file: string): LoadedConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
-    if (fs.statSync(abs).isDirectory()) throw new ConfigError([fileProblem(abs, 'is a folder; expected a *.distill.json file')]);
+    if (fs.statSync(abs).isDirectory())
+      throw new ConfigError([fileProblem(abs, 'is a folder; expected a *.distill.json file')]);
     text = fs.readFileSync(abs, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
@@ -41,16 +42,37 @@ export interface ValidationResult {
 }
 
 /** Never throws for bad input: returns the problems (the editor shows them as diagnostics). */
-export function validateConfigText(text: string, file: string, options: { checkFiles?: boolean } = {}): ValidationResult {
+export function validateConfigText(
+  text: string,
+  file: string,
+  options: { checkFiles?: boolean } = {},
+): ValidationResult {
   const errors: ParseError[] = [];
   const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   const source: ConfigSource = { file, text, tree, lines: new LineIndex(text) };
   if (errors.length > 0 || !tree) {
     const problems = errors.map((e) => {
       const { line, column } = source.lines.position(e.offset);
-      return { file, path: [], line, column, offset: e.offset, length: e.length, message: `invalid JSON: ${describeParseError(e)}` };
+      return {
+        file,
+        path: [],
+        line,
+        column,
+        offset: e.offset,
+        length: e.length,
+        message: `invalid JSON: ${describeParseError(e)}`,
+      };
     });
-    if (problems.length === 0) problems.push({ file, path: [], line: 1, column: 1, offset: 0, length: 0, message: 'the file is empty; expected a JSON object' });
+    if (problems.length === 0)
+      problems.push({
+        file,
+        path: [],
+        line: 1,
+        column: 1,
+        offset: 0,
+        length: 0,
+        message: 'the file is empty; expected a JSON object',
+      });
     return { source, problems };
   }
   const raw: unknown = JSON.parse(text);
@@ -118,7 +140,14 @@ function describeValue(v: unknown): string {
 }
 
 function typeWord(t: string): string {
-  const words: Record<string, string> = { int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'an array' };
+  const words: Record<string, string> = {
+    int: 'an integer',
+    number: 'a number',
+    string: 'a string',
+    boolean: 'true or false',
+    object: 'an object',
+    array: 'an array',
+  };
   return words[t] ?? t;
 }
 
@@ -135,14 +164,28 @@ function issueProblems(issue: Issue, raw: unknown, source: ConfigSource): Config
     case 'too_big': {
       const op = issue.code === 'too_small' ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
       const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
-      const what = issue.origin === 'array' ? 'an array with length' : issue.origin === 'string' ? 'a string with length' : issue.origin === 'int' ? 'an integer' : 'a number';
-      const shown = issue.origin === 'array' && Array.isArray(found) ? `an array of ${found.length}` : describeValue(found);
+      const what =
+        issue.origin === 'array'
+          ? 'an array with length'
+          : issue.origin === 'string'
+            ? 'a string with length'
+            : issue.origin === 'int'
+              ? 'an integer'
+              : 'a number';
+      const shown =
+        issue.origin === 'array' && Array.isArray(found) ? `an array of ${found.length}` : describeValue(found);
       return [problemAt(source, p, `expected ${what} ${op} ${String(bound)}, found ${shown}`)];
     }
     case 'invalid_value': {
       const options = issue.values.map((v) => JSON.stringify(v));
       const guess = typeof found === 'string' ? closest(found, issue.values.map(String)) : undefined;
-      return [problemAt(source, p, `expected one of ${options.join(', ')}, found ${describeValue(found)}${guess ? ` (did you mean "${guess}"?)` : ''}`)];
+      return [
+        problemAt(
+          source,
+          p,
+          `expected one of ${options.join(', ')}, found ${describeValue(found)}${guess ? ` (did you mean "${guess}"?)` : ''}`,
+        ),
+      ];
     }
     case 'unrecognized_keys': {
       const known = knownKeysAt(raw, p);
@@ -161,12 +204,25 @@ function issueProblems(issue: Issue, raw: unknown, source: ConfigSource): Config
         const guess = typeof value === 'string' ? closest(value, options) : undefined;
         const expected = `expected one of ${options.map((o) => `"${o}"`).join(', ')}`;
         if (value === undefined) return [problemAt(source, discPath, `is required; ${expected}`)];
-        return [problemAt(source, discPath, `${expected}, found ${describeValue(value)}${guess ? ` (did you mean "${guess}"?)` : ''}`)];
+        return [
+          problemAt(
+            source,
+            discPath,
+            `${expected}, found ${describeValue(value)}${guess ? ` (did you mean "${guess}"?)` : ''}`,
+          ),
+        ];
       }
       return [problemAt(source, p, `${issue.message}, found ${describeValue(found)}`)];
     }
     case 'invalid_format':
-      if (p[p.length - 1] === 'name') return [problemAt(source, p, `expected letters, digits, ".", "_" or "-" (starting with a letter or digit), found ${describeValue(found)}`)];
+      if (p[p.length - 1] === 'name')
+        return [
+          problemAt(
+            source,
+            p,
+            `expected letters, digits, ".", "_" or "-" (starting with a letter or digit), found ${describeValue(found)}`,
+          ),
+        ];
       return [problemAt(source, p, `${issue.message}, found ${describeValue(found)}`)];
     default:
       return [problemAt(source, p, `${issue.message}, found ${describeValue(found)}`)];
@@ -192,10 +248,14 @@ function knownKeysAt(raw: unknown, p: JsonPath): string[] {
 function unwrap(schema: unknown, value: unknown): unknown {
   for (;;) {
     const def = (schema as { _zod: { def: Record<string, unknown> } })._zod.def;
-    if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable') schema = def.innerType;
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'prefault' || def.type === 'nullable')
+      schema = def.innerType;
     else if (def.type === 'union' && typeof def.discriminator === 'string') {
-      const tag = value && typeof value === 'object' ? (value as Record<string, unknown>)[def.discriminator] : undefined;
-      const options = def.options as Array<{ _zod: { def: { shape: Record<string, { _zod: { def: { values?: unknown[] } } }> } } }>;
+      const tag =
+        value && typeof value === 'object' ? (value as Record<string, unknown>)[def.discriminator] : undefined;
+      const options = def.options as Array<{
+        _zod: { def: { shape: Record<string, { _zod: { def: { values?: unknown[] } } }> } };
+      }>;
       const match = options.find((o) => o._zod.def.shape[def.discriminator as string]?._zod.def.values?.includes(tag));
       if (!match) return schema;
       schema = match;
@@ -217,10 +277,13 @@ function fileFields(raw: unknown): FileField[] {
     if (typeof data.dir === 'string') fields.push({ path: ['data', 'dir'], kind: 'dir', what: 'data folder' });
     for (const split of ['train', 'test'])
       for (const key of ['images', 'labels'])
-        if (typeof valueAt(data, [split, key]) === 'string') fields.push({ path: ['data', split, key], kind: 'file', what: `${split} ${key} file` });
+        if (typeof valueAt(data, [split, key]) === 'string')
+          fields.push({ path: ['data', split, key], kind: 'file', what: `${split} ${key} file` });
   }
   if (data?.source === 'csv') {
-    for (const split of ['train', 'test']) if (typeof data[split] === 'string') fields.push({ path: ['data', split], kind: 'file', what: `${split} CSV file` });
+    for (const split of ['train', 'test'])
+      if (typeof data[split] === 'string')
+        fields.push({ path: ['data', split], kind: 'file', what: `${split} CSV file` });
   }
   const teacherSource = valueAt(raw, ['teacher', 'source']);
   if ((teacherSource === 'tfjs' || teacherSource === 'onnx') && typeof valueAt(raw, ['teacher', 'path']) === 'string')
@@ -249,7 +312,14 @@ function checkFiles(raw: unknown, dir: string, source: ConfigSource): ConfigProb
   const data = valueAt(raw, ['data']) as Record<string, unknown> | undefined;
   if (data?.source === 'idx' && typeof data.dir !== 'string') {
     for (const split of ['train', 'test'])
-      if (data[split] === undefined) problems.push(problemAt(source, ['data', split], `is required when "dir" is not given; expected {"images": ..., "labels": ...}`));
+      if (data[split] === undefined)
+        problems.push(
+          problemAt(
+            source,
+            ['data', split],
+            `is required when "dir" is not given; expected {"images": ..., "labels": ...}`,
+          ),
+        );
   }
   return problems;
 }

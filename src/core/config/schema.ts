@@ -24,12 +24,20 @@ const conv2dLayer = z.strictObject({
   filters: positiveInt().describe('Number of output channels.'),
   kernelSize: kernel.default(3).describe('Kernel height and width, or one number for both.'),
   strides: kernel.default(1).describe('Stride, or one number for both directions.'),
-  padding: z.enum(['same', 'valid']).default('same').describe('`same` keeps the spatial size at stride 1; `valid` uses no padding.'),
+  padding: z
+    .enum(['same', 'valid'])
+    .default('same')
+    .describe('`same` keeps the spatial size at stride 1; `valid` uses no padding.'),
   activation: activation.default('linear').describe('Activation applied to the output.'),
 });
 const batchnormLayer = z.strictObject({
   type: z.literal('batchnorm'),
-  momentum: z.number().gt(0).lt(1).default(0.99).describe('Moving-average momentum of the running statistics (Keras convention).'),
+  momentum: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.99)
+    .describe('Moving-average momentum of the running statistics (Keras convention).'),
   epsilon: z.number().positive().default(1e-3).describe('Added to the variance for numerical stability.'),
 });
 const activationLayer = z.strictObject({
@@ -70,7 +78,11 @@ const mlpArchitecture = z.strictObject({
 });
 const cnnArchitecture = z.strictObject({
   type: z.literal('cnn'),
-  channels: z.array(positiveInt()).min(1).default([32, 64]).describe('Output channels of each conv block (conv, activation, pooling).'),
+  channels: z
+    .array(positiveInt())
+    .min(1)
+    .default([32, 64])
+    .describe('Output channels of each conv block (conv, activation, pooling).'),
   kernelSize: positiveInt().default(3).describe('Kernel size of every conv layer.'),
   pool: z.enum(['max', 'avg', 'none']).default('max').describe('2x2 pooling after each conv block.'),
   dense: z.array(positiveInt()).default([128]).describe('Widths of the dense layers after flattening.'),
@@ -80,7 +92,10 @@ const cnnArchitecture = z.strictObject({
 });
 const layersArchitecture = z.strictObject({
   type: z.literal('layers'),
-  layers: z.array(layerSchema).min(1).describe('Explicit layer list; the input is the data shape (e.g. [28, 28, 1] for images).'),
+  layers: z
+    .array(layerSchema)
+    .min(1)
+    .describe('Explicit layer list; the input is the data shape (e.g. [28, 28, 1] for images).'),
 });
 
 export const architectureSchema = z
@@ -94,24 +109,44 @@ const idxFiles = z.strictObject({
 });
 
 const dataCommon = {
-  validationFraction: z.number().min(0).max(0.5).default(0.1)
+  validationFraction: z
+    .number()
+    .min(0)
+    .max(0.5)
+    .default(0.1)
     .describe('Fraction of the training examples held out for validation after a seeded shuffle.'),
-  trainLimit: positiveInt().optional()
-    .describe('Use only this many training examples (taken after the seeded shuffle, class-balanced when possible). Useful to study KD with little data.'),
-  normalize: z.enum(['scale', 'standardize', 'none']).default('scale')
-    .describe('`scale`: pixels divided by 255 (IDX) or features min-max scaled to [0, 1] from the training split (CSV); `standardize`: zero mean and unit variance per feature from the training split; `none`: raw values.'),
+  trainLimit: positiveInt()
+    .optional()
+    .describe(
+      'Use only this many training examples (taken after the seeded shuffle, class-balanced when possible). Useful to study KD with little data.',
+    ),
+  normalize: z
+    .enum(['scale', 'standardize', 'none'])
+    .default('scale')
+    .describe(
+      '`scale`: pixels divided by 255 (IDX) or features min-max scaled to [0, 1] from the training split (CSV); `standardize`: zero mean and unit variance per feature from the training split; `none`: raw values.',
+    ),
   batchSize: positiveInt().default(128).describe('Training batch size.'),
-  evalBatchSize: positiveInt().default(1000).describe('Batch size for evaluation and teacher inference (no gradients, so larger is faster).'),
+  evalBatchSize: positiveInt()
+    .default(1000)
+    .describe('Batch size for evaluation and teacher inference (no gradients, so larger is faster).'),
 };
 
 const demoData = z.strictObject({
-  source: z.literal('demo').describe('The embedded Fashion-MNIST subset shipped with Distill Studio (4,000 training and 2,000 test images).'),
+  source: z
+    .literal('demo')
+    .describe('The embedded Fashion-MNIST subset shipped with Distill Studio (4,000 training and 2,000 test images).'),
   ...dataCommon,
 });
 const idxData = z.strictObject({
   source: z.literal('idx').describe('IDX files, the MNIST / Fashion-MNIST format.'),
-  dir: z.string().min(1).optional()
-    .describe('A folder with the standard names (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...). Used for any split not given explicitly.'),
+  dir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A folder with the standard names (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...). Used for any split not given explicitly.',
+    ),
   train: idxFiles.optional().describe('Training files; defaults to the standard names in `dir`.'),
   test: idxFiles.optional().describe('Test files; defaults to the standard names in `dir`.'),
   ...dataCommon,
@@ -119,114 +154,251 @@ const idxData = z.strictObject({
 const csvData = z.strictObject({
   source: z.literal('csv').describe('CSV files with numeric features and one label column.'),
   train: z.string().min(1).describe('Training CSV file, relative to the config file.'),
-  test: z.string().min(1).optional().describe('Test CSV file. Without it, `testFraction` of the training rows is held out.'),
-  testFraction: z.number().gt(0).max(0.5).default(0.2).describe('Fraction held out for testing when no `test` file is given.'),
-  label: z.union([z.string().min(1), z.number().int()]).default(-1)
-    .describe('Label column: its header name, or a 0-based index (negative counts from the end; -1 is the last column).'),
-  header: z.union([z.boolean(), z.literal('auto')]).default('auto').describe('Whether the first row is a header; `auto` detects it.'),
+  test: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Test CSV file. Without it, `testFraction` of the training rows is held out.'),
+  testFraction: z
+    .number()
+    .gt(0)
+    .max(0.5)
+    .default(0.2)
+    .describe('Fraction held out for testing when no `test` file is given.'),
+  label: z
+    .union([z.string().min(1), z.number().int()])
+    .default(-1)
+    .describe(
+      'Label column: its header name, or a 0-based index (negative counts from the end; -1 is the last column).',
+    ),
+  header: z
+    .union([z.boolean(), z.literal('auto')])
+    .default('auto')
+    .describe('Whether the first row is a header; `auto` detects it.'),
   delimiter: z.string().length(1).default(',').describe('Field delimiter.'),
   ...dataCommon,
 });
 
-export const dataSchema = z.discriminatedUnion('source', [demoData, idxData, csvData]).describe('Where the examples come from and how they are prepared.');
+export const dataSchema = z
+  .discriminatedUnion('source', [demoData, idxData, csvData])
+  .describe('Where the examples come from and how they are prepared.');
 export type DataSpec = z.infer<typeof dataSchema>;
 
 const teacherSchema = z
   .discriminatedUnion('source', [
     z.strictObject({
-      source: z.literal('demo').describe('The embedded Fashion-MNIST CNN teacher (trained by this engine on all 60,000 training images). Needs 28x28 images.'),
+      source: z
+        .literal('demo')
+        .describe(
+          'The embedded Fashion-MNIST CNN teacher (trained by this engine on all 60,000 training images). Needs 28x28 images.',
+        ),
     }),
     z.strictObject({
       source: z.literal('tfjs').describe('A TensorFlow.js layers model (model.json with its weight files).'),
-      path: z.string().min(1).describe('Path to model.json, relative to the config file. The model must output one logit per class.'),
+      path: z
+        .string()
+        .min(1)
+        .describe('Path to model.json, relative to the config file. The model must output one logit per class.'),
     }),
     z.strictObject({
-      source: z.literal('onnx').describe('An ONNX model (e.g. exported from PyTorch with torch.onnx.export), run by onnxruntime-node. It sees the same preprocessed inputs as the student.'),
+      source: z
+        .literal('onnx')
+        .describe(
+          'An ONNX model (e.g. exported from PyTorch with torch.onnx.export), run by onnxruntime-node. It sees the same preprocessed inputs as the student.',
+        ),
       path: z.string().min(1).describe('Path to the .onnx file, relative to the config file.'),
-      layout: z.enum(['auto', 'nhwc', 'nchw', 'flat']).default('auto')
-        .describe('How the model\'s input relates to the examples: `nchw` (PyTorch images, transposed per batch), `nhwc` (as is), `flat` (one vector per example); `auto` decides from the model\'s input shape.'),
-      logits: z.string().min(1).optional().describe('Name of the output holding the logits; defaults to the model\'s first output.'),
+      layout: z
+        .enum(['auto', 'nhwc', 'nchw', 'flat'])
+        .default('auto')
+        .describe(
+          "How the model's input relates to the examples: `nchw` (PyTorch images, transposed per batch), `nhwc` (as is), `flat` (one vector per example); `auto` decides from the model's input shape.",
+        ),
+      logits: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Name of the output holding the logits; defaults to the model's first output."),
     }),
     z.strictObject({
       source: z.literal('train').describe('Train the teacher in this run, before distilling.'),
       architecture: architectureSchema,
       epochs: positiveInt().optional().describe('Teacher epochs; defaults to `train.epochs`.'),
-      learningRate: z.number().positive().optional().describe('Teacher learning rate; defaults to `train.optimizer.learningRate`.'),
+      learningRate: z
+        .number()
+        .positive()
+        .optional()
+        .describe('Teacher learning rate; defaults to `train.optimizer.learningRate`.'),
     }),
   ])
   .describe('The model whose knowledge is distilled.');
 
-const studentSchema = z.strictObject({
-  architecture: architectureSchema,
-}).describe('The small model being trained.');
+const studentSchema = z
+  .strictObject({
+    architecture: architectureSchema,
+  })
+  .describe('The small model being trained.');
 
 const temperature = (fallback: number) => z.number().positive().default(fallback);
-const termWeight = (fallback: number, what: string) => z.number().min(0).default(fallback).describe(`Weight of ${what} in the total loss.`);
-const layerName = (whose: string) => z.string().min(1).describe(`Name of a ${whose} layer (its output is used; \`distill validate\` lists the names).`);
+const termWeight = (fallback: number, what: string) =>
+  z.number().min(0).default(fallback).describe(`Weight of ${what} in the total loss.`);
+const layerName = (whose: string) =>
+  z.string().min(1).describe(`Name of a ${whose} layer (its output is used; \`distill validate\` lists the names).`);
 
 const kdTerm = z.strictObject({
-  type: z.literal('kd').describe('Hinton et al. 2015: KL divergence between the softened teacher and student distributions, scaled by T².'),
+  type: z
+    .literal('kd')
+    .describe(
+      'Hinton et al. 2015: KL divergence between the softened teacher and student distributions, scaled by T².',
+    ),
   weight: termWeight(1, 'this term'),
   temperature: temperature(4).describe('Softening temperature T (> 0).'),
-  finalTemperature: z.number().positive().optional().describe('Anneal T linearly from `temperature` to this value over each phase\'s steps.'),
-  divergence: z.enum(['forward', 'reverse']).default('forward').describe('`forward`: KL(teacher || student), the usual mean-seeking form; `reverse`: KL(student || teacher), mode-seeking.'),
+  finalTemperature: z
+    .number()
+    .positive()
+    .optional()
+    .describe("Anneal T linearly from `temperature` to this value over each phase's steps."),
+  divergence: z
+    .enum(['forward', 'reverse'])
+    .default('forward')
+    .describe(
+      '`forward`: KL(teacher || student), the usual mean-seeking form; `reverse`: KL(student || teacher), mode-seeking.',
+    ),
 });
 const hintTerm = z.strictObject({
-  type: z.literal('hint').describe('FitNets (Romero et al. 2015): match an intermediate student layer to a teacher layer; a learned linear projection (dense or 1x1 conv) maps the student\'s width to the teacher\'s when they differ.'),
+  type: z
+    .literal('hint')
+    .describe(
+      "FitNets (Romero et al. 2015): match an intermediate student layer to a teacher layer; a learned linear projection (dense or 1x1 conv) maps the student's width to the teacher's when they differ.",
+    ),
   weight: termWeight(1, 'this term'),
   student: layerName('student'),
   teacher: layerName('teacher').describe('Name of a teacher layer (tfjs) or value (ONNX) whose output is the hint.'),
-  distance: z.enum(['mse', 'cosine']).default('mse').describe('`mse`: mean squared error over all elements; `cosine`: mean of 1 - cosine similarity per example.'),
+  distance: z
+    .enum(['mse', 'cosine'])
+    .default('mse')
+    .describe('`mse`: mean squared error over all elements; `cosine`: mean of 1 - cosine similarity per example.'),
 });
 const attentionTerm = z.strictObject({
-  type: z.literal('attention').describe('Attention transfer (Zagoruyko & Komodakis 2017): match the normalised spatial maps of mean |activation|^p of conv layers with the same height and width.'),
-  weight: termWeight(500, 'this term (β/2 with the paper\'s β = 1000)'),
-  pairs: z.array(z.strictObject({ student: layerName('student conv'), teacher: layerName('teacher conv') })).min(1).describe('Student and teacher conv layers whose attention maps are matched; the term is the sum over pairs.'),
+  type: z
+    .literal('attention')
+    .describe(
+      'Attention transfer (Zagoruyko & Komodakis 2017): match the normalised spatial maps of mean |activation|^p of conv layers with the same height and width.',
+    ),
+  weight: termWeight(500, "this term (β/2 with the paper's β = 1000)"),
+  pairs: z
+    .array(z.strictObject({ student: layerName('student conv'), teacher: layerName('teacher conv') }))
+    .min(1)
+    .describe('Student and teacher conv layers whose attention maps are matched; the term is the sum over pairs.'),
   p: z.number().positive().default(2).describe('Exponent p of the attention map.'),
 });
 const rkdTerm = z.strictObject({
-  type: z.literal('rkd').describe('Relational KD (Park et al. 2019): match the normalised pairwise distances and triplet angles of the examples in a batch.'),
+  type: z
+    .literal('rkd')
+    .describe(
+      'Relational KD (Park et al. 2019): match the normalised pairwise distances and triplet angles of the examples in a batch.',
+    ),
   distanceWeight: z.number().min(0).default(25).describe('Weight of the distance term (paper: 25).'),
   angleWeight: z.number().min(0).default(50).describe('Weight of the angle term (paper: 50).'),
-  student: layerName('student').default('logits').describe('Student layer whose (flattened) output is the embedding; `logits` by default.'),
-  teacher: layerName('teacher').default('logits').describe('Teacher layer or ONNX value whose (flattened) output is the embedding; `logits` (the teacher\'s logits) by default.'),
+  student: layerName('student')
+    .default('logits')
+    .describe('Student layer whose (flattened) output is the embedding; `logits` by default.'),
+  teacher: layerName('teacher')
+    .default('logits')
+    .describe(
+      "Teacher layer or ONNX value whose (flattened) output is the embedding; `logits` (the teacher's logits) by default.",
+    ),
 });
 const dkdTerm = z.strictObject({
-  type: z.literal('dkd').describe('Decoupled KD (Zhao et al. 2022): the KD loss split into a target-class part (TCKD) and a non-target part (NCKD) with their own weights.'),
+  type: z
+    .literal('dkd')
+    .describe(
+      'Decoupled KD (Zhao et al. 2022): the KD loss split into a target-class part (TCKD) and a non-target part (NCKD) with their own weights.',
+    ),
   alpha: z.number().min(0).default(1).describe('Weight of the target-class part (TCKD).'),
   beta: z.number().min(0).default(8).describe('Weight of the non-target part (NCKD).'),
   temperature: temperature(4).describe('Softening temperature T (> 0).'),
-  warmupEpochs: z.number().min(0).default(0).describe('Scale the term linearly from 0 to 1 over this many epochs (the paper uses 20 of 240).'),
+  warmupEpochs: z
+    .number()
+    .min(0)
+    .default(0)
+    .describe('Scale the term linearly from 0 to 1 over this many epochs (the paper uses 20 of 240).'),
 });
 const teacherFreeTerm = z.strictObject({
-  type: z.literal('teacher_free').describe('Teacher-free KD (Yuan et al. 2020, Tf-KD_reg): a virtual teacher that puts `correctProbability` on the label; needs no teacher, so it tells whether the real teacher helps at all.'),
+  type: z
+    .literal('teacher_free')
+    .describe(
+      'Teacher-free KD (Yuan et al. 2020, Tf-KD_reg): a virtual teacher that puts `correctProbability` on the label; needs no teacher, so it tells whether the real teacher helps at all.',
+    ),
   weight: termWeight(1, 'this term'),
-  temperature: temperature(20).describe('Temperature of the virtual teacher (the authors\' code softens its probabilities by softmax(p/T)).'),
-  correctProbability: z.number().gt(0).lt(1).default(0.9).describe('Probability of the true class in the virtual teacher.'),
+  temperature: temperature(20).describe(
+    "Temperature of the virtual teacher (the authors' code softens its probabilities by softmax(p/T)).",
+  ),
+  correctProbability: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.9)
+    .describe('Probability of the true class in the virtual teacher.'),
 });
 
-export const lossTermSchema = z.discriminatedUnion('type', [kdTerm, hintTerm, attentionTerm, rkdTerm, dkdTerm, teacherFreeTerm]);
+export const lossTermSchema = z.discriminatedUnion('type', [
+  kdTerm,
+  hintTerm,
+  attentionTerm,
+  rkdTerm,
+  dkdTerm,
+  teacherFreeTerm,
+]);
 export type LossTermSpec = z.infer<typeof lossTermSchema>;
 
-const labelSmoothing = z.number().min(0).lt(1).default(0).describe('Label smoothing ε of the hard-label cross-entropy (PyTorch `label_smoothing`).');
+const labelSmoothing = z
+  .number()
+  .min(0)
+  .lt(1)
+  .default(0)
+  .describe('Label smoothing ε of the hard-label cross-entropy (PyTorch `label_smoothing`).');
 
 const distillSchema = z
   .discriminatedUnion('method', [
     z.strictObject({
       method: z.literal('kd').describe('Hinton et al. 2015: soft targets at temperature T plus hard labels.'),
-      temperature: z.number().positive().default(4).describe('Softening temperature T (> 0); the soft-target term is scaled by T².'),
-      alpha: fraction().default(0.5).describe('Weight of the hard-label cross-entropy; the soft-target term gets 1 - alpha.'),
-      finalTemperature: z.number().positive().optional().describe('Anneal T linearly from `temperature` to this value over each phase\'s steps.'),
-      divergence: z.enum(['forward', 'reverse']).default('forward').describe('`forward`: KL(teacher || student); `reverse`: KL(student || teacher).'),
+      temperature: z
+        .number()
+        .positive()
+        .default(4)
+        .describe('Softening temperature T (> 0); the soft-target term is scaled by T².'),
+      alpha: fraction()
+        .default(0.5)
+        .describe('Weight of the hard-label cross-entropy; the soft-target term gets 1 - alpha.'),
+      finalTemperature: z
+        .number()
+        .positive()
+        .optional()
+        .describe("Anneal T linearly from `temperature` to this value over each phase's steps."),
+      divergence: z
+        .enum(['forward', 'reverse'])
+        .default('forward')
+        .describe('`forward`: KL(teacher || student); `reverse`: KL(student || teacher).'),
     }),
     z.strictObject({
-      method: z.literal('combined').describe('Any weighted sum of loss terms: hard labels plus kd, hint, attention, rkd, dkd and teacher_free, each logged on its own.'),
+      method: z
+        .literal('combined')
+        .describe(
+          'Any weighted sum of loss terms: hard labels plus kd, hint, attention, rkd, dkd and teacher_free, each logged on its own.',
+        ),
       hardWeight: z.number().min(0).default(1).describe('Weight of the hard-label cross-entropy.'),
       labelSmoothing,
-      terms: z.array(lossTermSchema).min(1).describe('The distillation terms, added to the hard-label term with their weights.'),
+      terms: z
+        .array(lossTermSchema)
+        .min(1)
+        .describe('The distillation terms, added to the hard-label term with their weights.'),
     }),
     z.strictObject({
-      method: z.literal('none').describe('No distillation: the student trains on labels only (with `labelSmoothing`, the label-smoothing baseline).'),
+      method: z
+        .literal('none')
+        .describe(
+          'No distillation: the student trains on labels only (with `labelSmoothing`, the label-smoothing baseline).',
+        ),
       labelSmoothing,
     }),
   ])
@@ -241,109 +413,212 @@ const strategySchema = z
   .discriminatedUnion('type', [
     z.strictObject({ type: z.literal('single').describe('One student distilled from the teacher.') }),
     z.strictObject({
-      type: z.literal('born_again').describe('Born-again networks (Furlanello et al. 2018): generation 1 learns from the teacher, each later generation (same architecture as the student) from the one before; the last generation is the distilled student.'),
+      type: z
+        .literal('born_again')
+        .describe(
+          'Born-again networks (Furlanello et al. 2018): generation 1 learns from the teacher, each later generation (same architecture as the student) from the one before; the last generation is the distilled student.',
+        ),
       generations: z.number().int().min(2).max(10).default(3).describe('Number of student generations (2-10).'),
-      ensemble: z.boolean().default(false).describe('From generation 3 on, learn from the mean logits of all earlier generations instead of the last one.'),
+      ensemble: z
+        .boolean()
+        .default(false)
+        .describe(
+          'From generation 3 on, learn from the mean logits of all earlier generations instead of the last one.',
+        ),
     }),
     z.strictObject({
-      type: z.literal('assistants').describe('Teacher-assistant chain (Mirzadeh et al. 2020): teacher -> assistant 1 -> ... -> student, each distilled from the one before; bridges a large size gap.'),
-      assistants: z.array(stageArchitecture).min(1).max(5).describe('The assistants, from the largest (learns from the teacher) to the smallest (teaches the student).'),
+      type: z
+        .literal('assistants')
+        .describe(
+          'Teacher-assistant chain (Mirzadeh et al. 2020): teacher -> assistant 1 -> ... -> student, each distilled from the one before; bridges a large size gap.',
+        ),
+      assistants: z
+        .array(stageArchitecture)
+        .min(1)
+        .max(5)
+        .describe('The assistants, from the largest (learns from the teacher) to the smallest (teaches the student).'),
     }),
     z.strictObject({
-      type: z.literal('mutual').describe('Deep mutual learning (Zhang et al. 2018): the student and a peer train together, each on the labels plus KL(other || itself) at T = 1; with distill terms the student also learns from the teacher. With `distill.method: "none"` no teacher is used.'),
-      peer: architectureSchema.optional().describe('The peer\'s architecture; defaults to the student\'s.'),
-      weight: z.number().min(0).default(1).describe('Weight of each model\'s KL to the other (the paper uses 1).'),
+      type: z
+        .literal('mutual')
+        .describe(
+          'Deep mutual learning (Zhang et al. 2018): the student and a peer train together, each on the labels plus KL(other || itself) at T = 1; with distill terms the student also learns from the teacher. With `distill.method: "none"` no teacher is used.',
+        ),
+      peer: architectureSchema.optional().describe("The peer's architecture; defaults to the student's."),
+      weight: z.number().min(0).default(1).describe("Weight of each model's KL to the other (the paper uses 1)."),
     }),
   ])
   .describe('How many models are trained and who teaches whom.');
 
-const optimizerSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('adam'),
-    learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
-    beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
-    beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
-    epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
-    weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient (PyTorch Adam semantics).'),
-  }),
-  z.strictObject({
-    type: z.literal('adamw'),
-    learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
-    beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
-    beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
-    epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
-    weightDecay: z.number().min(0).default(0.01).describe('Decoupled weight decay (Loshchilov & Hutter).'),
-  }),
-  z.strictObject({
-    type: z.literal('sgd'),
-    learningRate: z.number().positive().default(0.05).describe('Peak learning rate.'),
-    momentum: z.number().min(0).lt(1).default(0.9).describe('Momentum (PyTorch semantics; 0 = plain SGD).'),
-    nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
-    weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient.'),
-  }),
-]).describe('Optimizer and its hyper-parameters.');
+const optimizerSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('adam'),
+      learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
+      beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
+      beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
+      epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
+      weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient (PyTorch Adam semantics).'),
+    }),
+    z.strictObject({
+      type: z.literal('adamw'),
+      learningRate: z.number().positive().default(1e-3).describe('Peak learning rate.'),
+      beta1: z.number().min(0).lt(1).default(0.9).describe('First-moment decay.'),
+      beta2: z.number().min(0).lt(1).default(0.999).describe('Second-moment decay.'),
+      epsilon: z.number().positive().default(1e-8).describe('Denominator term.'),
+      weightDecay: z.number().min(0).default(0.01).describe('Decoupled weight decay (Loshchilov & Hutter).'),
+    }),
+    z.strictObject({
+      type: z.literal('sgd'),
+      learningRate: z.number().positive().default(0.05).describe('Peak learning rate.'),
+      momentum: z.number().min(0).lt(1).default(0.9).describe('Momentum (PyTorch semantics; 0 = plain SGD).'),
+      nesterov: z.boolean().default(false).describe('Nesterov momentum.'),
+      weightDecay: z.number().min(0).default(0).describe('L2 penalty added to the gradient.'),
+    }),
+  ])
+  .describe('Optimizer and its hyper-parameters.');
 
-const scheduleSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('constant') }),
-  z.strictObject({
-    type: z.literal('step'),
-    everyEpochs: positiveInt().describe('Multiply the learning rate by `gamma` every this many epochs.'),
-    gamma: z.number().gt(0).max(1).default(0.1).describe('Decay factor.'),
-  }),
-  z.strictObject({
-    type: z.literal('cosine'),
-    minLearningRate: z.number().min(0).default(0).describe('Learning rate at the end of training.'),
-    warmupEpochs: z.number().min(0).default(0).describe('Linear warm-up from 0 over this many epochs (fractions allowed).'),
-  }),
-]).describe('Learning-rate schedule, applied per step.');
+const scheduleSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('constant') }),
+    z.strictObject({
+      type: z.literal('step'),
+      everyEpochs: positiveInt().describe('Multiply the learning rate by `gamma` every this many epochs.'),
+      gamma: z.number().gt(0).max(1).default(0.1).describe('Decay factor.'),
+    }),
+    z.strictObject({
+      type: z.literal('cosine'),
+      minLearningRate: z.number().min(0).default(0).describe('Learning rate at the end of training.'),
+      warmupEpochs: z
+        .number()
+        .min(0)
+        .default(0)
+        .describe('Linear warm-up from 0 over this many epochs (fractions allowed).'),
+    }),
+  ])
+  .describe('Learning-rate schedule, applied per step.');
 
-const trainSchema = z.strictObject({
-  epochs: positiveInt().default(10).describe('Epochs for the student (and the baseline, and a trained teacher unless it sets its own).'),
-  optimizer: optimizerSchema.prefault({ type: 'adam' }),
-  schedule: scheduleSchema.prefault({ type: 'constant' }),
-  seed: z.number().int().min(0).default(0).describe('Seed for the data split, shuffling, initialisation and dropout: the same seed on the same backend gives the same run.'),
-  earlyStopping: z.strictObject({
-    patience: positiveInt().describe('Stop after this many epochs without improvement of validation accuracy.'),
-    minDelta: z.number().min(0).default(0).describe('Smallest change of validation accuracy that counts as improvement.'),
-    restoreBest: z.boolean().default(true).describe('Keep the weights of the best epoch rather than the last.'),
-  }).optional().describe('Stop a model\'s training when validation accuracy stops improving.'),
-  checkpointEvery: positiveInt().default(1).describe('Write a checkpoint every this many epochs (and always at the end of each phase).'),
-  logEvery: positiveInt().default(20).describe('Record step metrics every this many steps.'),
-}).describe('Training loop settings.');
+const trainSchema = z
+  .strictObject({
+    epochs: positiveInt()
+      .default(10)
+      .describe('Epochs for the student (and the baseline, and a trained teacher unless it sets its own).'),
+    optimizer: optimizerSchema.prefault({ type: 'adam' }),
+    schedule: scheduleSchema.prefault({ type: 'constant' }),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Seed for the data split, shuffling, initialisation and dropout: the same seed on the same backend gives the same run.',
+      ),
+    earlyStopping: z
+      .strictObject({
+        patience: positiveInt().describe('Stop after this many epochs without improvement of validation accuracy.'),
+        minDelta: z
+          .number()
+          .min(0)
+          .default(0)
+          .describe('Smallest change of validation accuracy that counts as improvement.'),
+        restoreBest: z.boolean().default(true).describe('Keep the weights of the best epoch rather than the last.'),
+      })
+      .optional()
+      .describe("Stop a model's training when validation accuracy stops improving."),
+    checkpointEvery: positiveInt()
+      .default(1)
+      .describe('Write a checkpoint every this many epochs (and always at the end of each phase).'),
+    logEvery: positiveInt().default(20).describe('Record step metrics every this many steps.'),
+  })
+  .describe('Training loop settings.');
 
-export const configSchema = z.strictObject({
-  $schema: z.string().optional().describe('JSON Schema reference for editors.'),
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).max(64).default('run')
-    .describe('Run name, used in run folder names (letters, digits, `.`, `_`, `-`).'),
-  data: dataSchema,
-  teacher: teacherSchema,
-  student: studentSchema,
-  distill: distillSchema.prefault({ method: 'kd' }),
-  train: trainSchema.prefault({}),
-  strategy: strategySchema.prefault({ type: 'single' }),
-  cache: z.strictObject({
-    teacherOutputs: z.boolean().default(true).describe('Keep the teacher\'s outputs on disk and reuse them in later runs with the same teacher file, data and preprocessing (offline KD). Not used for a teacher trained in the run.'),
-    dir: z.string().min(1).default('.distill/cache').describe('Cache folder, relative to the config file.'),
-    topK: positiveInt().optional().describe('Store only the k largest logits per example (the rest share the remaining probability): smaller files, exact top-k probabilities at T = 1, approximate otherwise.'),
-  }).prefault({}).describe('The on-disk cache of teacher outputs.'),
-  baseline: z.boolean().default(true).describe('Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.'),
-  backend: z.enum(['auto', ...BACKEND_NAMES]).default('auto')
-    .describe('TensorFlow.js backend. `auto` takes the first usable of tensorflow-gpu (tfjs-node-gpu, only when TensorFlow sees a GPU), webgpu (on a hardware adapter), tensorflow (native, CPU), wasm and cpu, skipping any that lacks a kernel the run needs. `webgpu` named explicitly also runs on a software adapter (llvmpipe, SwiftShader), which is slow.'),
-  export: z.strictObject({
-    onnx: z.boolean().default(true).describe('Export the student (and a teacher trained in the run) to ONNX at the end, checked against tfjs in onnxruntime.'),
-  }).prefault({}).describe('Models written to the run\'s artifacts/ besides the TensorFlow.js ones.'),
-  bench: z.strictObject({
-    enabled: z.boolean().default(true).describe('Measure teacher and student latency at the end of the run.'),
-    batchSizes: z.array(positiveInt()).min(1).default([1, 64]).describe('Batch sizes to time.'),
-    threads: z.number().int().min(0).default(0).describe('onnxruntime intra-op threads; 0 = its default (one per physical core).'),
-    warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing.'),
-    minRuns: positiveInt().default(30).describe('Timed runs at least.'),
-    minSeconds: z.number().positive().default(0.5).describe('Seconds of timed runs at least, per model, runtime and batch size.'),
-  }).prefault({}).describe('Latency benchmark of teacher and student (onnxruntime-node CPU and the run\'s tfjs backend).'),
-  output: z.strictObject({
-    dir: z.string().min(1).default('.distill/runs').describe('Folder for run folders, relative to the config file.'),
-  }).prefault({}).describe('Where runs are written.'),
-}).describe('A Distill Studio knowledge-distillation run.');
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('JSON Schema reference for editors.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
+      .max(64)
+      .default('run')
+      .describe('Run name, used in run folder names (letters, digits, `.`, `_`, `-`).'),
+    data: dataSchema,
+    teacher: teacherSchema,
+    student: studentSchema,
+    distill: distillSchema.prefault({ method: 'kd' }),
+    train: trainSchema.prefault({}),
+    strategy: strategySchema.prefault({ type: 'single' }),
+    cache: z
+      .strictObject({
+        teacherOutputs: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Keep the teacher's outputs on disk and reuse them in later runs with the same teacher file, data and preprocessing (offline KD). Not used for a teacher trained in the run.",
+          ),
+        dir: z.string().min(1).default('.distill/cache').describe('Cache folder, relative to the config file.'),
+        topK: positiveInt()
+          .optional()
+          .describe(
+            'Store only the k largest logits per example (the rest share the remaining probability): smaller files, exact top-k probabilities at T = 1, approximate otherwise.',
+          ),
+      })
+      .prefault({})
+      .describe('The on-disk cache of teacher outputs.'),
+    baseline: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also train the student from scratch (labels only) with the same budget, to measure what distillation gains.',
+      ),
+    backend: z
+      .enum(['auto', ...BACKEND_NAMES])
+      .default('auto')
+      .describe(
+        'TensorFlow.js backend. `auto` takes the first usable of tensorflow-gpu (tfjs-node-gpu, only when TensorFlow sees a GPU), webgpu (on a hardware adapter), tensorflow (native, CPU), wasm and cpu, skipping any that lacks a kernel the run needs. `webgpu` named explicitly also runs on a software adapter (llvmpipe, SwiftShader), which is slow.',
+      ),
+    export: z
+      .strictObject({
+        onnx: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Export the student (and a teacher trained in the run) to ONNX at the end, checked against tfjs in onnxruntime.',
+          ),
+      })
+      .prefault({})
+      .describe("Models written to the run's artifacts/ besides the TensorFlow.js ones."),
+    bench: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Measure teacher and student latency at the end of the run.'),
+        batchSizes: z.array(positiveInt()).min(1).default([1, 64]).describe('Batch sizes to time.'),
+        threads: z
+          .number()
+          .int()
+          .min(0)
+          .default(0)
+          .describe('onnxruntime intra-op threads; 0 = its default (one per physical core).'),
+        warmup: z.number().int().min(0).default(5).describe('Untimed runs before timing.'),
+        minRuns: positiveInt().default(30).describe('Timed runs at least.'),
+        minSeconds: z
+          .number()
+          .positive()
+          .default(0.5)
+          .describe('Seconds of timed runs at least, per model, runtime and batch size.'),
+      })
+      .prefault({})
+      .describe("Latency benchmark of teacher and student (onnxruntime-node CPU and the run's tfjs backend)."),
+    output: z
+      .strictObject({
+        dir: z
+          .string()
+          .min(1)
+          .default('.distill/runs')
+          .describe('Folder for run folders, relative to the config file.'),
+      })
+      .prefault({})
+      .describe('Where runs are written.'),
+  })
+  .describe('A Distill Studio knowledge-distillation run.');
 
 export type DistillConfig = z.infer<typeof configSchema>;
 export type DistillConfigInput = z.input<typeof configSchema>;

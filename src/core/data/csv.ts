@@ -76,10 +76,15 @@ function parseRows(file: string, text: string, delimiter: string): Row[] {
     }
   }
   if (quoted)
-    throw new DataError(file, 'has a quoted field that is never closed (no matching ")', 'every opening " to have a closing " (write "" for a quote inside a quoted field)', {
-      line: quoteLine,
-      found: '"',
-    });
+    throw new DataError(
+      file,
+      'has a quoted field that is never closed (no matching ")',
+      'every opening " to have a closing " (write "" for a quote inside a quoted field)',
+      {
+        line: quoteLine,
+        found: '"',
+      },
+    );
   endRow();
   return rows;
 }
@@ -88,13 +93,19 @@ const isNumber = (s: string) => s.trim() !== '' && !Number.isNaN(Number(s));
 
 /** The label column resolved against the row width; a name is looked up in `names`. */
 function numericLabelIndex(file: string, label: number, width: number): number {
-  if (!Number.isInteger(label)) throw new DataError(file, `cannot use label column ${label}`, 'a whole-number column index, or a column name');
+  if (!Number.isInteger(label))
+    throw new DataError(file, `cannot use label column ${label}`, 'a whole-number column index, or a column name');
   const col = label < 0 ? width + label : label;
   if (col < 0 || col >= width)
-    throw new DataError(file, `has ${width} column${width === 1 ? '' : 's'}, so label column ${label} does not exist`, `a column index from 0 to ${width - 1} (or -1 to -${width} from the end)`, {
-      field: 'label',
-      found: String(label),
-    });
+    throw new DataError(
+      file,
+      `has ${width} column${width === 1 ? '' : 's'}, so label column ${label} does not exist`,
+      `a column index from 0 to ${width - 1} (or -1 to -${width} from the end)`,
+      {
+        field: 'label',
+        found: String(label),
+      },
+    );
   return col;
 }
 
@@ -117,19 +128,33 @@ const quoteName = (s: string) => JSON.stringify(s);
 export function readCsv(file: string, opts: CsvOptions): CsvTable {
   const delimiter = opts.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
-    throw new DataError(file, `cannot be split with the delimiter ${quoteName(delimiter)}`, 'a single character such as ",", ";" or "\\t" (not a quote or line break)', {
-      field: 'delimiter',
-      found: delimiter,
-    });
-  const text = readDataFile(file, 'CSV file').toString('utf8').replace(/^\uFEFF/, '');
+    throw new DataError(
+      file,
+      `cannot be split with the delimiter ${quoteName(delimiter)}`,
+      'a single character such as ",", ";" or "\\t" (not a quote or line break)',
+      {
+        field: 'delimiter',
+        found: delimiter,
+      },
+    );
+  const text = readDataFile(file, 'CSV file')
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   const rows = parseRows(file, text, delimiter);
-  if (rows.length === 0) throw new DataError(file, 'has no rows, only blank lines', 'a header row (optional) and rows of numbers');
+  if (rows.length === 0)
+    throw new DataError(file, 'has no rows, only blank lines', 'a header row (optional) and rows of numbers');
   const width = rows[0].cells.length;
 
   // The label column, as far as it can be known before deciding on the header.
   const labelName = typeof opts.label === 'string' ? opts.label.trim() : undefined;
-  const labelCol = labelName === undefined ? numericLabelIndex(file, opts.label as number, width) : rows[0].cells.findIndex((c) => c.trim() === labelName);
-  const header = opts.header === 'auto' ? (labelName !== undefined && labelCol >= 0) || looksLikeHeader(rows, labelCol) : opts.header;
+  const labelCol =
+    labelName === undefined
+      ? numericLabelIndex(file, opts.label as number, width)
+      : rows[0].cells.findIndex((c) => c.trim() === labelName);
+  const header =
+    opts.header === 'auto'
+      ? (labelName !== undefined && labelCol >= 0) || looksLikeHeader(rows, labelCol)
+      : opts.header;
   const names = rows[0].cells.map((c, i) => (header && c.trim() !== '' ? c.trim() : `column ${i}`));
 
   if (labelName !== undefined) {
@@ -141,18 +166,29 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
         { field: 'label', found: labelName },
       );
     if (labelCol < 0)
-      throw new DataError(file, `has no column named ${quoteName(labelName)}`, `one of ${names.map(quoteName).join(', ')}`, { field: 'label', found: labelName });
+      throw new DataError(
+        file,
+        `has no column named ${quoteName(labelName)}`,
+        `one of ${names.map(quoteName).join(', ')}`,
+        { field: 'label', found: labelName },
+      );
     const same = names.filter((n) => n === labelName).length;
     if (same > 1)
-      throw new DataError(file, `has ${same} columns named ${quoteName(labelName)}, so the label column is ambiguous`, 'unique column names, or the label given as a column index', {
-        line: rows[0].line,
-        field: 'label',
-        found: labelName,
-      });
+      throw new DataError(
+        file,
+        `has ${same} columns named ${quoteName(labelName)}, so the label column is ambiguous`,
+        'unique column names, or the label given as a column index',
+        {
+          line: rows[0].line,
+          field: 'label',
+          found: labelName,
+        },
+      );
   }
 
   const body = header ? rows.slice(1) : rows;
-  if (body.length === 0) throw new DataError(file, 'has a header but no data rows', 'at least one row of values after the header');
+  if (body.length === 0)
+    throw new DataError(file, 'has a header but no data rows', 'at least one row of values after the header');
   const numFeatures = width - 1;
   if (numFeatures < 1) {
     const hint = [',', ';', '\t', '|'].find((d) => d !== delimiter && rows[0].cells[0].includes(d));
@@ -169,10 +205,15 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
   for (let r = 0; r < body.length; r++) {
     const row = body[r];
     if (row.cells.length !== width)
-      throw new DataError(file, `has ${row.cells.length} field${row.cells.length === 1 ? '' : 's'}`, `${width} fields, as in line ${rows[0].line}`, {
-        line: row.line,
-        found: `${row.cells.length} fields`,
-      });
+      throw new DataError(
+        file,
+        `has ${row.cells.length} field${row.cells.length === 1 ? '' : 's'}`,
+        `${width} fields, as in line ${rows[0].line}`,
+        {
+          line: row.line,
+          found: `${row.cells.length} fields`,
+        },
+      );
     let k = 0;
     for (let c = 0; c < width; c++) {
       const cell = row.cells[c];
@@ -182,8 +223,15 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
       }
       const v = Number(cell);
       if (cell.trim() === '' || !Number.isFinite(v)) {
-        const what = cell.trim() === '' ? 'is empty' : `holds ${quoteName(cell)}${Number.isNaN(v) ? '' : ', which is not a finite number'}`;
-        throw new DataError(file, `column ${c} (${quoteName(names[c])}) ${what}`, 'a finite number', { line: row.line, field: `column ${c} (${quoteName(names[c])})`, found: cell });
+        const what =
+          cell.trim() === ''
+            ? 'is empty'
+            : `holds ${quoteName(cell)}${Number.isNaN(v) ? '' : ', which is not a finite number'}`;
+        throw new DataError(file, `column ${c} (${quoteName(names[c])}) ${what}`, 'a finite number', {
+          line: row.line,
+          field: `column ${c} (${quoteName(names[c])})`,
+          found: cell,
+        });
       }
       features[r * numFeatures + k++] = v;
     }
@@ -192,26 +240,43 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
   const labelField = `column ${labelCol} (${quoteName(names[labelCol])})`;
   const empty = rawLabels.findIndex((l) => l === '');
   if (empty >= 0)
-    throw new DataError(file, `the label, ${labelField}, is empty`, 'a class index (0, 1, 2, ...) or a class name', { line: body[empty].line, field: labelField, found: '' });
+    throw new DataError(file, `the label, ${labelField}, is empty`, 'a class index (0, 1, 2, ...) or a class name', {
+      line: body[empty].line,
+      field: labelField,
+      found: '',
+    });
   const labels = new Int32Array(body.length);
   let classNames: string[] | undefined;
   const values = rawLabels.map(Number);
   const numeric = rawLabels.every(isNumber);
-  if (numeric && values.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31)) values.forEach((v, i) => (labels[i] = v));
+  if (numeric && values.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31))
+    values.forEach((v, i) => (labels[i] = v));
   else {
     if (numeric) {
       const bad = values.findIndex((v) => !Number.isInteger(v));
       if (bad >= 0)
-        throw new DataError(file, `the label, ${labelField}, holds ${quoteName(rawLabels[bad])}, a fractional number`, 'class indices (0, 1, 2, ...) or class names: is the label the right column?', {
-          line: body[bad].line,
-          field: labelField,
-          found: rawLabels[bad],
-        });
+        throw new DataError(
+          file,
+          `the label, ${labelField}, holds ${quoteName(rawLabels[bad])}, a fractional number`,
+          'class indices (0, 1, 2, ...) or class names: is the label the right column?',
+          {
+            line: body[bad].line,
+            field: labelField,
+            found: rawLabels[bad],
+          },
+        );
     }
     // Names (or negative / huge integers, treated as names): sorted, numerically when they are all numbers.
     classNames = [...new Set(rawLabels)].sort(numeric ? (a, b) => Number(a) - Number(b) : undefined);
     const index = new Map(classNames.map((n, i) => [n, i]));
     rawLabels.forEach((l, i) => (labels[i] = index.get(l)!));
   }
-  return { features, labels, n: body.length, numFeatures, featureNames: names.filter((_, i) => i !== labelCol), ...(classNames ? { classNames } : {}) };
+  return {
+    features,
+    labels,
+    n: body.length,
+    numFeatures,
+    featureNames: names.filter((_, i) => i !== labelCol),
+    ...(classNames ? { classNames } : {}),
+  };
 }

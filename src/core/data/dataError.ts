@@ -27,7 +27,9 @@ export class DataError extends Error {
     readonly expected?: string,
     details: DataErrorDetails = {},
   ) {
-    super(`${file}${details.line !== undefined ? `:${details.line}` : ''}: ${problem}${expected ? `; expected ${expected}` : ''}`);
+    super(
+      `${file}${details.line !== undefined ? `:${details.line}` : ''}: ${problem}${expected ? `; expected ${expected}` : ''}`,
+    );
     this.line = details.line;
     this.field = details.field;
     this.found = details.found;
@@ -44,11 +46,28 @@ export function readDataFile(file: string, what: string): Buffer {
     buf = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(file, `the ${what} does not exist`, `${withArticle(what)} at this path (check the path and the folder it is relative to)`, { found: code });
+    if (code === 'ENOENT')
+      throw new DataError(
+        file,
+        `the ${what} does not exist`,
+        `${withArticle(what)} at this path (check the path and the folder it is relative to)`,
+        { found: code },
+      );
     if (code === 'EISDIR') throw new DataError(file, 'is a folder', withArticle(what), { found: code });
-    if (code === 'ENOTDIR') throw new DataError(file, 'does not exist (a part of the path is a file, not a folder)', `${withArticle(what)} at this path`, { found: code });
-    if (code === 'EACCES' || code === 'EPERM') throw new DataError(file, 'cannot be read: permission denied', `${withArticle(what)} that this user may read`, { found: code });
-    throw new DataError(file, `cannot be read (${code ?? (err as Error).message})`, `a readable ${what}`, { found: code });
+    if (code === 'ENOTDIR')
+      throw new DataError(
+        file,
+        'does not exist (a part of the path is a file, not a folder)',
+        `${withArticle(what)} at this path`,
+        { found: code },
+      );
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new DataError(file, 'cannot be read: permission denied', `${withArticle(what)} that this user may read`, {
+        found: code,
+      });
+    throw new DataError(file, `cannot be read (${code ?? (err as Error).message})`, `a readable ${what}`, {
+      found: code,
+    });
   }
   if (buf.length === 0) throw new DataError(file, 'is empty', withArticle(what), { found: '0 bytes' });
   return buf;

@@ -45,7 +45,11 @@ const STANDARD_NAMES = {
 
 function standardFile(dir: string, base: string): string {
   for (const name of [`${base}.gz`, base]) if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
-  throw new DataError(path.join(dir, `${base}.gz`), `not found (nor ${base}) in the data folder`, 'the standard MNIST / Fashion-MNIST file names, or explicit "images" and "labels" paths');
+  throw new DataError(
+    path.join(dir, `${base}.gz`),
+    `not found (nor ${base}) in the data folder`,
+    'the standard MNIST / Fashion-MNIST file names, or explicit "images" and "labels" paths',
+  );
 }
 
 function idxSplit(files: { images: string; labels: string }): { split: RawSplit; shape: number[] } {
@@ -77,7 +81,10 @@ export function balancedSubset(order: Int32Array, labels: Int32Array, limit: num
   return Int32Array.from(order.filter((i) => chosen.has(i)));
 }
 
-function loadRaw(spec: DataSpec, seed: number): { train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] } {
+function loadRaw(
+  spec: DataSpec,
+  seed: number,
+): { train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] } {
   if (spec.source === 'csv') {
     const opts = { label: spec.label, header: spec.header, delimiter: spec.delimiter };
     const train = readCsv(spec.train, opts);
@@ -94,30 +101,51 @@ function loadRaw(spec: DataSpec, seed: number): { train: RawSplit; test: RawSpli
     }
     const test = readCsv(spec.test, opts);
     if (test.numFeatures !== train.numFeatures)
-      throw new DataError(spec.test, `has ${test.numFeatures} feature columns`, `${train.numFeatures}, as in ${spec.train}`);
+      throw new DataError(
+        spec.test,
+        `has ${test.numFeatures} feature columns`,
+        `${train.numFeatures}, as in ${spec.train}`,
+      );
     let testLabels = test.labels;
     if (train.classNames || test.classNames) {
       // String labels are indexed per file: map the test names onto the training names.
       const names = train.classNames ?? [];
       const remap = (test.classNames ?? []).map((name) => {
         const k = names.indexOf(name);
-        if (k < 0) throw new DataError(spec.test!, `has label "${name}", which the training file never uses`, `one of ${names.join(', ')}`);
+        if (k < 0)
+          throw new DataError(
+            spec.test!,
+            `has label "${name}", which the training file never uses`,
+            `one of ${names.join(', ')}`,
+          );
         return k;
       });
       testLabels = test.labels.map((l) => remap[l]);
     }
-    return { train: rawTrain, test: { x: test.features, y: testLabels, n: test.n, bytes: false }, inputShape: [train.numFeatures], classNames: train.classNames };
+    return {
+      train: rawTrain,
+      test: { x: test.features, y: testLabels, n: test.n, bytes: false },
+      inputShape: [train.numFeatures],
+      classNames: train.classNames,
+    };
   }
   const dir = spec.source === 'demo' ? demoDataDir() : spec.dir;
   const files = (split: 'train' | 'test') => {
     const explicit = spec.source === 'idx' ? spec[split] : undefined;
     if (explicit) return explicit;
-    return { images: standardFile(dir!, STANDARD_NAMES[split].images), labels: standardFile(dir!, STANDARD_NAMES[split].labels) };
+    return {
+      images: standardFile(dir!, STANDARD_NAMES[split].images),
+      labels: standardFile(dir!, STANDARD_NAMES[split].labels),
+    };
   };
   const train = idxSplit(files('train'));
   const test = idxSplit(files('test'));
   if (train.shape.join('x') !== test.shape.join('x'))
-    throw new DataError(files('test').images, `holds examples of shape [${test.shape.join(', ')}]`, `[${train.shape.join(', ')}] as in the training images`);
+    throw new DataError(
+      files('test').images,
+      `holds examples of shape [${test.shape.join(', ')}]`,
+      `[${train.shape.join(', ')}] as in the training images`,
+    );
   // 28x28 images become 28x28x1 so conv layers see a channel axis.
   const inputShape = train.shape.length === 2 ? [...train.shape, 1] : train.shape;
   return { train: train.split, test: test.split, inputShape };
@@ -145,7 +173,11 @@ function featureStats(s: RawSplit, dim: number) {
 }
 
 /** Per-feature affine map (x - shift) * scale, fitted on the training split only. */
-function normalizer(kind: DataSpec['normalize'], train: RawSplit, dim: number): { apply: (s: RawSplit) => Float32Array; detail: string } {
+function normalizer(
+  kind: DataSpec['normalize'],
+  train: RawSplit,
+  dim: number,
+): { apply: (s: RawSplit) => Float32Array; detail: string } {
   if (kind === 'none') return { apply: (s) => s.x, detail: 'raw values' };
   if (kind === 'scale' && train.bytes) return { apply: (s) => s.x.map((v) => v / 255), detail: 'x / 255' };
   const st = featureStats(train, dim);
@@ -169,7 +201,13 @@ function normalizer(kind: DataSpec['normalize'], train: RawSplit, dim: number): 
     }
     return out;
   };
-  return { apply, detail: kind === 'scale' ? 'per-feature min-max to [0, 1] from the training split' : 'per-feature (x - mean) / std from the training split' };
+  return {
+    apply,
+    detail:
+      kind === 'scale'
+        ? 'per-feature min-max to [0, 1] from the training split'
+        : 'per-feature (x - mean) / std from the training split',
+  };
 }
 
 /** Loads and prepares the data of a (path-resolved) config; bad data raises DataError. */
@@ -183,7 +221,12 @@ export function loadDataset(spec: DataSpec, seed: number): Dataset {
       seen.add(l);
       if (l > maxLabel) maxLabel = l;
     }
-  if (seen.size < 2) throw new DataError(describeSource(spec), `has a single class (${[...seen].join(', ')})`, 'examples of at least two classes');
+  if (seen.size < 2)
+    throw new DataError(
+      describeSource(spec),
+      `has a single class (${[...seen].join(', ')})`,
+      'examples of at least two classes',
+    );
   const numClasses = raw.classNames ? raw.classNames.length : maxLabel + 1;
 
   const order = permutation(raw.train.n, mixSeed(seed, 'validation-split'));
@@ -193,7 +236,11 @@ export function loadDataset(spec: DataSpec, seed: number): Dataset {
   const train = take(raw.train, trainIdx, dim);
   const validation = take(raw.train, order.subarray(0, nVal), dim);
   if (train.n < spec.batchSize)
-    throw new DataError(describeSource(spec), `leaves ${train.n} training examples, fewer than one batch (data.batchSize = ${spec.batchSize})`, 'a batch size no larger than the training set');
+    throw new DataError(
+      describeSource(spec),
+      `leaves ${train.n} training examples, fewer than one batch (data.batchSize = ${spec.batchSize})`,
+      'a batch size no larger than the training set',
+    );
   const norm = normalizer(spec.normalize, train, dim);
   const finish = (s: RawSplit): Split => ({ x: norm.apply(s), y: s.y, n: s.n });
   return {

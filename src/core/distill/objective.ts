@@ -26,7 +26,13 @@ export function canonicalObjective(spec: DistillSpec): CanonicalObjective {
     case 'none':
       return { hardWeight: 1, labelSmoothing: spec.labelSmoothing, terms: [] };
     case 'kd': {
-      const kd: LossTermSpec = { type: 'kd', weight: 1 - spec.alpha, temperature: spec.temperature, finalTemperature: spec.finalTemperature, divergence: spec.divergence };
+      const kd: LossTermSpec = {
+        type: 'kd',
+        weight: 1 - spec.alpha,
+        temperature: spec.temperature,
+        finalTemperature: spec.finalTemperature,
+        divergence: spec.divergence,
+      };
       return { hardWeight: spec.alpha, labelSmoothing: 0, terms: [kd] };
     }
     default:
@@ -75,7 +81,12 @@ export interface TrainingProgress {
 /** Loss terms of a batch by name; `total` is minimised. */
 export type LossTerms = { total: tf.Scalar } & Record<string, tf.Scalar>;
 
-export type ObjectiveLoss = (student: StudentBatch, teacher: TeacherBatch | undefined, labels: tf.Tensor1D, at: TrainingProgress) => LossTerms;
+export type ObjectiveLoss = (
+  student: StudentBatch,
+  teacher: TeacherBatch | undefined,
+  labels: tf.Tensor1D,
+  at: TrainingProgress,
+) => LossTerms;
 
 export interface Objective {
   /** Whether any term reads the teacher (teacher_free and label smoothing do not). */
@@ -154,7 +165,8 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
   }
 
   const loss: ObjectiveLoss = (s, t, y, at) => {
-    const hard = labelSmoothing > 0 ? labelSmoothedCrossEntropy(s.logits, y, labelSmoothing) : crossEntropy(s.logits, y);
+    const hard =
+      labelSmoothing > 0 ? labelSmoothedCrossEntropy(s.logits, y, labelSmoothing) : crossEntropy(s.logits, y);
     const out: Record<string, tf.Scalar> = { hard };
     const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
     for (const part of parts)
@@ -163,7 +175,10 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
         weighted.push([value, weight]);
       });
     // Labels alone: the total is the hard term itself. Otherwise the weighted sum, keeping no intermediates.
-    const total = weighted.length === 1 && hardWeight === 1 ? hard : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
+    const total =
+      weighted.length === 1 && hardWeight === 1
+        ? hard
+        : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
     return { ...out, total } as LossTerms;
   };
   return { usesTeacher, distills: parts.length > 0, student, teacher, termNames, loss };

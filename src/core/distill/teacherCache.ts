@@ -70,7 +70,8 @@ export interface CacheKeyParts {
 const SPLITS = ['train', 'validation', 'test'] as const;
 type SplitName = (typeof SPLITS)[number];
 
-const bytesOf = (a: Float32Array | Uint16Array | Int32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const bytesOf = (a: Float32Array | Uint16Array | Int32Array): Uint8Array =>
+  new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
  * sha256 over (name relative to the first file's folder, length, bytes) of each file in order:
@@ -106,12 +107,15 @@ const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('h
 
 /** Hex sha256 of a canonical description of everything the cached outputs depend on. */
 export function teacherCacheKey(parts: CacheKeyParts): string {
-  if (parts.topK !== undefined && !(Number.isInteger(parts.topK) && parts.topK >= 1)) throw new RangeError(`topK must be a positive integer, got ${parts.topK}`);
+  if (parts.topK !== undefined && !(Number.isInteger(parts.topK) && parts.topK >= 1))
+    throw new RangeError(`topK must be a positive integer, got ${parts.topK}`);
   const description = {
     format: FORMAT_NAME,
     version: TEACHER_CACHE_FORMAT,
     teacherHash: parts.teacherHash,
-    inputs: Object.fromEntries(SPLITS.map((s) => [s, { values: parts.inputs[s].length, sha256: sha256(bytesOf(parts.inputs[s])) }])),
+    inputs: Object.fromEntries(
+      SPLITS.map((s) => [s, { values: parts.inputs[s].length, sha256: sha256(bytesOf(parts.inputs[s])) }]),
+    ),
     // The features are stored by name: their order does not matter.
     featureNames: [...new Set(parts.featureNames)].sort(),
     topK: parts.topK ?? null,
@@ -150,7 +154,11 @@ interface Manifest {
 const DTYPE_SIZE: Record<Dtype, number> = { float32: 4, uint16: 2, int32: 4 };
 
 /** Top-k compression of one split's logits: values, indices and one fill per row. */
-export function compressTopK(logits: Float32Array, numClasses: number, k: number): { values: Float32Array; indices: Uint16Array | Int32Array; fill: Float32Array } {
+export function compressTopK(
+  logits: Float32Array,
+  numClasses: number,
+  k: number,
+): { values: Float32Array; indices: Uint16Array | Int32Array; fill: Float32Array } {
   const n = logits.length / numClasses;
   const values = new Float32Array(n * k);
   const indices = numClasses <= 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
@@ -196,7 +204,13 @@ export function compressTopK(logits: Float32Array, numClasses: number, k: number
 }
 
 /** Full logits rows back from top-k values, indices and fills. */
-export function expandTopK(values: Float32Array, indices: Uint16Array | Int32Array, fill: Float32Array, numClasses: number, k: number): Float32Array {
+export function expandTopK(
+  values: Float32Array,
+  indices: Uint16Array | Int32Array,
+  fill: Float32Array,
+  numClasses: number,
+  k: number,
+): Float32Array {
   const n = fill.length;
   const out = new Float32Array(n * numClasses);
   for (let r = 0; r < n; r++) {
@@ -217,11 +231,21 @@ function manifestHash(m: Manifest): string {
  * Writes the outputs atomically to `<cacheDir>/<key>/`; returns the bytes written (manifest and
  * payload) and the folder. An existing entry for the key is replaced.
  */
-export function writeTeacherCache(cacheDir: string, key: string, outputs: TeacherOutputs, topK: number | undefined, meta: Record<string, unknown>): { bytes: number; dir: string } {
+export function writeTeacherCache(
+  cacheDir: string,
+  key: string,
+  outputs: TeacherOutputs,
+  topK: number | undefined,
+  meta: Record<string, unknown>,
+): { bytes: number; dir: string } {
   const K = outputs.numClasses;
   if (!(Number.isInteger(K) && K >= 1)) throw new RangeError(`numClasses must be a positive integer, got ${K}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`topK must be a positive integer, got ${topK}`);
-  if (!validKey(key)) throw new RangeError(`cache key must be a folder name of letters, digits, '-' and '_' (a teacherCacheKey), got "${key}"`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1))
+    throw new RangeError(`topK must be a positive integer, got ${topK}`);
+  if (!validKey(key))
+    throw new RangeError(
+      `cache key must be a folder name of letters, digits, '-' and '_' (a teacherCacheKey), got "${key}"`,
+    );
   const k = topK !== undefined && topK < K ? topK : null;
 
   const parts: Array<{ name: string; dtype: Dtype; data: Float32Array | Uint16Array | Int32Array }> = [];
@@ -234,12 +258,17 @@ export function writeTeacherCache(cacheDir: string, key: string, outputs: Teache
     else {
       const c = compressTopK(l, K, k);
       parts.push({ name: `logits.${s}.values`, dtype: 'float32', data: c.values });
-      parts.push({ name: `logits.${s}.indices`, dtype: c.indices instanceof Uint16Array ? 'uint16' : 'int32', data: c.indices });
+      parts.push({
+        name: `logits.${s}.indices`,
+        dtype: c.indices instanceof Uint16Array ? 'uint16' : 'int32',
+        data: c.indices,
+      });
       parts.push({ name: `logits.${s}.fill`, dtype: 'float32', data: c.fill });
     }
   }
   const features = Object.entries(outputs.features).map(([name, f]) => {
-    if (f.data.length !== f.shape.reduce((a, b) => a * b, 1)) throw new RangeError(`feature "${name}": ${f.data.length} values do not fill shape [${f.shape.join(', ')}]`);
+    if (f.data.length !== f.shape.reduce((a, b) => a * b, 1))
+      throw new RangeError(`feature "${name}": ${f.data.length} values do not fill shape [${f.shape.join(', ')}]`);
     parts.push({ name: `feature.${name}`, dtype: 'float32', data: f.data });
     return { name, shape: [...f.shape] };
   });
@@ -292,9 +321,21 @@ function isManifest(m: unknown): m is Manifest {
     !!o.examples &&
     SPLITS.every((s) => Number.isInteger(o.examples[s]) && o.examples[s] >= 0) &&
     Array.isArray(o.features) &&
-    o.features.every((f) => typeof f?.name === 'string' && Array.isArray(f.shape) && f.shape.every((d) => Number.isInteger(d) && d >= 0)) &&
+    o.features.every(
+      (f) =>
+        typeof f?.name === 'string' && Array.isArray(f.shape) && f.shape.every((d) => Number.isInteger(d) && d >= 0),
+    ) &&
     Array.isArray(o.sections) &&
-    o.sections.every((s) => typeof s?.name === 'string' && s.dtype in DTYPE_SIZE && Number.isInteger(s.offset) && s.offset >= 0 && s.offset % 4 === 0 && Number.isInteger(s.length) && s.length >= 0) &&
+    o.sections.every(
+      (s) =>
+        typeof s?.name === 'string' &&
+        s.dtype in DTYPE_SIZE &&
+        Number.isInteger(s.offset) &&
+        s.offset >= 0 &&
+        s.offset % 4 === 0 &&
+        Number.isInteger(s.length) &&
+        s.length >= 0,
+    ) &&
     Number.isInteger(o.payloadBytes) &&
     typeof o.payloadSha256 === 'string'
   );
@@ -310,7 +351,13 @@ export function readTeacherCache(cacheDir: string, key: string): TeacherOutputs 
     if (!validKey(key)) return undefined;
     const dir = path.join(cacheDir, key);
     const manifest: unknown = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8'));
-    if (!isManifest(manifest) || manifest.key !== key || manifest.endianness !== os.endianness() || manifest.manifestSha256 !== manifestHash(manifest)) return undefined;
+    if (
+      !isManifest(manifest) ||
+      manifest.key !== key ||
+      manifest.endianness !== os.endianness() ||
+      manifest.manifestSha256 !== manifestHash(manifest)
+    )
+      return undefined;
     const payloadFile = path.join(dir, PAYLOAD);
     if (fs.statSync(payloadFile).size !== manifest.payloadBytes) return undefined;
     const payload = fs.readFileSync(payloadFile);
@@ -319,9 +366,19 @@ export function readTeacherCache(cacheDir: string, key: string): TeacherOutputs 
     const sections = new Map(manifest.sections.map((s) => [s.name, s]));
     const get = <T extends Float32Array | Uint16Array | Int32Array>(name: string, dtype: Dtype, length: number): T => {
       const s = sections.get(name);
-      if (!s || s.dtype !== dtype || s.length !== length || s.offset + length * DTYPE_SIZE[dtype] > payload.length) throw new Error(`section ${name}`);
-      const bytes = payload.buffer.slice(payload.byteOffset + s.offset, payload.byteOffset + s.offset + length * DTYPE_SIZE[dtype]);
-      return (dtype === 'float32' ? new Float32Array(bytes) : dtype === 'uint16' ? new Uint16Array(bytes) : new Int32Array(bytes)) as T;
+      if (!s || s.dtype !== dtype || s.length !== length || s.offset + length * DTYPE_SIZE[dtype] > payload.length)
+        throw new Error(`section ${name}`);
+      const bytes = payload.buffer.slice(
+        payload.byteOffset + s.offset,
+        payload.byteOffset + s.offset + length * DTYPE_SIZE[dtype],
+      );
+      return (
+        dtype === 'float32'
+          ? new Float32Array(bytes)
+          : dtype === 'uint16'
+            ? new Uint16Array(bytes)
+            : new Int32Array(bytes)
+      ) as T;
     };
     const K = manifest.numClasses;
     const k = manifest.topK;
@@ -333,11 +390,25 @@ export function readTeacherCache(cacheDir: string, key: string): TeacherOutputs 
         const indexType = sections.get(`logits.${s}.indices`)?.dtype === 'int32' ? 'int32' : 'uint16';
         const indices = get<Uint16Array | Int32Array>(`logits.${s}.indices`, indexType, n * k);
         if (indices.some((c) => c >= K)) return undefined;
-        logits[s] = expandTopK(get<Float32Array>(`logits.${s}.values`, 'float32', n * k), indices, get<Float32Array>(`logits.${s}.fill`, 'float32', n), K, k);
+        logits[s] = expandTopK(
+          get<Float32Array>(`logits.${s}.values`, 'float32', n * k),
+          indices,
+          get<Float32Array>(`logits.${s}.fill`, 'float32', n),
+          K,
+          k,
+        );
       }
     }
     const features: TeacherOutputs['features'] = {};
-    for (const f of manifest.features) features[f.name] = { data: get<Float32Array>(`feature.${f.name}`, 'float32', f.shape.reduce((a, b) => a * b, 1)), shape: f.shape };
+    for (const f of manifest.features)
+      features[f.name] = {
+        data: get<Float32Array>(
+          `feature.${f.name}`,
+          'float32',
+          f.shape.reduce((a, b) => a * b, 1),
+        ),
+        shape: f.shape,
+      };
     return { logits, numClasses: K, features };
   } catch {
     return undefined;

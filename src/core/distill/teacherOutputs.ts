@@ -31,12 +31,18 @@ export interface TeacherTensors {
 const SPLITS = ['train', 'validation', 'test'] as const;
 
 /** Shapes (without batch) of the requested outputs: attention maps are [height * width]. */
-export async function teacherOutputShapes(source: TeacherSource, requests: TeacherOutputRequest[], probe: Float32Array): Promise<Map<string, number[]>> {
+export async function teacherOutputShapes(
+  source: TeacherSource,
+  requests: TeacherOutputRequest[],
+  probe: Float32Array,
+): Promise<Map<string, number[]>> {
   const shapes = new Map<string, number[]>();
   if (requests.length === 0) return shapes;
   if (source.kind === 'ensemble') throw new Error('an ensemble teacher has logits only');
   let raw: (r: TeacherOutputRequest) => number[];
-  if (source.kind === 'tfjs') raw = (r) => layerOutputShape(source.model, r.layer, r.term, r.attentionP === undefined ? 'teacher' : 'pairs', source.label);
+  if (source.kind === 'tfjs')
+    raw = (r) =>
+      layerOutputShape(source.model, r.layer, r.term, r.attentionP === undefined ? 'teacher' : 'pairs', source.label);
   else {
     const { features } = await source.onnx.run(probe, 1, 1);
     raw = (r) => features[r.layer].shape.slice(1);
@@ -53,12 +59,24 @@ function reduceRequest(r: TeacherOutputRequest, raw: tf.Tensor): tf.Tensor {
 }
 
 /** Logits (and requested outputs) of a tfjs model in batches, in inference mode. */
-function tfjsOutputs(model: tf.LayersModel, x: Splits<tf.Tensor>, requests: TeacherOutputRequest[], batchSize: number): TeacherTensors {
-  const logits = { train: predictLogits(model, x.train, batchSize), validation: predictLogits(model, x.validation, batchSize), test: predictLogits(model, x.test, batchSize) };
+function tfjsOutputs(
+  model: tf.LayersModel,
+  x: Splits<tf.Tensor>,
+  requests: TeacherOutputRequest[],
+  batchSize: number,
+): TeacherTensors {
+  const logits = {
+    train: predictLogits(model, x.train, batchSize),
+    validation: predictLogits(model, x.validation, batchSize),
+    test: predictLogits(model, x.test, batchSize),
+  };
   const outputs = new Map<string, tf.Tensor>();
   if (requests.length > 0) {
     const layers = [...new Set(requests.map((r) => r.layer))];
-    const extractor = tf.model({ inputs: model.inputs, outputs: layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor) });
+    const extractor = tf.model({
+      inputs: model.inputs,
+      outputs: layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor),
+    });
     const parts = requests.map(() => [] as tf.Tensor[]);
     for (let start = 0; start < x.train.shape[0]; start += batchSize) {
       const size = Math.min(batchSize, x.train.shape[0] - start);
@@ -76,7 +94,14 @@ function tfjsOutputs(model: tf.LayersModel, x: Splits<tf.Tensor>, requests: Teac
   return { logits, outputs };
 }
 
-async function onnxOutputs(onnx: OnnxTeacher, host: Splits<Float32Array>, counts: Splits<number>, numClasses: number, requests: TeacherOutputRequest[], batchSize: number): Promise<TeacherTensors> {
+async function onnxOutputs(
+  onnx: OnnxTeacher,
+  host: Splits<Float32Array>,
+  counts: Splits<number>,
+  numClasses: number,
+  requests: TeacherOutputRequest[],
+  batchSize: number,
+): Promise<TeacherTensors> {
   const logits = {} as Splits<tf.Tensor2D>;
   const outputs = new Map<string, tf.Tensor>();
   for (const split of SPLITS) {
@@ -90,7 +115,10 @@ async function onnxOutputs(onnx: OnnxTeacher, host: Splits<Float32Array>, counts
     if (split !== 'train') continue;
     for (const r of requests) {
       const f = run.features[r.layer];
-      outputs.set(r.key, tf.tidy(() => reduceRequest(r, tf.tensor(f.data, f.shape))));
+      outputs.set(
+        r.key,
+        tf.tidy(() => reduceRequest(r, tf.tensor(f.data, f.shape))),
+      );
     }
   }
   return { logits, outputs };
@@ -123,7 +151,8 @@ export async function computeTeacherOutputs(
 /** Device tensors -> the cache's host arrays. */
 export async function toCached(t: TeacherTensors, numClasses: number): Promise<CachedOutputs> {
   const features: CachedOutputs['features'] = {};
-  for (const [key, tensor] of t.outputs) features[key] = { data: (await tensor.data()) as Float32Array, shape: tensor.shape };
+  for (const [key, tensor] of t.outputs)
+    features[key] = { data: (await tensor.data()) as Float32Array, shape: tensor.shape };
   const [train, validation, test] = (await Promise.all(SPLITS.map((s) => t.logits[s].data()))) as Float32Array[];
   return { numClasses, logits: { train, validation, test }, features };
 }
@@ -132,7 +161,9 @@ export async function toCached(t: TeacherTensors, numClasses: number): Promise<C
 export function fromCached(c: CachedOutputs, counts: Splits<number>): TeacherTensors {
   const logits = {} as Splits<tf.Tensor2D>;
   for (const split of SPLITS) logits[split] = tf.tensor2d(c.logits[split], [counts[split], c.numClasses]);
-  const outputs = new Map<string, tf.Tensor>(Object.entries(c.features).map(([key, f]) => [key, tf.tensor(f.data, f.shape)]));
+  const outputs = new Map<string, tf.Tensor>(
+    Object.entries(c.features).map(([key, f]) => [key, tf.tensor(f.data, f.shape)]),
+  );
   return { logits, outputs };
 }
 

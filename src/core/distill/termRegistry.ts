@@ -10,7 +10,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LossTermSpec } from '../config/schema.ts';
 import type { StudentBatch, TeacherBatch, TrainingProgress } from './objective.ts';
-import { attentionMap, dkdParts, hintLoss, kdDivergence, rkdAngleLoss, rkdDistanceLoss, teacherFreeLoss } from './terms.ts';
+import {
+  attentionMap,
+  dkdParts,
+  hintLoss,
+  kdDivergence,
+  rkdAngleLoss,
+  rkdDistanceLoss,
+  teacherFreeLoss,
+} from './terms.ts';
 
 export type TermType = LossTermSpec['type'];
 export type TermSpec<K extends TermType> = Extract<LossTermSpec, { type: K }>;
@@ -36,7 +44,12 @@ export interface TermReads {
 }
 
 /** A term's loss on a batch: one [unweighted value, weight] per entry of its `parts`, in that order. */
-export type TermLoss = (student: StudentBatch, teacher: TeacherBatch | undefined, labels: tf.Tensor1D, at: TrainingProgress) => Array<[tf.Scalar, number]>;
+export type TermLoss = (
+  student: StudentBatch,
+  teacher: TeacherBatch | undefined,
+  labels: tf.Tensor1D,
+  at: TrainingProgress,
+) => Array<[tf.Scalar, number]>;
 
 export interface TermDefinition<K extends TermType> {
   /** Whether it reads the teacher at all (teacher_free does not: it runs without one). */
@@ -53,7 +66,8 @@ export interface TermDefinition<K extends TermType> {
 }
 
 /** A batch's output by request key. */
-export const pick = (b: StudentBatch | TeacherBatch, key: string): tf.Tensor => (key === LOGITS ? b.logits : b.outputs.get(key)!);
+export const pick = (b: StudentBatch | TeacherBatch, key: string): tf.Tensor =>
+  key === LOGITS ? b.logits : b.outputs.get(key)!;
 
 /** T for this step: constant, or linear from `temperature` to `finalTemperature` over the phase. */
 export function temperatureAt(term: { temperature: number; finalTemperature?: number }, at: TrainingProgress): number {
@@ -69,7 +83,9 @@ export const TERMS = {
     usesTeacher: true,
     logitsOnly: true,
     parts: ['kd'],
-    compile: (term) => (s, t, _y, at) => [[kdDivergence(s.logits, t!.logits, temperatureAt(term, at), term.divergence), term.weight]],
+    compile: (term) => (s, t, _y, at) => [
+      [kdDivergence(s.logits, t!.logits, temperatureAt(term, at), term.divergence), term.weight],
+    ],
   },
   hint: {
     usesTeacher: true,
@@ -91,7 +107,16 @@ export const TERMS = {
         return [reads.studentAttention(pair.student, tk), tk] as const;
       });
       // The teacher's maps are computed once per run; at_loss(s, t) = mean((at(s) - at(t))²), summed over pairs.
-      return (s, t) => [[tf.addN(keys.map(([sk, tk]) => tf.mean(tf.squaredDifference(attentionMap(pick(s, sk) as tf.Tensor4D, term.p), pick(t!, tk))))) as tf.Scalar, term.weight]];
+      return (s, t) => [
+        [
+          tf.addN(
+            keys.map(([sk, tk]) =>
+              tf.mean(tf.squaredDifference(attentionMap(pick(s, sk) as tf.Tensor4D, term.p), pick(t!, tk))),
+            ),
+          ) as tf.Scalar,
+          term.weight,
+        ],
+      ];
     },
   },
   rkd: {
@@ -103,7 +128,10 @@ export const TERMS = {
       const tk = reads.teacher(term.teacher);
       return (s, t) => {
         const [se, te] = [flat2d(pick(s, sk)), flat2d(pick(t!, tk))];
-        return [[rkdDistanceLoss(se, te), term.distanceWeight], [rkdAngleLoss(se, te), term.angleWeight]];
+        return [
+          [rkdDistanceLoss(se, te), term.distanceWeight],
+          [rkdAngleLoss(se, te), term.angleWeight],
+        ];
       };
     },
   },
@@ -115,14 +143,19 @@ export const TERMS = {
       const { target, nonTarget } = dkdParts(s.logits, t!.logits, y, term.temperature);
       // mdistiller's warm-up: min(epoch / warmup, 1) on the whole DKD loss.
       const ramp = term.warmupEpochs > 0 ? Math.min(at.epoch / term.warmupEpochs, 1) : 1;
-      return [[target, term.alpha * ramp], [nonTarget, term.beta * ramp]];
+      return [
+        [target, term.alpha * ramp],
+        [nonTarget, term.beta * ramp],
+      ];
     },
   },
   teacher_free: {
     usesTeacher: false,
     logitsOnly: false,
     parts: ['teacher_free'],
-    compile: (term) => (s, _t, y) => [[teacherFreeLoss(s.logits, y, term.temperature, term.correctProbability), term.weight]],
+    compile: (term) => (s, _t, y) => [
+      [teacherFreeLoss(s.logits, y, term.temperature, term.correctProbability), term.weight],
+    ],
   },
 } satisfies { [K in TermType]: TermDefinition<K> };
 
@@ -136,7 +169,8 @@ export function termDefinition<K extends TermType>(spec: LossTermSpec & { type: 
 const TYPES = Object.keys(TERMS) as TermType[];
 
 /** "a, b or c". */
-const orList = (items: string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`);
+const orList = (items: string[]) =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 
 /** The terms that read a teacher, for messages: "kd, hint, attention, rkd or dkd". */
 export function teacherTermsText(): string {
@@ -146,6 +180,8 @@ export function teacherTermsText(): string {
 /** The terms that can learn from logits alone, for messages: "kd, dkd, rkd on logits". */
 export function logitTermsText(): string {
   const always = TYPES.filter((k) => registry[k].usesTeacher && registry[k].logitsOnly === true);
-  const sometimes = TYPES.flatMap((k) => (registry[k].usesTeacher && typeof registry[k].logitsOnly === 'string' ? [`${k} ${registry[k].logitsOnly}`] : []));
+  const sometimes = TYPES.flatMap((k) =>
+    registry[k].usesTeacher && typeof registry[k].logitsOnly === 'string' ? [`${k} ${registry[k].logitsOnly}`] : [],
+  );
   return [...always, ...sometimes].join(', ');
 }

@@ -64,7 +64,12 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
  * PyTorch: F.kl_div(F.log_softmax(s/T,1), F.softmax(t/T,1), reduction='batchmean')*T*T  (forward)
  *          F.kl_div(F.log_softmax(t/T,1), F.log_softmax(s/T,1), reduction='batchmean', log_target=True)*T*T (reverse)
  */
-export function kdDivergence(student: tf.Tensor2D, teacher: tf.Tensor2D, temperature: number, divergence: Divergence): tf.Scalar {
+export function kdDivergence(
+  student: tf.Tensor2D,
+  teacher: tf.Tensor2D,
+  temperature: number,
+  divergence: Divergence,
+): tf.Scalar {
   sameShape(student, teacher, 'kdDivergence');
   return tf.tidy(() => {
     const logQ = tf.logSoftmax(tf.div(student, temperature));
@@ -95,7 +100,10 @@ export function labelSmoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor
  */
 export function hintLoss(student: tf.Tensor, teacher: tf.Tensor, distance: 'mse' | 'cosine'): tf.Scalar {
   sameShape(student, teacher, 'hintLoss');
-  if (student.rank < 2) throw new Error(`hintLoss: features need a batch axis and at least one more, got shape [${student.shape.join(', ')}]`);
+  if (student.rank < 2)
+    throw new Error(
+      `hintLoss: features need a batch axis and at least one more, got shape [${student.shape.join(', ')}]`,
+    );
   return tf.tidy(() => {
     const t = constant(teacher);
     if (distance === 'mse') return tf.mean(tf.squaredDifference(student, t)) as tf.Scalar;
@@ -134,7 +142,9 @@ export function attentionLoss(student: tf.Tensor4D, teacher: tf.Tensor4D, p: num
         'need the same batch, height and width (NHWC; channels may differ)',
     );
   }
-  return tf.tidy(() => tf.mean(tf.squaredDifference(attentionMap(student, p), attentionMap(constant(teacher), p))) as tf.Scalar);
+  return tf.tidy(
+    () => tf.mean(tf.squaredDifference(attentionMap(student, p), attentionMap(constant(teacher), p))) as tf.Scalar,
+  );
 }
 
 /**
@@ -166,7 +176,9 @@ function smoothL1(x: tf.Tensor, y: tf.Tensor): tf.Scalar {
 
 function checkEmbeddings(student: tf.Tensor2D, teacher: tf.Tensor2D, what: string): void {
   if (student.rank !== 2 || teacher.rank !== 2 || student.shape[0] !== teacher.shape[0]) {
-    throw new Error(`${what}: student shape [${student.shape.join(', ')}] and teacher shape [${teacher.shape.join(', ')}] need the same batch, as [N, D] embeddings`);
+    throw new Error(
+      `${what}: student shape [${student.shape.join(', ')}] and teacher shape [${teacher.shape.join(', ')}] need the same batch, as [N, D] embeddings`,
+    );
   }
 }
 
@@ -225,7 +237,12 @@ export function rkdAngleLoss(student: tf.Tensor2D, teacher: tf.Tensor2D): tf.Sca
  * the others, where the reference takes torch.log of the summed probabilities (the same values
  * while those do not underflow).
  */
-export function dkdParts(student: tf.Tensor2D, teacher: tf.Tensor2D, labels: tf.Tensor1D, temperature: number): { target: tf.Scalar; nonTarget: tf.Scalar } {
+export function dkdParts(
+  student: tf.Tensor2D,
+  teacher: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  temperature: number,
+): { target: tf.Scalar; nonTarget: tf.Scalar } {
   sameShape(student, teacher, 'dkdParts');
   const [batch, classes] = student.shape;
   const scale = (temperature * temperature) / batch;
@@ -244,7 +261,10 @@ export function dkdParts(student: tf.Tensor2D, teacher: tf.Tensor2D, labels: tf.
     const binaryLogProbs = (z: tf.Tensor) => {
       const logitTarget = tf.sum(tf.mul(gtMask, z), 1, true);
       const lseOther = tf.logSumExp(tf.where(isOther, z, minusInf), 1, true);
-      return tf.concat([tf.neg(tf.softplus(tf.sub(lseOther, logitTarget))), tf.neg(tf.softplus(tf.sub(logitTarget, lseOther)))], 1);
+      return tf.concat(
+        [tf.neg(tf.softplus(tf.sub(lseOther, logitTarget))), tf.neg(tf.softplus(tf.sub(logitTarget, lseOther)))],
+        1,
+      );
     };
     const target = tf.mul(klSum(binaryLogProbs(t), binaryLogProbs(s)), scale) as tf.Scalar;
 
@@ -263,9 +283,15 @@ export function dkdParts(student: tf.Tensor2D, teacher: tf.Tensor2D, labels: tf.
  * reduction batchmean (sum over classes, mean over rows) instead of their element mean, and no
  * multiplier.
  */
-export function teacherFreeLoss(student: tf.Tensor2D, labels: tf.Tensor1D, temperature: number, correctProbability: number): tf.Scalar {
+export function teacherFreeLoss(
+  student: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  temperature: number,
+  correctProbability: number,
+): tf.Scalar {
   const [batch, classes] = student.shape;
-  if (classes < 2) throw new Error(`teacherFreeLoss: needs at least 2 classes, got shape [${student.shape.join(', ')}]`);
+  if (classes < 2)
+    throw new Error(`teacherFreeLoss: needs at least 2 classes, got shape [${student.shape.join(', ')}]`);
   return tf.tidy(() => {
     const other = (1 - correctProbability) / (classes - 1);
     const u = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), correctProbability - other), other);

@@ -37,7 +37,8 @@ class GraphBuilder {
 
   async readWeights(): Promise<void> {
     try {
-      for (const { initializer, tensor } of this.pending) initializer.rawData = new Uint8Array(new Float32Array(await tensor.data()).buffer);
+      for (const { initializer, tensor } of this.pending)
+        initializer.rawData = new Uint8Array(new Float32Array(await tensor.data()).buffer);
     } finally {
       this.dispose();
     }
@@ -59,9 +60,21 @@ class GraphBuilder {
   }
 }
 
-const ints = (name: string, v: number[]): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-const int = (name: string, v: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
-const float = (name: string, v: number): onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v });
+const ints = (name: string, v: number[]): onnx.IAttributeProto => ({
+  name,
+  type: onnx.AttributeProto.AttributeType.INTS,
+  ints: v,
+});
+const int = (name: string, v: number): onnx.IAttributeProto => ({
+  name,
+  type: onnx.AttributeProto.AttributeType.INT,
+  i: v,
+});
+const float = (name: string, v: number): onnx.IAttributeProto => ({
+  name,
+  type: onnx.AttributeProto.AttributeType.FLOAT,
+  f: v,
+});
 
 function activation(g: GraphBuilder, x: string, fn: string, layerName: string): string {
   switch (fn) {
@@ -86,7 +99,9 @@ function activation(g: GraphBuilder, x: string, fn: string, layerName: string): 
     case 'softmax':
       return g.op('Softmax', [x], [int('axis', -1)]);
     default:
-      throw new ExportError(`layer "${layerName}": activation "${fn}" has no ONNX mapping here; supported: linear, relu, relu6, elu, selu, tanh, sigmoid, softplus, swish, softmax`);
+      throw new ExportError(
+        `layer "${layerName}": activation "${fn}" has no ONNX mapping here; supported: linear, relu, relu6, elu, selu, tanh, sigmoid, softplus, swish, softmax`,
+      );
   }
 }
 
@@ -105,7 +120,10 @@ function samePads(inHW: number[], kernel: number[], strides: number[]): number[]
 const pair = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : [v as number, v as number]);
 
 /** Builds the ONNX model of a Sequential tfjs model; throws ExportError for unsupported layers. */
-export async function toOnnx(model: tf.LayersModel, options: { name?: string; docString?: string } = {}): Promise<Uint8Array> {
+export async function toOnnx(
+  model: tf.LayersModel,
+  options: { name?: string; docString?: string } = {},
+): Promise<Uint8Array> {
   const g = new GraphBuilder();
   try {
     return await buildOnnx(g, model, options);
@@ -114,7 +132,11 @@ export async function toOnnx(model: tf.LayersModel, options: { name?: string; do
   }
 }
 
-async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name?: string; docString?: string }): Promise<Uint8Array> {
+async function buildOnnx(
+  g: GraphBuilder,
+  model: tf.LayersModel,
+  options: { name?: string; docString?: string },
+): Promise<Uint8Array> {
   const inputShape = (model.inputs[0].shape as Array<number | null>).slice(1) as number[];
   let x = 'input';
   let layout: Layout = inputShape.length === 3 ? 'nhwc' : 'flat';
@@ -138,7 +160,8 @@ async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name
     const ln = layer.name;
     switch (cls) {
       case 'Dense': {
-        if (layout !== 'flat') throw new ExportError(`layer "${ln}": Dense on a ${inShape.length}-D input is not supported; flatten first`);
+        if (layout !== 'flat')
+          throw new ExportError(`layer "${ln}": Dense on a ${inShape.length}-D input is not supported; flatten first`);
         const kernel = g.weight(`${ln}.kernel`, w[0]);
         const inputs = [x, kernel];
         if (c.useBias !== false) inputs.push(g.weight(`${ln}.bias`, w[1]));
@@ -147,7 +170,8 @@ async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name
       }
       case 'Conv2D': {
         toNchw();
-        if (pair(c.dilationRate).some((d) => d !== 1)) throw new ExportError(`layer "${ln}": dilated Conv2D is not supported`);
+        if (pair(c.dilationRate).some((d) => d !== 1))
+          throw new ExportError(`layer "${ln}": dilated Conv2D is not supported`);
         const kernelSize = pair(c.kernelSize);
         const strides = pair(c.strides);
         const kernel = tf.tidy(() => w[0].transpose([3, 2, 0, 1])); // [kh, kw, in, out] -> [out, in, kh, kw]
@@ -155,7 +179,12 @@ async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name
         kernel.dispose();
         if (c.useBias !== false) inputs.push(g.weight(`${ln}.bias`, w[1]));
         const pads = c.padding === 'same' ? samePads(inShape.slice(0, 2), kernelSize, strides) : [0, 0, 0, 0];
-        x = g.op('Conv', inputs, [ints('kernel_shape', kernelSize), ints('strides', strides), ints('pads', pads)], 'conv');
+        x = g.op(
+          'Conv',
+          inputs,
+          [ints('kernel_shape', kernelSize), ints('strides', strides), ints('pads', pads)],
+          'conv',
+        );
         x = activation(g, x, String(c.activation ?? 'linear'), ln);
         break;
       }
@@ -166,16 +195,26 @@ async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name
         const strides = c.strides ? pair(c.strides) : poolSize;
         const pads = c.padding === 'same' ? samePads(inShape.slice(0, 2), poolSize, strides) : [0, 0, 0, 0];
         // TF's average pooling ignores padded cells: ONNX's count_include_pad = 0 (the default).
-        x = g.op(cls === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], [ints('kernel_shape', poolSize), ints('strides', strides), ints('pads', pads)], cls === 'MaxPooling2D' ? 'maxpool' : 'avgpool');
+        x = g.op(
+          cls === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool',
+          [x],
+          [ints('kernel_shape', poolSize), ints('strides', strides), ints('pads', pads)],
+          cls === 'MaxPooling2D' ? 'maxpool' : 'avgpool',
+        );
         break;
       }
       case 'BatchNormalization': {
         const axis = Number(c.axis ?? -1);
-        if (axis !== -1 && axis !== inShape.length) throw new ExportError(`layer "${ln}": BatchNormalization over axis ${axis} is not supported (only the channel axis)`);
+        if (axis !== -1 && axis !== inShape.length)
+          throw new ExportError(
+            `layer "${ln}": BatchNormalization over axis ${axis} is not supported (only the channel axis)`,
+          );
         if (layout === 'nhwc') toNchw();
         // Weights in tfjs order: gamma, beta, moving mean, moving variance (gamma/beta may be absent).
         const channels = inShape.at(-1)!;
-        const names = (layer.weights as Array<{ originalName?: string; name: string }>).map((v) => (v.originalName ?? v.name).split('/').pop()!.replace(/_\d+$/, ''));
+        const names = (layer.weights as Array<{ originalName?: string; name: string }>).map((v) =>
+          (v.originalName ?? v.name).split('/').pop()!.replace(/_\d+$/, ''),
+        );
         const get = (n: string, fill: number) => {
           const i = names.indexOf(n);
           return i >= 0 ? w[i] : tf.fill([channels], fill);
@@ -202,11 +241,13 @@ async function buildOnnx(g: GraphBuilder, model: tf.LayersModel, options: { name
       case 'Dropout':
         break; // identity at inference
       default:
-        throw new ExportError(`layer "${ln}" (${cls}) has no ONNX mapping; supported: Dense, Conv2D, MaxPooling2D, AveragePooling2D, BatchNormalization, Activation, Flatten, Dropout`);
+        throw new ExportError(
+          `layer "${ln}" (${cls}) has no ONNX mapping; supported: Dense, Conv2D, MaxPooling2D, AveragePooling2D, BatchNormalization, Activation, Flatten, Dropout`,
+        );
     }
   }
   toNhwc();
-  const outputShape = ((model.outputs[0].shape as Array<number | null>).slice(1) as number[]);
+  const outputShape = (model.outputs[0].shape as Array<number | null>).slice(1) as number[];
   const last = g.nodes.at(-1);
   if (last) last.output = ['logits'];
   else g.nodes.push({ opType: 'Identity', input: [x], output: ['logits'], name: 'identity' });

@@ -15,14 +15,19 @@ export function exportTolerance(maxAbsOutput: number): number {
 }
 
 /** Max |onnxruntime - tfjs| over seeded random inputs in [0, 1), and the largest |output|. */
-export async function onnxMaxAbsDiff(model: tf.LayersModel, onnxBytes: Uint8Array, batch = 16): Promise<{ maxAbsDiff: number; maxAbsOutput: number }> {
+export async function onnxMaxAbsDiff(
+  model: tf.LayersModel,
+  onnxBytes: Uint8Array,
+  batch = 16,
+): Promise<{ maxAbsDiff: number; maxAbsOutput: number }> {
   const ort = require('onnxruntime-node') as typeof ortTypes;
   const inputShape = (model.inputs[0].shape as number[]).slice(1);
   const rng = new SeededRandom(mixSeed('export-check'));
   const values = Float32Array.from({ length: batch * inputShape.reduce((a, b) => a * b, 1) }, () => rng.next());
   const session = await ort.InferenceSession.create(onnxBytes);
   try {
-    const got = (await session.run({ input: new ort.Tensor('float32', values, [batch, ...inputShape]) })).logits.data as Float32Array;
+    const got = (await session.run({ input: new ort.Tensor('float32', values, [batch, ...inputShape]) })).logits
+      .data as Float32Array;
     const out = tf.tidy(() => model.predict(tf.tensor(values, [batch, ...inputShape])) as tf.Tensor);
     const want = await out.data();
     out.dispose();

@@ -12,16 +12,30 @@ export function expandArchitecture(arch: ArchitectureSpec, inputShape: number[])
     if (inputShape.length > 1) layers.push({ type: 'flatten' });
     for (const units of arch.hidden) {
       layers.push({ type: 'dense', units, activation: arch.batchNorm ? 'linear' : arch.activation });
-      if (arch.batchNorm) layers.push({ type: 'batchnorm', momentum: 0.99, epsilon: 1e-3 }, { type: 'activation', fn: arch.activation });
+      if (arch.batchNorm)
+        layers.push({ type: 'batchnorm', momentum: 0.99, epsilon: 1e-3 }, { type: 'activation', fn: arch.activation });
       if (arch.dropout > 0) layers.push({ type: 'dropout', rate: arch.dropout });
     }
     return layers;
   }
-  if (!image) throw new ArchitectureError(['type'], `a "cnn" needs image input (height, width, channels); this data has shape [${inputShape.join(', ')}]`);
+  if (!image)
+    throw new ArchitectureError(
+      ['type'],
+      `a "cnn" needs image input (height, width, channels); this data has shape [${inputShape.join(', ')}]`,
+    );
   for (const filters of arch.channels) {
-    layers.push({ type: 'conv2d', filters, kernelSize: arch.kernelSize, strides: 1, padding: 'same', activation: arch.batchNorm ? 'linear' : arch.activation });
-    if (arch.batchNorm) layers.push({ type: 'batchnorm', momentum: 0.99, epsilon: 1e-3 }, { type: 'activation', fn: arch.activation });
-    if (arch.pool !== 'none') layers.push({ type: arch.pool === 'max' ? 'maxpool' : 'avgpool', poolSize: 2, padding: 'valid' });
+    layers.push({
+      type: 'conv2d',
+      filters,
+      kernelSize: arch.kernelSize,
+      strides: 1,
+      padding: 'same',
+      activation: arch.batchNorm ? 'linear' : arch.activation,
+    });
+    if (arch.batchNorm)
+      layers.push({ type: 'batchnorm', momentum: 0.99, epsilon: 1e-3 }, { type: 'activation', fn: arch.activation });
+    if (arch.pool !== 'none')
+      layers.push({ type: arch.pool === 'max' ? 'maxpool' : 'avgpool', poolSize: 2, padding: 'valid' });
   }
   layers.push({ type: 'flatten' });
   for (const units of arch.dense) {
@@ -35,7 +49,10 @@ export function expandArchitecture(arch: ArchitectureSpec, inputShape: number[])
 /** An architecture that does not fit the data; `path` is relative to the architecture object. */
 export class ArchitectureError extends Error {
   override name = 'ArchitectureError';
-  constructor(readonly path: Array<string | number>, message: string) {
+  constructor(
+    readonly path: Array<string | number>,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -48,14 +65,28 @@ function makeLayer(spec: LayerSpec, name: string, inputShape?: number[]): tf.lay
     case 'dense':
       return tf.layers.dense({ ...first, name, units: spec.units, activation: spec.activation });
     case 'conv2d':
-      return tf.layers.conv2d({ ...first, name, filters: spec.filters, kernelSize: pair(spec.kernelSize), strides: pair(spec.strides), padding: spec.padding, activation: spec.activation });
+      return tf.layers.conv2d({
+        ...first,
+        name,
+        filters: spec.filters,
+        kernelSize: pair(spec.kernelSize),
+        strides: pair(spec.strides),
+        padding: spec.padding,
+        activation: spec.activation,
+      });
     case 'batchnorm':
       return tf.layers.batchNormalization({ ...first, name, momentum: spec.momentum, epsilon: spec.epsilon });
     case 'activation':
       return tf.layers.activation({ ...first, name, activation: spec.fn });
     case 'maxpool':
     case 'avgpool': {
-      const options = { ...first, name, poolSize: pair(spec.poolSize), strides: spec.strides === undefined ? undefined : pair(spec.strides), padding: spec.padding };
+      const options = {
+        ...first,
+        name,
+        poolSize: pair(spec.poolSize),
+        strides: spec.strides === undefined ? undefined : pair(spec.strides),
+        padding: spec.padding,
+      };
       return spec.type === 'maxpool' ? tf.layers.maxPooling2d(options) : tf.layers.averagePooling2d(options);
     }
     case 'flatten':
@@ -70,7 +101,12 @@ function makeLayer(spec: LayerSpec, name: string, inputShape?: number[]): tf.lay
  * Layer names are `<type>_<n>` and `logits`, the same in every model, so checkpoints and
  * named intermediate layers stay stable. Initialisation draws from Math.random (see random.ts).
  */
-export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClasses: number, namePrefix = ''): tf.Sequential {
+export function buildModel(
+  arch: ArchitectureSpec,
+  inputShape: number[],
+  numClasses: number,
+  namePrefix = '',
+): tf.Sequential {
   const specs = expandArchitecture(arch, inputShape);
   const model = tf.sequential();
   const counts = new Map<string, number>();
@@ -80,23 +116,42 @@ export function buildModel(arch: ArchitectureSpec, inputShape: number[], numClas
     counts.set(spec.type, n);
     const layerPath = arch.type === 'layers' ? ['layers', i] : ['type'];
     if ((spec.type === 'conv2d' || spec.type === 'maxpool' || spec.type === 'avgpool') && shape.length !== 3)
-      throw new ArchitectureError(layerPath, `a ${spec.type} layer needs an image-shaped input (height, width, channels), but its input has shape [${shape.join(', ')}]`);
+      throw new ArchitectureError(
+        layerPath,
+        `a ${spec.type} layer needs an image-shaped input (height, width, channels), but its input has shape [${shape.join(', ')}]`,
+      );
     if (spec.type === 'dense' && shape.length !== 1)
-      throw new ArchitectureError(layerPath, `a dense layer needs a flat input, but its input has shape [${shape.join(', ')}]; add {"type": "flatten"} before it`);
+      throw new ArchitectureError(
+        layerPath,
+        `a dense layer needs a flat input, but its input has shape [${shape.join(', ')}]; add {"type": "flatten"} before it`,
+      );
     try {
       model.add(makeLayer(spec, `${namePrefix}${spec.type}_${n}`, i === 0 ? inputShape : undefined));
     } catch (err) {
-      throw new ArchitectureError(layerPath, `this layer does not fit its input of shape [${shape.join(', ')}]: ${(err as Error).message}`);
+      throw new ArchitectureError(
+        layerPath,
+        `this layer does not fit its input of shape [${shape.join(', ')}]: ${(err as Error).message}`,
+      );
     }
     const out = model.outputs[0].shape.slice(1) as number[];
-    if (out.some((d) => d !== null && d <= 0)) throw new ArchitectureError(layerPath, `this layer shrinks its input of shape [${shape.join(', ')}] to nothing (output [${out.join(', ')}])`);
+    if (out.some((d) => d !== null && d <= 0))
+      throw new ArchitectureError(
+        layerPath,
+        `this layer shrinks its input of shape [${shape.join(', ')}] to nothing (output [${out.join(', ')}])`,
+      );
     shape = out;
   });
   if (shape.length !== 1) {
     const n = (counts.get('flatten') ?? 0) + 1;
     model.add(tf.layers.flatten({ name: `${namePrefix}flatten_${n}`, ...(specs.length === 0 ? { inputShape } : {}) }));
   }
-  model.add(tf.layers.dense({ name: `${namePrefix}logits`, units: numClasses, ...(specs.length === 0 && shape.length === 1 ? { inputShape } : {}) }));
+  model.add(
+    tf.layers.dense({
+      name: `${namePrefix}logits`,
+      units: numClasses,
+      ...(specs.length === 0 && shape.length === 1 ? { inputShape } : {}),
+    }),
+  );
   return model;
 }
 

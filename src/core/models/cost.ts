@@ -35,6 +35,7 @@ export function modelCost(model: tf.LayersModel): ModelCost {
 export function onnxModelCost(file: string): Omit<ModelCost, 'macs'> {
   const proto = onnx.ModelProto.decode(fs.readFileSync(file));
   let params = 0;
-  for (const init of proto.graph?.initializer ?? []) params += (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
+  for (const init of proto.graph?.initializer ?? [])
+    params += (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
   return { params, bytes: params * 4 };
 }

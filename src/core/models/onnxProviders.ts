@@ -28,11 +28,21 @@ export type OnnxProviderName = (typeof ONNX_PROVIDERS)[number];
 export type OnnxProviderReport = NonNullable<DoctorReport['onnxProviders']>[number];
 
 const ort = () => require('onnxruntime-node') as typeof ortTypes;
-const firstLine = (err: unknown) => String((err as Error)?.message ?? err).trim().split('\n')[0];
+const firstLine = (err: unknown) =>
+  String((err as Error)?.message ?? err)
+    .trim()
+    .split('\n')[0];
 
 /** Where onnxruntime-node keeps its native libraries (its binding loads them from there). */
 export function onnxruntimeBinFolder(): string {
-  return path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  return path.join(
+    path.dirname(require.resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
 }
 
 const CUDA_LIBRARIES: Partial<Record<NodeJS.Platform, string[]>> = {
@@ -41,18 +51,27 @@ const CUDA_LIBRARIES: Partial<Record<NodeJS.Platform, string[]>> = {
 };
 
 function listedBackend(name: OnnxProviderName): { name: string; bundled: boolean } | undefined {
-  return ort().listSupportedBackends().find((b) => b.name === name);
+  return ort()
+    .listSupportedBackends()
+    .find((b) => b.name === name);
 }
 
 /** Whether the CUDA provider's libraries are installed; the detail says how to install them when not. */
 export function cudaLibraries(): { present: boolean; detail: string } {
   const listed = listedBackend('cuda');
-  if (!listed) return { present: false, detail: `cuda: onnxruntime-node has no CUDA provider for ${process.platform}/${process.arch}` };
+  if (!listed)
+    return {
+      present: false,
+      detail: `cuda: onnxruntime-node has no CUDA provider for ${process.platform}/${process.arch}`,
+    };
   if (listed.bundled) return { present: true, detail: 'cuda: bundled with onnxruntime-node' };
   const bin = onnxruntimeBinFolder();
   const missing = (CUDA_LIBRARIES[process.platform] ?? []).filter((f) => !fs.existsSync(path.join(bin, f)));
   if (missing.length > 0)
-    return { present: false, detail: `cuda: onnxruntime-node was installed without the CUDA provider (no ${missing.join(', ')}); reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs CUDA 12 and cuDNN 9)` };
+    return {
+      present: false,
+      detail: `cuda: onnxruntime-node was installed without the CUDA provider (no ${missing.join(', ')}); reinstall it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs CUDA 12 and cuDNN 9)`,
+    };
   return { present: true, detail: `cuda: provider libraries in ${bin}` };
 }
 
@@ -77,9 +96,25 @@ const PROBE_MODEL = onnx.ModelProto.encode({
   graph: {
     name: 'provider-probe',
     node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'], name: 'matmul' }],
-    initializer: [{ name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 2], floatData: [1, 0, 0, 1, 1, 1, 2, -1] }],
-    input: [{ name: 'x', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } }],
-    output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 2 }] } } } }],
+    initializer: [
+      { name: 'w', dataType: onnx.TensorProto.DataType.FLOAT, dims: [4, 2], floatData: [1, 0, 0, 1, 1, 1, 2, -1] },
+    ],
+    input: [
+      {
+        name: 'x',
+        type: {
+          tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } },
+        },
+      },
+    ],
+    output: [
+      {
+        name: 'y',
+        type: {
+          tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 2 }] } },
+        },
+      },
+    ],
   },
 }).finish();
 const PROBE_WANTED = [12, 1];
@@ -96,7 +131,9 @@ export async function probeProvider(provider: OnnxProviderName): Promise<string 
   try {
     const out = await session.run({ x: new Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 4]) });
     const got = [...(out.y.data as Float32Array)];
-    return got.length === 2 && got.every((v, i) => v === PROBE_WANTED[i]) ? undefined : `it computes [1, 2, 3, 4] . W as [${got.join(', ')}], not [${PROBE_WANTED.join(', ')}]`;
+    return got.length === 2 && got.every((v, i) => v === PROBE_WANTED[i])
+      ? undefined
+      : `it computes [1, 2, 3, 4] . W as [${got.join(', ')}], not [${PROBE_WANTED.join(', ')}]`;
   } catch (err) {
     return `a session on it fails to run: ${firstLine(err)}`;
   } finally {
@@ -126,7 +163,10 @@ export interface ProviderPlan {
 export async function providerPlan(requested?: readonly string[]): Promise<ProviderPlan> {
   if (requested) {
     const unknown = requested.filter((p) => !(ONNX_PROVIDERS as readonly string[]).includes(p));
-    if (unknown.length > 0) throw new RangeError(`unknown onnxruntime execution provider ${unknown.map((p) => `"${p}"`).join(', ')}; expected ${ONNX_PROVIDERS.join(', ')}`);
+    if (unknown.length > 0)
+      throw new RangeError(
+        `unknown onnxruntime execution provider ${unknown.map((p) => `"${p}"`).join(', ')}; expected ${ONNX_PROVIDERS.join(', ')}`,
+      );
     return { order: [...new Set([...(requested as OnnxProviderName[]), 'cpu' as const])], skipped: [] };
   }
   const order: OnnxProviderName[] = [];
@@ -150,20 +190,43 @@ export async function onnxProviders(): Promise<OnnxProviderReport[]> {
   reports.push(
     cudaProblem === undefined
       ? { name: 'cuda', available: true, detail: 'cuda: runs (CUDA device 0); ONNX teachers use it first' }
-      : { name: 'cuda', available: false, detail: cuda.present ? `cuda: the provider is installed, but ${cudaProblem}` : cudaProblem },
+      : {
+          name: 'cuda',
+          available: false,
+          detail: cuda.present ? `cuda: the provider is installed, but ${cudaProblem}` : cudaProblem,
+        },
   );
 
-  if (!listedBackend('webgpu')) reports.push({ name: 'webgpu', available: false, detail: 'webgpu: this onnxruntime-node build has no WebGPU provider' });
+  if (!listedBackend('webgpu'))
+    reports.push({
+      name: 'webgpu',
+      available: false,
+      detail: 'webgpu: this onnxruntime-node build has no WebGPU provider',
+    });
   else {
     const problem = await probeProvider('webgpu');
     const notAuto = await webgpuNotAuto();
     const { detail: adapter } = await webgpuAdapter();
     if (problem !== undefined) reports.push({ name: 'webgpu', available: false, detail: `webgpu: ${problem}` });
-    else if (notAuto === undefined) reports.push({ name: 'webgpu', available: true, detail: `webgpu: runs on ${adapter}; ONNX teachers use it when cuda does not run` });
-    else reports.push({ name: 'webgpu', available: true, detail: `webgpu: runs, but ${notAuto.replace(/^webgpu: /, '')}` });
+    else if (notAuto === undefined)
+      reports.push({
+        name: 'webgpu',
+        available: true,
+        detail: `webgpu: runs on ${adapter}; ONNX teachers use it when cuda does not run`,
+      });
+    else
+      reports.push({
+        name: 'webgpu',
+        available: true,
+        detail: `webgpu: runs, but ${notAuto.replace(/^webgpu: /, '')}`,
+      });
   }
 
   const cpuProblem = await probeProvider('cpu');
-  reports.push(cpuProblem === undefined ? { name: 'cpu', available: true, detail: "cpu: onnxruntime's CPU provider; ONNX teachers fall back to it" } : { name: 'cpu', available: false, detail: `cpu: ${cpuProblem}` });
+  reports.push(
+    cpuProblem === undefined
+      ? { name: 'cpu', available: true, detail: "cpu: onnxruntime's CPU provider; ONNX teachers fall back to it" }
+      : { name: 'cpu', available: false, detail: `cpu: ${cpuProblem}` },
+  );
   return reports;
 }

@@ -65,27 +65,48 @@ export interface OnnxTeacher {
    * features: each with its shape [n, ...]; rank-4 NCHW features are transposed to NHWC when the
    * layout is 'nchw'.
    */
-  run(x: Float32Array, n: number, batchSize: number): Promise<{ logits: Float32Array; features: Record<string, { data: Float32Array; shape: number[] }> }>;
+  run(
+    x: Float32Array,
+    n: number,
+    batchSize: number,
+  ): Promise<{ logits: Float32Array; features: Record<string, { data: Float32Array; shape: number[] }> }>;
   dispose(): Promise<void>;
 }
 
 type Dim = number | string | undefined;
 
 const ELEM_TYPES: Record<number, string> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64', 8: 'string', 9: 'bool',
-  10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64', 14: 'complex64', 15: 'complex128', 16: 'bfloat16',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
 };
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 const prod = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const fmtShape = (shape: Dim[] | undefined) => (shape ? `[${shape.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]` : 'of unknown rank');
+const fmtShape = (shape: Dim[] | undefined) =>
+  shape ? `[${shape.map((d) => (d === undefined ? '?' : String(d))).join(', ')}]` : 'of unknown rank';
 const firstLine = (err: unknown) => (err as Error).message.trim().split('\n')[0];
-const toNumber = (v: number | { toString(): string } | null | undefined): number | undefined => (v === null || v === undefined ? undefined : typeof v === 'number' ? v : Number(v.toString()));
+const toNumber = (v: number | { toString(): string } | null | undefined): number | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'number' ? v : Number(v.toString());
 
 /** The per-example shape the model's input takes in a layout: NHWC data, [C, H, W], or [H * W * C]. */
 export function onnxInputShape(layout: Exclude<OnnxLayout, 'auto'>, dataShape: number[]): number[] {
   if (layout === 'nchw') {
-    if (dataShape.length !== 3) throw new Error(`layout nchw needs image data of shape [height, width, channels], not [${dataShape.join(', ')}]`);
+    if (dataShape.length !== 3)
+      throw new Error(`layout nchw needs image data of shape [height, width, channels], not [${dataShape.join(', ')}]`);
     const [h, w, c] = dataShape;
     return [c, h, w];
   }
@@ -125,7 +146,8 @@ function levenshtein(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length];
@@ -146,7 +168,15 @@ export function closestNames(wanted: string, names: string[], max = 8): string[]
 }
 
 /** NCHW -> NHWC for `b` examples of [c, h, w], into `out` at `offset`. */
-function nchwToNhwc(src: Float32Array, b: number, c: number, h: number, w: number, out: Float32Array, offset: number): void {
+function nchwToNhwc(
+  src: Float32Array,
+  b: number,
+  c: number,
+  h: number,
+  w: number,
+  out: Float32Array,
+  offset: number,
+): void {
   const hw = h * w;
   for (let i = 0; i < b; i++) {
     const s = i * c * hw;
@@ -170,7 +200,12 @@ function nhwcToNchw(src: Float32Array, b: number, h: number, w: number, c: numbe
 }
 
 /** Opens an ONNX teacher and checks it on one example; every unusable model is a ModelFileError. */
-export async function openOnnxTeacher(file: string, dataShape: number[], numClasses: number, options: OnnxTeacherOptions): Promise<OnnxTeacher> {
+export async function openOnnxTeacher(
+  file: string,
+  dataShape: number[],
+  numClasses: number,
+  options: OnnxTeacherOptions,
+): Promise<OnnxTeacher> {
   const ort = require('onnxruntime-node') as typeof ortTypes;
   function fail(problem: string): never {
     throw new ModelFileError(file, problem);
@@ -181,25 +216,41 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
     bytes = fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return fail(code === 'ENOENT' ? 'the ONNX model file does not exist' : code === 'EISDIR' ? 'is a folder; expected an .onnx file' : `the ONNX model file cannot be read (${code ?? (err as Error).message})`);
+    return fail(
+      code === 'ENOENT'
+        ? 'the ONNX model file does not exist'
+        : code === 'EISDIR'
+          ? 'is a folder; expected an .onnx file'
+          : `the ONNX model file cannot be read (${code ?? (err as Error).message})`,
+    );
   }
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (err) {
-    return fail(`is not an ONNX model: its ${bytes.length} bytes do not decode as an ONNX ModelProto (${(err as Error).message}); expected a .onnx file such as torch.onnx.export writes`);
+    return fail(
+      `is not an ONNX model: its ${bytes.length} bytes do not decode as an ONNX ModelProto (${(err as Error).message}); expected a .onnx file such as torch.onnx.export writes`,
+    );
   }
   const graph = model.graph;
   if (!graph || (graph.node ?? []).length === 0)
-    return fail(`is not an ONNX model: ${graph ? 'its graph has no nodes' : `its ${bytes.length} bytes decode to no graph`}; expected a .onnx file such as torch.onnx.export writes`);
+    return fail(
+      `is not an ONNX model: ${graph ? 'its graph has no nodes' : `its ${bytes.length} bytes decode to no graph`}; expected a .onnx file such as torch.onnx.export writes`,
+    );
   if ((graph.initializer ?? []).some((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL))
-    fail('keeps weights in external data files, which this loader does not read; save the model as one file (onnx.save_model(model, path, save_as_external_data=False), possible below 2 GB)');
+    fail(
+      'keeps weights in external data files, which this loader does not read; save the model as one file (onnx.save_model(model, path, save_as_external_data=False), possible below 2 GB)',
+    );
 
   // The one real input (older exporters also list the initializers as inputs).
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
   const inputs = (graph.input ?? []).filter((vi) => !initializers.has(vi.name ?? ''));
   if (inputs.length !== 1)
-    fail(inputs.length === 0 ? 'the model has no input; expected one input taking a batch of examples' : `the model has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); expected one input taking a batch of examples`);
+    fail(
+      inputs.length === 0
+        ? 'the model has no input; expected one input taking a batch of examples'
+        : `the model has ${inputs.length} inputs (${inputs.map((i) => `"${i.name}"`).join(', ')}); expected one input taking a batch of examples`,
+    );
   const input = inputs[0];
   const inputName = input.name ?? '';
   const inputShape = shapeOf(input);
@@ -207,12 +258,21 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
     fail(`input "${inputName}" is ${typeName(input)}; expected float32`);
 
   // Layout.
-  const candidates: Array<Exclude<OnnxLayout, 'auto'>> = dataShape.length === 3 ? ['nhwc', 'nchw', 'flat'] : dataShape.length === 1 ? ['nhwc'] : ['nhwc', 'flat'];
+  const candidates: Array<Exclude<OnnxLayout, 'auto'>> =
+    dataShape.length === 3 ? ['nhwc', 'nchw', 'flat'] : dataShape.length === 1 ? ['nhwc'] : ['nhwc', 'flat'];
   const tried = options.layout === 'auto' ? candidates : [options.layout];
-  const fitting = tried.filter((l) => (l !== 'nchw' || dataShape.length === 3) && fits(inputShape, onnxInputShape(l, dataShape)));
+  const fitting = tried.filter(
+    (l) => (l !== 'nchw' || dataShape.length === 3) && fits(inputShape, onnxInputShape(l, dataShape)),
+  );
   if (fitting.length === 0) {
-    const tries = tried.map((l) => (l === 'nchw' && dataShape.length !== 3 ? 'nchw (needs [height, width, channels] data)' : `${l} [batch, ${onnxInputShape(l, dataShape).join(', ')}]`));
-    fail(`input "${inputName}" has shape ${fmtShape(inputShape)}, which fits the data's per-example shape [${dataShape.join(', ')}] in no layout; tried ${tries.join(', ')}`);
+    const tries = tried.map((l) =>
+      l === 'nchw' && dataShape.length !== 3
+        ? 'nchw (needs [height, width, channels] data)'
+        : `${l} [batch, ${onnxInputShape(l, dataShape).join(', ')}]`,
+    );
+    fail(
+      `input "${inputName}" has shape ${fmtShape(inputShape)}, which fits the data's per-example shape [${dataShape.join(', ')}] in no layout; tried ${tries.join(', ')}`,
+    );
   }
   const layout = fitting[0];
   const perExample = onnxInputShape(layout, dataShape);
@@ -227,7 +287,9 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
   const checkName = (name: string, what: string) => {
     if (graphOutputs.includes(name) || produced.has(name)) return;
     const near = closestNames(name, available);
-    fail(`${what} "${name}" is not an output or intermediate value of the model; closest of its ${available.length} values: ${near.map((n) => `"${n}"`).join(', ')}`);
+    fail(
+      `${what} "${name}" is not an output or intermediate value of the model; closest of its ${available.length} values: ${near.map((n) => `"${n}"`).join(', ')}`,
+    );
   };
   if (options.logits !== undefined) checkName(options.logits, 'logits output');
   const logitsName = options.logits ?? graphOutputs[0];
@@ -238,24 +300,40 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
   const valueInfo = new Map((graph.valueInfo ?? []).map((vi) => [vi.name ?? '', vi]));
   for (const name of added) {
     const vi = valueInfo.get(name);
-    if (vi?.type?.tensorType && vi.type.tensorType.elemType !== FLOAT) fail(`value "${name}" is ${typeName(vi)}; expected float32`);
+    if (vi?.type?.tensorType && vi.type.tensorType.elemType !== FLOAT)
+      fail(`value "${name}" is ${typeName(vi)}; expected float32`);
   }
-  for (const o of graph.output ?? []) if (fetches.includes(o.name ?? '') && o.type?.tensorType && o.type.tensorType.elemType !== FLOAT) fail(`output "${o.name}" is ${typeName(o)}; expected float32`);
+  for (const o of graph.output ?? [])
+    if (fetches.includes(o.name ?? '') && o.type?.tensorType && o.type.tensorType.elemType !== FLOAT)
+      fail(`output "${o.name}" is ${typeName(o)}; expected float32`);
 
   let modelBytes: Uint8Array = bytes;
   if (added.length > 0) {
-    const extra = added.map((name): onnx.IValueInfoProto => valueInfo.get(name) ?? { name, type: { tensorType: { elemType: FLOAT } } });
+    const extra = added.map(
+      (name): onnx.IValueInfoProto => valueInfo.get(name) ?? { name, type: { tensorType: { elemType: FLOAT } } },
+    );
     const patch = onnx.ModelProto.encode({ graph: { output: extra } }).finish();
     modelBytes = Buffer.concat([bytes, patch]);
   }
 
   const modelInputDims = (b: number) => [b, ...perExample];
-  const feed = (data: Float32Array, b: number) => ({ [inputName]: new ort.Tensor('float32', layout === 'nchw' ? nhwcToNchw(data, b, dataShape[0], dataShape[1], dataShape[2]) : data, modelInputDims(b)) });
+  const feed = (data: Float32Array, b: number) => ({
+    [inputName]: new ort.Tensor(
+      'float32',
+      layout === 'nchw' ? nhwcToNchw(data, b, dataShape[0], dataShape[1], dataShape[2]) : data,
+      modelInputDims(b),
+    ),
+  });
   const loadError = (err: unknown): never => {
     const message = (err as Error).message.trim();
     // An added output declared FLOAT whose value is not: "Type (tensor(float)) of output arg (s) of node (shape) does not match expected type (tensor(int64))".
-    const typeError = /of output arg \((.+?)\) of node .*does not match expected type \((?:tensor\()?(\w+)\)?\)/.exec(message);
-    if (typeError && fetches.includes(typeError[1])) return fail(`value "${typeError[1]}" is ${typeError[2] === 'float' ? 'float32' : typeError[2] === 'double' ? 'float64' : typeError[2]}; expected float32`);
+    const typeError = /of output arg \((.+?)\) of node .*does not match expected type \((?:tensor\()?(\w+)\)?\)/.exec(
+      message,
+    );
+    if (typeError && fetches.includes(typeError[1]))
+      return fail(
+        `value "${typeError[1]}" is ${typeError[2] === 'float' ? 'float32' : typeError[2] === 'double' ? 'float64' : typeError[2]}; expected float32`,
+      );
     return fail(`onnxruntime cannot load the model: ${message.split('\n')[0]}`);
   };
   const probeBatch = fixedBatch ?? 1;
@@ -266,12 +344,17 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
   // reference: its failures are the model's.
   const plan = await providerPlan(options.providers);
   const notes = [...plan.skipped];
-  let opened: { session: ortTypes.InferenceSession; provider: OnnxProviderName; probe: ortTypes.InferenceSession.ReturnType } | undefined;
+  let opened:
+    | { session: ortTypes.InferenceSession; provider: OnnxProviderName; probe: ortTypes.InferenceSession.ReturnType }
+    | undefined;
   for (const provider of plan.order) {
     const last = provider === 'cpu';
     let candidate: ortTypes.InferenceSession;
     try {
-      candidate = await ort.InferenceSession.create(modelBytes, { executionProviders: [provider], logSeverityLevel: 3 });
+      candidate = await ort.InferenceSession.create(modelBytes, {
+        executionProviders: [provider],
+        logSeverityLevel: 3,
+      });
     } catch (err) {
       if (last) return loadError(err);
       notes.push(`${provider}: no session (${firstLine(err)})`);
@@ -282,7 +365,9 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
       const m = metadata.get(name);
       if (m && (!m.isTensor || m.type !== 'float32')) {
         await candidate.release();
-        fail(`${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`);
+        fail(
+          `${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`,
+        );
       }
     }
     try {
@@ -290,13 +375,23 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
       break;
     } catch (err) {
       await candidate.release();
-      if (last) fail(`fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${firstLine(err)}`);
+      if (last)
+        fail(
+          `fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${firstLine(err)}`,
+        );
       notes.push(`${provider}: fails on the first batch (${firstLine(err)})`);
     }
   }
   if (!opened) throw new Error('no onnxruntime execution provider was tried'); // cpu is always in the plan
   const { session, provider, probe } = opened;
-  const chosen = provider === 'cuda' ? 'cuda: CUDA device 0' : provider === 'webgpu' ? `webgpu: on ${(await webgpuAdapter()).detail}` : notes.length === 0 ? 'cpu: as requested' : undefined;
+  const chosen =
+    provider === 'cuda'
+      ? 'cuda: CUDA device 0'
+      : provider === 'webgpu'
+        ? `webgpu: on ${(await webgpuAdapter()).detail}`
+        : notes.length === 0
+          ? 'cpu: as requested'
+          : undefined;
   const providerDetail = [...(chosen ? [chosen] : []), ...notes].join('; ');
   const closeAndFail = async (problem: string): Promise<never> => {
     await session.release();
@@ -306,24 +401,35 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
 
   const logitsDims = probe[logitsName].dims.map(Number);
   if (logitsDims.length !== 2 || logitsDims[0] !== probeBatch || logitsDims[1] !== numClasses)
-    await closeAndFail(`logits output "${logitsName}" has shape [${logitsDims.join(', ')}] for a batch of ${probeBatch}; expected [${probeBatch}, ${numClasses}] ([batch, numClasses] for the data's ${numClasses} classes)`);
+    await closeAndFail(
+      `logits output "${logitsName}" has shape [${logitsDims.join(', ')}] for a batch of ${probeBatch}; expected [${probeBatch}, ${numClasses}] ([batch, numClasses] for the data's ${numClasses} classes)`,
+    );
   const featureShapes = new Map<string, number[]>();
   for (const f of featureNames) {
     const dims = probe[f].dims.map(Number);
-    if (dims.length === 0 || dims[0] !== probeBatch) await closeAndFail(`feature "${f}" has shape [${dims.join(', ')}] for a batch of ${probeBatch}; expected the batch as its first dimension`);
+    if (dims.length === 0 || dims[0] !== probeBatch)
+      await closeAndFail(
+        `feature "${f}" has shape [${dims.join(', ')}] for a batch of ${probeBatch}; expected the batch as its first dimension`,
+      );
     featureShapes.set(f, dims.slice(1));
   }
   for (const t of Object.values(probe)) t.dispose();
 
   const nhwcFeatures = (shape: number[]) => layout === 'nchw' && shape.length === 3;
   const outShape = (shape: number[]) => (nhwcFeatures(shape) ? [shape[1], shape[2], shape[0]] : shape);
-  const logitsNote = options.logits !== undefined ? 'as configured' : graphOutputs.length === 1 ? "the model's only output" : `the first of its ${graphOutputs.length} outputs ${graphOutputs.map((o) => `"${o}"`).join(', ')}`;
+  const logitsNote =
+    options.logits !== undefined
+      ? 'as configured'
+      : graphOutputs.length === 1
+        ? "the model's only output"
+        : `the first of its ${graphOutputs.length} outputs ${graphOutputs.map((o) => `"${o}"`).join(', ')}`;
   const layoutNote = {
     nhwc: 'examples passed as they are',
     nchw: 'examples transposed NHWC -> NCHW',
     flat: 'examples passed flattened',
   }[layout];
-  const ambiguity = options.layout === 'auto' && fitting.length > 1 ? `; auto: also fits ${fitting.slice(1).join(', ')}` : '';
+  const ambiguity =
+    options.layout === 'auto' && fitting.length > 1 ? `; auto: also fits ${fitting.slice(1).join(', ')}` : '';
   let released = false;
 
   return {
@@ -334,13 +440,17 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
     provider,
     providerDetail,
     describe() {
-      const feats = featureNames.map((f) => `"${f}" [batch, ${outShape(featureShapes.get(f)!).join(', ')}]${nhwcFeatures(featureShapes.get(f)!) ? ' (NCHW -> NHWC)' : ''}`);
+      const feats = featureNames.map(
+        (f) =>
+          `"${f}" [batch, ${outShape(featureShapes.get(f)!).join(', ')}]${nhwcFeatures(featureShapes.get(f)!) ? ' (NCHW -> NHWC)' : ''}`,
+      );
       return `ONNX teacher ${file}: input "${inputName}" ${fmtShape(inputShape)}, layout ${layout} (${options.layout === 'auto' ? 'auto' : 'configured'}: ${layoutNote}${ambiguity})${fixedBatch ? `, fixed batch ${fixedBatch}` : ''}; logits "${logitsName}" [batch, ${numClasses}] (${logitsNote})${feats.length > 0 ? `; features ${feats.join(', ')}` : ''}; onnxruntime ${provider} (${providerDetail})`;
     },
     async run(x, n, batchSize) {
       if (released) throw new Error(`${file}: the ONNX session was disposed`);
       const rowSize = prod(dataShape);
-      if (x.length !== n * rowSize) throw new RangeError(`expected ${n} examples of ${rowSize} values (${n * rowSize}), got ${x.length} values`);
+      if (x.length !== n * rowSize)
+        throw new RangeError(`expected ${n} examples of ${rowSize} values (${n * rowSize}), got ${x.length} values`);
       if (!(batchSize >= 1)) throw new RangeError(`batch size must be at least 1, got ${batchSize}`);
       const step = fixedBatch ?? Math.floor(batchSize);
       const logits = new Float32Array(n * numClasses);
@@ -362,14 +472,24 @@ export async function openOnnxTeacher(file: string, dataShape: number[], numClas
         try {
           const l = out[logitsName];
           if (l.dims.length !== 2 || Number(l.dims[0]) !== runB || Number(l.dims[1]) !== numClasses)
-            throw new ModelFileError(file, `logits output "${logitsName}" has shape [${l.dims.join(', ')}] for a batch of ${runB}; expected [${runB}, ${numClasses}]`);
+            throw new ModelFileError(
+              file,
+              `logits output "${logitsName}" has shape [${l.dims.join(', ')}] for a batch of ${runB}; expected [${runB}, ${numClasses}]`,
+            );
           logits.set((l.data as Float32Array).subarray(0, b * numClasses), start * numClasses);
           for (const f of featureNames) {
             const t = out[f];
             const shape = featureShapes.get(f)!;
             const size = prod(shape);
-            if (Number(t.dims[0]) !== runB || t.dims.length !== shape.length + 1 || t.dims.slice(1).some((d, i) => Number(d) !== shape[i]))
-              throw new ModelFileError(file, `feature "${f}" has shape [${t.dims.join(', ')}] for a batch of ${runB}; expected [${runB}, ${shape.join(', ')}] as on the first batch`);
+            if (
+              Number(t.dims[0]) !== runB ||
+              t.dims.length !== shape.length + 1 ||
+              t.dims.slice(1).some((d, i) => Number(d) !== shape[i])
+            )
+              throw new ModelFileError(
+                file,
+                `feature "${f}" has shape [${t.dims.join(', ')}] for a batch of ${runB}; expected [${runB}, ${shape.join(', ')}] as on the first batch`,
+              );
             const src = (t.data as Float32Array).subarray(0, b * size);
             if (nhwcFeatures(shape)) nchwToNhwc(src, b, shape[0], shape[1], shape[2], features[f].data, start * size);
             else features[f].data.set(src, start * size);

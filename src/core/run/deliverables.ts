@@ -33,19 +33,32 @@ export class ExportCheckError extends Error {
 }
 
 /** Converts a tfjs model to ONNX, checks it in onnxruntime against tfjs, and writes it atomically. */
-export async function exportOnnx(model: tf.LayersModel, file: string, name: string): Promise<{ bytes: number; maxAbsDiff: number }> {
-  const onnxBytes = await toOnnx(model, { name, docString: `${name} exported by Distill Studio; input: the tfjs model's input layout (NHWC for images); output: logits` });
+export async function exportOnnx(
+  model: tf.LayersModel,
+  file: string,
+  name: string,
+): Promise<{ bytes: number; maxAbsDiff: number }> {
+  const onnxBytes = await toOnnx(model, {
+    name,
+    docString: `${name} exported by Distill Studio; input: the tfjs model's input layout (NHWC for images); output: logits`,
+  });
   const { maxAbsDiff, maxAbsOutput } = await onnxMaxAbsDiff(model, onnxBytes);
   const tolerance = exportTolerance(maxAbsOutput);
   if (!(maxAbsDiff <= tolerance))
-    throw new ExportCheckError(`the ONNX export of ${name} differs from tfjs by ${maxAbsDiff} (max abs, outputs up to ${maxAbsOutput.toFixed(2)}), more than ${tolerance.toExponential(2)}; it was not written`);
+    throw new ExportCheckError(
+      `the ONNX export of ${name} differs from tfjs by ${maxAbsDiff} (max abs, outputs up to ${maxAbsOutput.toFixed(2)}), more than ${tolerance.toExponential(2)}; it was not written`,
+    );
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, onnxBytes);
   return { bytes: onnxBytes.length, maxAbsDiff };
 }
 
 /** Exports the run's models at the end of a run; an unsupported layer is a warning, not a failure. */
-export async function exportRunOnnx(runDir: string, models: Array<[RunModel, tf.LayersModel]>, emit: (e: RunEventInput) => void): Promise<void> {
+export async function exportRunOnnx(
+  runDir: string,
+  models: Array<[RunModel, tf.LayersModel]>,
+  emit: (e: RunEventInput) => void,
+): Promise<void> {
   for (const [which, model] of models) {
     const file = path.join(runDir, 'artifacts', `${which}.onnx`);
     try {
@@ -66,7 +79,12 @@ export interface BenchReport {
 }
 
 /** Times teacher and student in onnxruntime (CPU) and the current tfjs backend; writes bench.json. */
-export async function benchRun(runDir: string, config: DistillConfig, options: BenchOptions, emit?: (e: RunEventInput) => void): Promise<BenchReport> {
+export async function benchRun(
+  runDir: string,
+  config: DistillConfig,
+  options: BenchOptions,
+  emit?: (e: RunEventInput) => void,
+): Promise<BenchReport> {
   const results: LatencyResult[] = [];
   const onnxBytes: BenchReport['onnxBytes'] = {};
   const { model: student } = await loadModel(runModelPath(runDir, config, 'student'));
@@ -77,11 +95,22 @@ export async function benchRun(runDir: string, config: DistillConfig, options: B
     if (which === 'teacher' && config.teacher.source === 'onnx') {
       // An ONNX teacher is timed as it is, in onnxruntime only: there is no tfjs version of it.
       // Opened for its layout and input name only, so on cpu: no GPU session for nothing.
-      const teacher = await openOnnxTeacher(config.teacher.path, dataShape, numClasses, { layout: config.teacher.layout, logits: config.teacher.logits, providers: ['cpu'] });
+      const teacher = await openOnnxTeacher(config.teacher.path, dataShape, numClasses, {
+        layout: config.teacher.layout,
+        logits: config.teacher.logits,
+        providers: ['cpu'],
+      });
       await teacher.dispose();
       const bytes = fs.readFileSync(config.teacher.path);
       onnxBytes.teacher = bytes.length;
-      for (const r of await benchOnnx('teacher', bytes, onnxInputShape(teacher.layout, dataShape), options, ['cpu'], teacher.inputName)) {
+      for (const r of await benchOnnx(
+        'teacher',
+        bytes,
+        onnxInputShape(teacher.layout, dataShape),
+        options,
+        ['cpu'],
+        teacher.inputName,
+      )) {
         results.push(r);
         emit?.({ type: 'benchmark', result: r });
       }
@@ -113,5 +142,12 @@ export async function benchRun(runDir: string, config: DistillConfig, options: B
 
 export function benchOptions(config: DistillConfig, overrides: Partial<BenchOptions> = {}): BenchOptions {
   const b = config.bench;
-  return { batchSizes: b.batchSizes, threads: b.threads, warmup: b.warmup, minRuns: b.minRuns, minSeconds: b.minSeconds, ...overrides };
+  return {
+    batchSizes: b.batchSizes,
+    threads: b.threads,
+    warmup: b.warmup,
+    minRuns: b.minRuns,
+    minSeconds: b.minSeconds,
+    ...overrides,
+  };
 }

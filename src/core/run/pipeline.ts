@@ -44,11 +44,17 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
         case 'scratch': {
           const r = await session.train({ phase: 'scratch', objective: supervised, ...step.job });
           if (r.stopped) return session.stop();
-          session.summary.push({ model: 'scratch', accuracy: r.test.accuracy, agreement: r.test.agreement, ...modelCost(r.model) });
+          session.summary.push({
+            model: 'scratch',
+            accuracy: r.test.accuracy,
+            agreement: r.test.agreement,
+            ...modelCost(r.model),
+          });
           break;
         }
         case 'stage':
-          if (!(await session.trainStage(step.stage, objective, (build) => strategy.companions(step.stage, build)))) return session.stop();
+          if (!(await session.trainStage(step.stage, objective, (build) => strategy.companions(step.stage, build))))
+            return session.stop();
           break;
         default:
           assertNever(step, 'plan step');

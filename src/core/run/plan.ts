@@ -15,7 +15,8 @@ export interface SupervisedJob {
 }
 
 /** What trains after the teacher: the baseline, or a distillation stage. */
-export type PlanStep = { kind: 'scratch'; phase: 'scratch'; job: SupervisedJob } | { kind: 'stage'; phase: Phase; stage: Stage };
+export type PlanStep =
+  { kind: 'scratch'; phase: 'scratch'; job: SupervisedJob } | { kind: 'stage'; phase: Phase; stage: Stage };
 
 export interface RunPlan {
   /** The teacher, when it trains in the run (before anything else). */
@@ -29,8 +30,24 @@ export interface RunPlan {
 /** `distills`: whether the students learn from anything but labels (else there is no baseline to compare with). */
 export function planRun(config: DistillConfig, stages: Stage[], distills: boolean): RunPlan {
   const learningRate = config.train.optimizer.learningRate;
-  const teacher = config.teacher.source === 'train' ? { architecture: config.teacher.architecture, epochs: config.teacher.epochs ?? config.train.epochs, learningRate: config.teacher.learningRate ?? learningRate } : undefined;
-  const baseline: PlanStep[] = config.baseline && distills ? [{ kind: 'scratch', phase: 'scratch', job: { architecture: config.student.architecture, epochs: config.train.epochs, learningRate } }] : [];
+  const teacher =
+    config.teacher.source === 'train'
+      ? {
+          architecture: config.teacher.architecture,
+          epochs: config.teacher.epochs ?? config.train.epochs,
+          learningRate: config.teacher.learningRate ?? learningRate,
+        }
+      : undefined;
+  const baseline: PlanStep[] =
+    config.baseline && distills
+      ? [
+          {
+            kind: 'scratch',
+            phase: 'scratch',
+            job: { architecture: config.student.architecture, epochs: config.train.epochs, learningRate },
+          },
+        ]
+      : [];
   const stageSteps = stages.map((stage): PlanStep => ({ kind: 'stage', phase: stage.phase, stage }));
   // Assistants teach, as the teacher does: they train before the baseline, the students after it.
   const cut = stages.findIndex((s) => s.role === 'student');
@@ -40,4 +57,5 @@ export function planRun(config: DistillConfig, stages: Stage[], distills: boolea
 }
 
 /** Who taught a stage, as the summary names it. */
-export const teacherLabel = (from: Phase[]) => (from.length === 1 ? phaseModelName(from[0]) : `ensemble of ${from.map(phaseModelName).join(', ')}`);
+export const teacherLabel = (from: Phase[]) =>
+  from.length === 1 ? phaseModelName(from[0]) : `ensemble of ${from.map(phaseModelName).join(', ')}`;

@@ -50,7 +50,18 @@ export interface Prepared {
 export function loadRunConfig(options: ConfigOrigin): LoadedConfig {
   if (options.resumeDir) {
     const snapshot = path.join(options.resumeDir, 'config.json');
-    if (!fs.existsSync(snapshot)) throw new ConfigError([{ file: options.resumeDir, path: [], line: 0, column: 0, offset: 0, length: 0, message: 'is not a run folder (no config.json); expected a folder under the runs folder' }]);
+    if (!fs.existsSync(snapshot))
+      throw new ConfigError([
+        {
+          file: options.resumeDir,
+          path: [],
+          line: 0,
+          column: 0,
+          offset: 0,
+          length: 0,
+          message: 'is not a run folder (no config.json); expected a folder under the runs folder',
+        },
+      ]);
     return parseConfigText(fs.readFileSync(snapshot, 'utf8'), snapshot);
   }
   const loaded = loadConfigFile(options.configFile!);
@@ -60,7 +71,10 @@ export function loadRunConfig(options: ConfigOrigin): LoadedConfig {
 
 /** The layers of a trained model, with its final dense logits layer. */
 function trainedLayers(arch: ArchitectureSpec, data: Dataset): LayerSpec[] {
-  return [...expandArchitecture(arch, data.inputShape), { type: 'dense', units: data.numClasses, activation: 'linear' }];
+  return [
+    ...expandArchitecture(arch, data.inputShape),
+    { type: 'dense', units: data.numClasses, activation: 'linear' },
+  ];
 }
 
 /** Turns an architecture that does not fit the data into a config problem at the right line. */
@@ -68,7 +82,8 @@ function checkArchitecture(loaded: LoadedConfig, at: JsonPath, arch: Architectur
   try {
     buildModel(arch, data.inputShape, data.numClasses).dispose();
   } catch (err) {
-    if (err instanceof ArchitectureError) throw new ConfigError([problemAt(loaded.source, [...at, ...err.path], err.message)]);
+    if (err instanceof ArchitectureError)
+      throw new ConfigError([problemAt(loaded.source, [...at, ...err.path], err.message)]);
     throw err;
   }
 }
@@ -79,7 +94,9 @@ function teacherFilesOf(config: DistillConfig): string[] {
   if (t.source === 'onnx') return [t.path];
   if (t.source === 'train') return [];
   const json = t.source === 'demo' ? demoTeacherPath() : t.path;
-  const manifest = (JSON.parse(fs.readFileSync(json, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ?? [];
+  const manifest =
+    (JSON.parse(fs.readFileSync(json, 'utf8')) as { weightsManifest?: Array<{ paths: string[] }> }).weightsManifest ??
+    [];
   return [json, ...manifest.flatMap((g) => g.paths.map((p) => path.resolve(path.dirname(json), p)))];
 }
 
@@ -89,14 +106,20 @@ async function loadTeacher(loaded: LoadedConfig, data: Dataset, objective: Objec
   if (spec.source === 'onnx') {
     const features = [...new Set(objective.teacher.map((r) => r.layer).filter((l) => l !== 'logits'))];
     try {
-      const onnx = await openOnnxTeacher(spec.path, data.inputShape, data.numClasses, { layout: spec.layout, logits: spec.logits, features });
+      const onnx = await openOnnxTeacher(spec.path, data.inputShape, data.numClasses, {
+        layout: spec.layout,
+        logits: spec.logits,
+        features,
+      });
       return { kind: 'onnx', label: 'teacher', onnx };
     } catch (err) {
       // A value name the graph lacks is the term's mistake: report it there.
       if (err instanceof ModelFileError) {
         const message = err.message;
         const named = objective.teacher.find((r) => message.includes(`"${r.layer}"`));
-        const where = named ? termPath(loaded.config, named.term, named.attentionP === undefined ? 'teacher' : 'pairs') : at;
+        const where = named
+          ? termPath(loaded.config, named.term, named.attentionP === undefined ? 'teacher' : 'pairs')
+          : at;
         throw new ConfigError([problemAt(loaded.source, where, message)]);
       }
       throw err;
@@ -112,17 +135,37 @@ async function loadTeacher(loaded: LoadedConfig, data: Dataset, objective: Objec
   }
   const inShape = (model.inputs[0].shape as Array<number | null>).slice(1);
   const outShape = (model.outputs[0].shape as Array<number | null>).slice(1);
-  const fits = inShape.length === data.inputShape.length && inShape.every((d, i) => d === null || d === data.inputShape[i]);
+  const fits =
+    inShape.length === data.inputShape.length && inShape.every((d, i) => d === null || d === data.inputShape[i]);
   const problems = [];
-  if (!fits) problems.push(problemAt(loaded.source, at, `the teacher ${file} takes input of shape [${inShape.join(', ')}], but the data has examples of shape [${data.inputShape.join(', ')}]`));
+  if (!fits)
+    problems.push(
+      problemAt(
+        loaded.source,
+        at,
+        `the teacher ${file} takes input of shape [${inShape.join(', ')}], but the data has examples of shape [${data.inputShape.join(', ')}]`,
+      ),
+    );
   if (outShape.length !== 1 || outShape[0] !== data.numClasses)
-    problems.push(problemAt(loaded.source, at, `the teacher ${file} outputs shape [${outShape.join(', ')}], but the data has ${data.numClasses} classes; expected [${data.numClasses}] logits`));
+    problems.push(
+      problemAt(
+        loaded.source,
+        at,
+        `the teacher ${file} outputs shape [${outShape.join(', ')}], but the data has ${data.numClasses} classes; expected [${data.numClasses}] logits`,
+      ),
+    );
   if (problems.length > 0) {
     model.dispose();
     throw new ConfigError(problems);
   }
   if (spec.source === 'demo' && loaded.config.data.normalize !== 'scale')
-    throw new ConfigError([problemAt(loaded.source, ['data', 'normalize'], `the demo teacher was trained on pixels scaled to [0, 1]; expected "scale", found "${loaded.config.data.normalize}"`)]);
+    throw new ConfigError([
+      problemAt(
+        loaded.source,
+        ['data', 'normalize'],
+        `the demo teacher was trained on pixels scaled to [0, 1]; expected "scale", found "${loaded.config.data.normalize}"`,
+      ),
+    ]);
   return { kind: 'tfjs', label: 'teacher', model };
 }
 
@@ -135,17 +178,32 @@ function termPath(config: DistillConfig, term: number, field: string): JsonPath 
  * Checks that every stage's student and teacher have the layers the loss terms name, with
  * shapes that fit (building each training model once, then dropping it).
  */
-async function checkObjective(loaded: LoadedConfig, data: Dataset, objective: Objective, stages: Stage[], teacher: TeacherSource | undefined): Promise<Map<Phase, Map<string, number[]>>> {
+async function checkObjective(
+  loaded: LoadedConfig,
+  data: Dataset,
+  objective: Objective,
+  stages: Stage[],
+  teacher: TeacherSource | undefined,
+): Promise<Map<Phase, Map<string, number[]>>> {
   const { config } = loaded;
   const problem = (err: unknown): never => {
-    if (err instanceof ObjectiveFitError) throw new ConfigError([problemAt(loaded.source, termPath(config, err.term, err.field), err.message)]);
+    if (err instanceof ObjectiveFitError)
+      throw new ConfigError([problemAt(loaded.source, termPath(config, err.term, err.field), err.message)]);
     throw err;
   };
-  const probe = new Float32Array(data.train.x.subarray(0, data.inputShape.reduce((a, b) => a * b, 1)));
+  const probe = new Float32Array(
+    data.train.x.subarray(
+      0,
+      data.inputShape.reduce((a, b) => a * b, 1),
+    ),
+  );
   const built = new Map<Phase, tf.LayersModel>();
   const modelOf = (phase: Phase): tf.LayersModel => {
     if (!built.has(phase)) {
-      const arch = phase === 'teacher' ? (config.teacher as { architecture: ArchitectureSpec }).architecture : stages.find((s) => s.phase === phase)!.architecture;
+      const arch =
+        phase === 'teacher'
+          ? (config.teacher as { architecture: ArchitectureSpec }).architecture
+          : stages.find((s) => s.phase === phase)!.architecture;
       built.set(phase, buildModel(arch, data.inputShape, data.numClasses));
     }
     return built.get(phase)!;
@@ -154,7 +212,10 @@ async function checkObjective(loaded: LoadedConfig, data: Dataset, objective: Ob
   try {
     for (const stage of stages) {
       const from = stage.learnsFrom[0];
-      const source: TeacherSource = from === 'teacher' && teacher ? teacher : { kind: 'tfjs', label: `the teacher of ${stage.phase} (${phaseModelName(from)})`, model: modelOf(from) };
+      const source: TeacherSource =
+        from === 'teacher' && teacher
+          ? teacher
+          : { kind: 'tfjs', label: `the teacher of ${stage.phase} (${phaseModelName(from)})`, model: modelOf(from) };
       const shapes = await teacherOutputShapes(source, objective.teacher, probe).catch(problem);
       teacherShapes.set(stage.phase, shapes);
       const student = buildModel(stage.architecture, data.inputShape, data.numClasses);
@@ -181,13 +242,23 @@ export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const strategy = strategyFor(config);
   const problems = [];
   if (config.train.earlyStopping && config.data.validationFraction === 0)
-    problems.push(problemAt(loaded.source, ['train', 'earlyStopping'], 'needs validation data; expected data.validationFraction > 0'));
+    problems.push(
+      problemAt(
+        loaded.source,
+        ['train', 'earlyStopping'],
+        'needs validation data; expected data.validationFraction > 0',
+      ),
+    );
   const objective = compileObjective(config.distill, strategy.terms());
   for (const p of strategy.check(objective)) problems.push(problemAt(loaded.source, p.at, p.message));
   if (problems.length) throw new ConfigError(problems);
   checkArchitecture(loaded, ['student', 'architecture'], config.student.architecture, data);
   // Every model the run trains: its layers, loss terms and optimizer decide the kernels the backend needs.
-  const needs: KernelNeeds = { layers: trainedLayers(config.student.architecture, data), terms: canonicalObjective(config.distill).terms.map((t) => t.type), optimizer: config.train.optimizer.type };
+  const needs: KernelNeeds = {
+    layers: trainedLayers(config.student.architecture, data),
+    terms: canonicalObjective(config.distill).terms.map((t) => t.type),
+    optimizer: config.train.optimizer.type,
+  };
   if (config.teacher.source === 'train') {
     checkArchitecture(loaded, ['teacher', 'architecture'], config.teacher.architecture, data);
     needs.layers.push(...trainedLayers(config.teacher.architecture, data));
@@ -201,7 +272,18 @@ export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const teacher = config.teacher.source === 'train' ? undefined : await loadTeacher(loaded, data, objective);
   try {
     const teacherShapes = await checkObjective(loaded, data, objective, stages, teacher);
-    return { loaded, config, data, backend, objective, strategy, plan: planRun(config, stages, objective.distills), teacher, teacherFiles: teacherFilesOf(config), teacherShapes };
+    return {
+      loaded,
+      config,
+      data,
+      backend,
+      objective,
+      strategy,
+      plan: planRun(config, stages, objective.distills),
+      teacher,
+      teacherFiles: teacherFilesOf(config),
+      teacherShapes,
+    };
   } catch (err) {
     await disposeTeacher(teacher);
     throw err;
@@ -219,16 +301,25 @@ function layerList(model: tf.LayersModel): string[] {
 }
 
 /** Everything `train` would check, without training or writing: the CLI's `validate`. */
-export async function checkConfigFully(configFile: string): Promise<{ config: DistillConfig; data: Dataset; backend: BackendInfo; layers: { student: string[]; teacher?: string[] } }> {
+export async function checkConfigFully(configFile: string): Promise<{
+  config: DistillConfig;
+  data: Dataset;
+  backend: BackendInfo;
+  layers: { student: string[]; teacher?: string[] };
+}> {
   const loaded = loadConfigFile(configFile);
   const prepared = await prepare(loaded);
   const { config, data } = prepared;
   const student = buildModel(config.student.architecture, data.inputShape, data.numClasses);
-  const teacherModel = prepared.teacher?.kind === 'tfjs' ? prepared.teacher.model : config.teacher.source === 'train' ? buildModel(config.teacher.architecture, data.inputShape, data.numClasses) : undefined;
+  const teacherModel =
+    prepared.teacher?.kind === 'tfjs'
+      ? prepared.teacher.model
+      : config.teacher.source === 'train'
+        ? buildModel(config.teacher.architecture, data.inputShape, data.numClasses)
+        : undefined;
   const layers = { student: layerList(student), teacher: teacherModel && layerList(teacherModel) };
   student.dispose();
   if (config.teacher.source === 'train') teacherModel?.dispose();
   await disposeTeacher(prepared.teacher);
   return { config, data, backend: prepared.backend, layers };
 }
-

@@ -15,13 +15,36 @@ import { modelCost, onnxModelCost } from '../models/cost.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
 import type { Objective } from '../distill/objective.ts';
 import { buildTrainingModel } from '../distill/studentOutputs.ts';
-import { computeTeacherOutputs, disposeTeacherTensors, fromCached, toCached, type Splits, type TeacherSource, type TeacherTensors } from '../distill/teacherOutputs.ts';
+import {
+  computeTeacherOutputs,
+  disposeTeacherTensors,
+  fromCached,
+  toCached,
+  type Splits,
+  type TeacherSource,
+  type TeacherTensors,
+} from '../distill/teacherOutputs.ts';
 import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from '../distill/teacherCache.ts';
 import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
 import { trainPhase, DivergenceError } from '../train/loop.ts';
-import { CheckpointError, latestCheckpoint, restoreWeights, writeCheckpoint, CHECKPOINT_VERSION, type PhaseProgress } from '../train/checkpoint.ts';
+import {
+  CheckpointError,
+  latestCheckpoint,
+  restoreWeights,
+  writeCheckpoint,
+  CHECKPOINT_VERSION,
+  type PhaseProgress,
+} from '../train/checkpoint.ts';
 import type { Companion, ModelBuilder, Stage } from '../strategies/index.ts';
-import { phaseModelName, type EvalMetrics, type LatencyResult, type Phase, type RunEvent, type RunEventInput, type SummaryRow } from '../../protocol/events.ts';
+import {
+  phaseModelName,
+  type EvalMetrics,
+  type LatencyResult,
+  type Phase,
+  type RunEvent,
+  type RunEventInput,
+  type SummaryRow,
+} from '../../protocol/events.ts';
 import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
 import { teacherLabel } from './plan.ts';
 import type { Prepared } from './prepare.ts';
@@ -65,10 +88,12 @@ export interface PhaseJob {
 }
 
 /** A phase trained (or restored from its final checkpoint), or stopped by a signal. */
-export type PhaseResult = { stopped: false; model: tf.LayersModel; test: EvalMetrics; companions: Companion[] } | { stopped: true };
+export type PhaseResult =
+  { stopped: false; model: tf.LayersModel; test: EvalMetrics; companions: Companion[] } | { stopped: true };
 
 /** The seed label of a phase's initial weights: the scratch and distilled students start from the same weights, so the comparison is fair. */
-const initSeed = (phase: Phase) => (phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase);
+const initSeed = (phase: Phase) =>
+  phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase;
 
 function toDevice(split: Split, inputShape: number[]): DeviceSplit {
   return { x: tf.tensor(split.x, [split.n, ...inputShape]), y: tf.tensor1d(split.y, 'int32'), n: split.n };
@@ -158,13 +183,35 @@ export class RunSession {
   start(phases: Phase[]): void {
     const { config, data, backend } = this.prepared;
     this.emit({
-      type: 'run_started', runId: this.folder.id, name: config.name, configFile: this.record.configFile, resumed: this.resuming, pid: process.pid,
-      backend, node: process.version, platform: `${process.platform}-${process.arch}`, phases,
-      data: { train: data.train.n, validation: data.validation.n, test: data.test.n, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames },
+      type: 'run_started',
+      runId: this.folder.id,
+      name: config.name,
+      configFile: this.record.configFile,
+      resumed: this.resuming,
+      pid: process.pid,
+      backend,
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      phases,
+      data: {
+        train: data.train.n,
+        validation: data.validation.n,
+        test: data.test.n,
+        inputShape: data.inputShape,
+        classes: data.numClasses,
+        classNames: data.classNames,
+      },
     });
     if (backend.adapter?.software)
-      this.emit({ type: 'warning', message: `webgpu runs on a software adapter (${backend.adapter.description || backend.adapter.device}): the CPU emulates the GPU, so this run is much slower than on a real GPU or the tensorflow/wasm backends` });
-    this.devices = { train: toDevice(data.train, data.inputShape), validation: toDevice(data.validation, data.inputShape), test: toDevice(data.test, data.inputShape) };
+      this.emit({
+        type: 'warning',
+        message: `webgpu runs on a software adapter (${backend.adapter.description || backend.adapter.device}): the CPU emulates the GPU, so this run is much slower than on a real GPU or the tensorflow/wasm backends`,
+      });
+    this.devices = {
+      train: toDevice(data.train, data.inputShape),
+      validation: toDevice(data.validation, data.inputShape),
+      test: toDevice(data.test, data.inputShape),
+    };
     const devices = this.devices;
     this.defer(() => tf.dispose([devices.train, devices.validation, devices.test].flatMap((d) => [d.x, d.y])));
     this.defer(() => disposeTeacherTensors(this.reference));
@@ -193,19 +240,43 @@ export class RunSession {
     this.currentPhase = phase;
     const model = this.build(job.architecture, initSeed(phase), '');
     const companions = job.companions?.(this.build) ?? [];
-    const training = buildTrainingModel(model, goal.student, this.prepared.teacherShapes.get(phase) ?? new Map(), phase, companions);
+    const training = buildTrainingModel(
+      model,
+      goal.student,
+      this.prepared.teacherShapes.get(phase) ?? new Map(),
+      phase,
+      companions,
+    );
     const checkpoint = this.resuming ? latestCheckpoint(this.runDir, phase) : undefined;
     if (checkpoint) await restoreWeights(training.model, checkpoint);
     if (checkpoint?.progress.done) return this.trained(phase, model, checkpoint.progress.done.test, companions);
     const stepsPerEpoch = Math.ceil(data.train.n / config.data.batchSize);
-    this.emit({ type: 'phase_started', phase, model: describeModel(model), epochs, stepsPerEpoch, fromEpoch: (checkpoint?.progress.epochsDone ?? 0) + 1 });
+    this.emit({
+      type: 'phase_started',
+      phase,
+      model: describeModel(model),
+      epochs,
+      stepsPerEpoch,
+      fromEpoch: (checkpoint?.progress.epochsDone ?? 0) + 1,
+    });
     this.saveRecord({ phase, epoch: checkpoint?.progress.epochsDone ?? 0 });
     const phaseStart = performance.now();
     const outcome = await trainPhase(
       {
-        phase, model, training, train: this.device.train, validation: this.device.validation,
-        teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs }, teacherValidation: this.reference?.logits.validation,
-        loss: goal.loss, epochs, learningRate, batchSize: config.data.batchSize, evalBatchSize: config.data.evalBatchSize, train_: config.train, resumeFrom: checkpoint,
+        phase,
+        model,
+        training,
+        train: this.device.train,
+        validation: this.device.validation,
+        teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs },
+        teacherValidation: this.reference?.logits.validation,
+        loss: goal.loss,
+        epochs,
+        learningRate,
+        batchSize: config.data.batchSize,
+        evalBatchSize: config.data.evalBatchSize,
+        train_: config.train,
+        resumeFrom: checkpoint,
       },
       {
         emitStep: (e) => this.emit(e),
@@ -214,7 +285,12 @@ export class RunSession {
           this.saveRecord({ phase, epoch: e.epoch });
         },
         checkpoint: async (progress, optimizer, bestWeights) => {
-          const dir = await writeCheckpoint(this.runDir, { progress, model: training.model, optimizerSlots: (await optimizer.getState()).slots, bestWeights });
+          const dir = await writeCheckpoint(this.runDir, {
+            progress,
+            model: training.model,
+            optimizerSlots: (await optimizer.getState()).slots,
+            bestWeights,
+          });
           this.lastCheckpoint = dir;
           this.emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
           this.folder.sync();
@@ -227,12 +303,29 @@ export class RunSession {
     const seconds = (performance.now() - phaseStart) / 1000;
     const test = await evaluate(model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test, true);
     const bestEpoch = outcome.progress.best?.epoch ?? outcome.progress.epochsDone;
-    const done: PhaseProgress['done'] = { stoppedEarly: outcome.stoppedEarly, bestEpoch, epochs: outcome.progress.epochsDone, seconds, test };
-    const finalDir = await writeCheckpoint(this.runDir, { progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done }, model: training.model, optimizerSlots: [] });
+    const done: PhaseProgress['done'] = {
+      stoppedEarly: outcome.stoppedEarly,
+      bestEpoch,
+      epochs: outcome.progress.epochsDone,
+      seconds,
+      test,
+    };
+    const finalDir = await writeCheckpoint(this.runDir, {
+      progress: { ...outcome.progress, version: CHECKPOINT_VERSION, done },
+      model: training.model,
+      optimizerSlots: [],
+    });
     this.lastCheckpoint = finalDir;
     this.emit({ type: 'checkpoint', phase, epoch: outcome.progress.epochsDone, path: finalDir });
     this.emit({ type: 'evaluation', phase, split: 'test', metrics: test });
-    this.emit({ type: 'phase_finished', phase, epochs: outcome.progress.epochsDone, bestEpoch, stoppedEarly: outcome.stoppedEarly, seconds });
+    this.emit({
+      type: 'phase_finished',
+      phase,
+      epochs: outcome.progress.epochsDone,
+      bestEpoch,
+      stoppedEarly: outcome.stoppedEarly,
+      seconds,
+    });
     this.folder.sync();
     return this.trained(phase, model, test, companions);
   }
@@ -246,7 +339,11 @@ export class RunSession {
    * Trains a distillation stage on its teacher's outputs: the reference teacher's, those of an
    * earlier stage, or the mean logits of several (an ensemble); then lists it in the summary.
    */
-  async trainStage(stage: Stage, objective: Objective, companions: (build: ModelBuilder) => Companion[]): Promise<boolean> {
+  async trainStage(
+    stage: Stage,
+    objective: Objective,
+    companions: (build: ModelBuilder) => Companion[],
+  ): Promise<boolean> {
     const { config, data } = this.prepared;
     const requests = objective.usesTeacher ? objective.teacher : [];
     let teacherOut: TeacherTensors | undefined;
@@ -255,24 +352,57 @@ export class RunSession {
       if (from.length === 1 && from[0] === 'teacher') teacherOut = this.reference!;
       else {
         const members = from.map((p) => this.models.get(p)!);
-        const source: TeacherSource = members.length === 1 ? { kind: 'tfjs', label: from[0], model: members[0] } : { kind: 'ensemble', label: teacherLabel(from), members };
-        teacherOut = await computeTeacherOutputs(source, this.deviceX, this.hostX, data.numClasses, requests, config.data.evalBatchSize);
+        const source: TeacherSource =
+          members.length === 1
+            ? { kind: 'tfjs', label: from[0], model: members[0] }
+            : { kind: 'ensemble', label: teacherLabel(from), members };
+        teacherOut = await computeTeacherOutputs(
+          source,
+          this.deviceX,
+          this.hostX,
+          data.numClasses,
+          requests,
+          config.data.evalBatchSize,
+        );
       }
     }
     let r: PhaseResult;
     try {
-      r = await this.train({ phase: stage.phase, architecture: stage.architecture, objective, epochs: stage.epochs, learningRate: config.train.optimizer.learningRate, teacherOut, companions });
+      r = await this.train({
+        phase: stage.phase,
+        architecture: stage.architecture,
+        objective,
+        epochs: stage.epochs,
+        learningRate: config.train.optimizer.learningRate,
+        teacherOut,
+        companions,
+      });
     } finally {
       if (teacherOut !== this.reference) disposeTeacherTensors(teacherOut);
     }
     if (r.stopped) return false;
     const distilling = objective.distills;
-    const from = [...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []), ...r.companions.map((c) => c.teaches)];
+    const from = [
+      ...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []),
+      ...r.companions.map((c) => c.teaches),
+    ];
     const name = distilling ? phaseModelName(stage.phase) : 'scratch';
-    this.summary.push({ model: name, accuracy: r.test.accuracy, agreement: r.test.agreement, ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}), ...modelCost(r.model) });
+    this.summary.push({
+      model: name,
+      accuracy: r.test.accuracy,
+      agreement: r.test.agreement,
+      ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}),
+      ...modelCost(r.model),
+    });
     for (const c of r.companions) {
       const test = await evaluate(c.model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test);
-      this.summary.push({ model: c.row.model, accuracy: test.accuracy, agreement: test.agreement, learnedFrom: c.row.learnedFrom, ...modelCost(c.model) });
+      this.summary.push({
+        model: c.row.model,
+        accuracy: test.accuracy,
+        agreement: test.agreement,
+        learnedFrom: c.row.learnedFrom,
+        ...modelCost(c.model),
+      });
     }
     return true;
   }
@@ -289,29 +419,75 @@ export class RunSession {
     const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
     const cacheable = config.cache.teacherOutputs && this.prepared.teacherFiles.length > 0;
     // An ONNX teacher's layout and logits name change what its bytes compute.
-    const teacherOptions = config.teacher.source === 'onnx' ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape } : undefined;
+    const teacherOptions =
+      config.teacher.source === 'onnx'
+        ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape }
+        : undefined;
     // And so does the execution provider that runs it (see CacheKeyParts.provider).
-    const onnx = teacher.kind === 'onnx' ? { provider: teacher.onnx.provider, providerDetail: teacher.onnx.providerDetail } : undefined;
-    const key = cacheable ? teacherCacheKey({ teacherHash: hashFiles(this.prepared.teacherFiles), inputs: this.hostX, featureNames: requests.map((r) => r.key), topK: config.cache.topK, teacherOptions, provider: onnx?.provider }) : undefined;
+    const onnx =
+      teacher.kind === 'onnx'
+        ? { provider: teacher.onnx.provider, providerDetail: teacher.onnx.providerDetail }
+        : undefined;
+    const key = cacheable
+      ? teacherCacheKey({
+          teacherHash: hashFiles(this.prepared.teacherFiles),
+          inputs: this.hostX,
+          featureNames: requests.map((r) => r.key),
+          topK: config.cache.topK,
+          teacherOptions,
+          provider: onnx?.provider,
+        })
+      : undefined;
     const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
-    const outputs = cached ? fromCached(cached, counts) : await computeTeacherOutputs(teacher, this.deviceX, this.hostX, data.numClasses, requests, config.data.evalBatchSize);
+    const outputs = cached
+      ? fromCached(cached, counts)
+      : await computeTeacherOutputs(
+          teacher,
+          this.deviceX,
+          this.hostX,
+          data.numClasses,
+          requests,
+          config.data.evalBatchSize,
+        );
     this.reference = outputs;
     await outputs.logits.test.data(); // wait for the backend, so the time below is the real cost
     let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
     if (key && !cached) {
-      const written = writeTeacherCache(config.cache.dir, key, await toCached(outputs, data.numClasses), config.cache.topK, { teacher: this.prepared.teacherFiles[0], createdBy: this.folder.id, ...(onnx ? { provider: onnx.provider } : {}) });
+      const written = writeTeacherCache(
+        config.cache.dir,
+        key,
+        await toCached(outputs, data.numClasses),
+        config.cache.topK,
+        {
+          teacher: this.prepared.teacherFiles[0],
+          createdBy: this.folder.id,
+          ...(onnx ? { provider: onnx.provider } : {}),
+        },
+      );
       cache = { hit: false, dir: written.dir, bytes: written.bytes };
     } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
-    this.emit({ type: 'teacher_outputs', examples: counts.train + counts.validation + counts.test, seconds: (performance.now() - started) / 1000, ...(cache ? { cache } : {}), ...onnx });
+    this.emit({
+      type: 'teacher_outputs',
+      examples: counts.train + counts.validation + counts.test,
+      seconds: (performance.now() - started) / 1000,
+      ...(cache ? { cache } : {}),
+      ...onnx,
+    });
     if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
-      this.emit({ type: 'warning', message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures` });
+      this.emit({
+        type: 'warning',
+        message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures`,
+      });
 
     let test = trainedTest;
     if (!test) {
       test = await evaluateLogits(outputs.logits.test, this.device.test.y, undefined, true);
       this.emit({ type: 'evaluation', phase: 'teacher', split: 'test', metrics: test });
     }
-    const cost = teacher.kind === 'onnx' ? onnxModelCost(teacher.onnx.file) : modelCost((teacher as { model: tf.LayersModel }).model);
+    const cost =
+      teacher.kind === 'onnx'
+        ? onnxModelCost(teacher.onnx.file)
+        : modelCost((teacher as { model: tf.LayersModel }).model);
     this.summary.push({ model: 'teacher', accuracy: test.accuracy, ...cost });
   }
 
@@ -322,29 +498,66 @@ export class RunSession {
     const student = this.models.get('distill')!;
     const teacher = config.teacher.source === 'train' ? this.models.get('teacher') : undefined;
     const scratch = this.models.get('scratch');
-    const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [['student-tfjs', 'student', student]];
+    const artifacts: Array<['student-tfjs' | 'teacher-tfjs' | 'scratch-tfjs', string, tf.LayersModel]> = [
+      ['student-tfjs', 'student', student],
+    ];
     if (teacher) artifacts.push(['teacher-tfjs', 'teacher', teacher]);
     if (scratch) artifacts.push(['scratch-tfjs', 'scratch', scratch]);
     for (const [kind, name, model] of artifacts) {
       const dir = path.join(this.runDir, 'artifacts', name);
-      const bytes = await saveModel(model, dir, { distillStudio: { normalization: data.normalization, inputShape: data.inputShape, classes: data.numClasses, classNames: data.classNames } });
+      const bytes = await saveModel(model, dir, {
+        distillStudio: {
+          normalization: data.normalization,
+          inputShape: data.inputShape,
+          classes: data.numClasses,
+          classNames: data.classNames,
+        },
+      });
       this.emit({ type: 'artifact', kind, path: path.join(dir, 'model.json'), bytes });
     }
-    if (config.export.onnx) await exportRunOnnx(this.runDir, teacher ? [['student', student], ['teacher', teacher]] : [['student', student]], (e) => this.emit(e));
+    if (config.export.onnx)
+      await exportRunOnnx(
+        this.runDir,
+        teacher
+          ? [
+              ['student', student],
+              ['teacher', teacher],
+            ]
+          : [['student', student]],
+        (e) => this.emit(e),
+      );
     return config.bench.enabled ? benchRun(this.runDir, config, benchOptions(config), (e) => this.emit(e)) : undefined;
   }
 
   finish(bench: Awaited<ReturnType<typeof benchRun>> | undefined): RunResult {
     const seconds = (performance.now() - this.t0) / 1000;
     const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-    this.emit({ type: 'run_finished', seconds, summary: this.summary, latency: bench?.results, onnxBytes: bench?.onnxBytes, peakRssMiB });
+    this.emit({
+      type: 'run_finished',
+      seconds,
+      summary: this.summary,
+      latency: bench?.results,
+      onnxBytes: bench?.onnxBytes,
+      peakRssMiB,
+    });
     this.saveRecord({ status: 'finished', finishedAt: new Date().toISOString(), summary: this.summary });
-    return { runDir: this.runDir, status: 'finished', summary: this.summary, latency: bench?.results, onnxBytes: bench?.onnxBytes };
+    return {
+      runDir: this.runDir,
+      status: 'finished',
+      summary: this.summary,
+      latency: bench?.results,
+      onnxBytes: bench?.onnxBytes,
+    };
   }
 
   /** A stop was requested: the phase checkpointed; the run ends as `stopped`. */
   stop(): RunResult {
-    this.emit({ type: 'run_stopped', signal: 'SIGTERM', phase: this.currentPhase, lastCheckpoint: this.lastCheckpoint });
+    this.emit({
+      type: 'run_stopped',
+      signal: 'SIGTERM',
+      phase: this.currentPhase,
+      lastCheckpoint: this.lastCheckpoint,
+    });
     this.saveRecord({ status: 'stopped' });
     return { runDir: this.runDir, status: 'stopped', summary: this.summary };
   }
@@ -352,11 +565,19 @@ export class RunSession {
   /** Records why the run failed (a user error, or an internal one); returns the error to rethrow. */
   fail(err: unknown): unknown {
     if (err instanceof DivergenceError)
-      err.message += this.lastCheckpoint ? `; the last good checkpoint is ${this.lastCheckpoint}` : '; no checkpoint was written before it';
+      err.message += this.lastCheckpoint
+        ? `; the last good checkpoint is ${this.lastCheckpoint}`
+        : '; no checkpoint was written before it';
     const user = err instanceof ConfigError || err instanceof DivergenceError || err instanceof CheckpointError;
     const reason = (err as Error).message;
     try {
-      this.emit({ type: 'run_failed', kind: user ? 'user' : 'internal', reason, phase: this.currentPhase, lastCheckpoint: this.lastCheckpoint });
+      this.emit({
+        type: 'run_failed',
+        kind: user ? 'user' : 'internal',
+        reason,
+        phase: this.currentPhase,
+        lastCheckpoint: this.lastCheckpoint,
+      });
       this.saveRecord({ status: 'failed', error: reason, finishedAt: new Date().toISOString() });
     } catch {
       // The disk may be what failed; the original error matters more.

@@ -7,7 +7,11 @@ import { chainNeedsTeacher, studentStage, type Stage, type Strategy } from './st
 
 export const assistants: Strategy<'assistants'> = {
   check: chainNeedsTeacher,
-  architectures: (config) => config.strategy.assistants.map((a, i) => ({ at: ['strategy', 'assistants', i, 'architecture'], architecture: a.architecture })),
+  architectures: (config) =>
+    config.strategy.assistants.map((a, i) => ({
+      at: ['strategy', 'assistants', i, 'architecture'],
+      architecture: a.architecture,
+    })),
   stages: (config) => {
     const stages: Stage[] = config.strategy.assistants.map((a, i) => ({
       phase: `assistant-${i + 1}` as Phase,

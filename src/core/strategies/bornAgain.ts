@@ -13,7 +13,10 @@ export const bornAgain: Strategy<'born_again'> = {
     const problems = chainNeedsTeacher(config, objective);
     // An ensemble's mean logits are all it gives.
     if (objective.teacher.length > 0 && ensemble && generations >= 3)
-      problems.push({ at: ['strategy', 'ensemble'], message: `an ensemble of generations gives logits only, but a loss term reads intermediate teacher outputs; expected false, or only logit-based terms (${logitTermsText()})` });
+      problems.push({
+        at: ['strategy', 'ensemble'],
+        message: `an ensemble of generations gives logits only, but a loss term reads intermediate teacher outputs; expected false, or only logit-based terms (${logitTermsText()})`,
+      });
     return problems;
   },
   architectures: () => [],
@@ -22,8 +25,19 @@ export const bornAgain: Strategy<'born_again'> = {
     const name = (g: number): Phase => (g === generations ? 'distill' : `generation-${g}`);
     return Array.from({ length: generations }, (_, i) => {
       const g = i + 1;
-      const learnsFrom: Phase[] = g === 1 ? ['teacher'] : ensemble && g >= 3 ? Array.from({ length: g - 1 }, (_, j) => name(j + 1)) : [name(g - 1)];
-      return { phase: name(g), architecture: config.student.architecture, epochs: config.train.epochs, learnsFrom, role: 'student' };
+      const learnsFrom: Phase[] =
+        g === 1
+          ? ['teacher']
+          : ensemble && g >= 3
+            ? Array.from({ length: g - 1 }, (_, j) => name(j + 1))
+            : [name(g - 1)];
+      return {
+        phase: name(g),
+        architecture: config.student.architecture,
+        epochs: config.train.epochs,
+        learnsFrom,
+        role: 'student',
+      };
     });
   },
 };

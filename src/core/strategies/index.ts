@@ -9,7 +9,15 @@ import { assistants } from './assistants.ts';
 import { bornAgain } from './bornAgain.ts';
 import { mutual } from './mutual.ts';
 import { single } from './single.ts';
-import type { Companion, ConfigWith, ModelBuilder, Stage, Strategy, StrategyProblem, StrategyType } from './strategy.ts';
+import type {
+  Companion,
+  ConfigWith,
+  ModelBuilder,
+  Stage,
+  Strategy,
+  StrategyProblem,
+  StrategyType,
+} from './strategy.ts';
 
 export type { Companion, ModelBuilder, Stage, StrategyProblem } from './strategy.ts';
 

@@ -14,7 +14,8 @@ export const PEER_LOGITS = 'peer:logits';
 
 export const mutual: Strategy<'mutual'> = {
   check: () => [],
-  architectures: (config) => (config.strategy.peer ? [{ at: ['strategy', 'peer'], architecture: config.strategy.peer }] : []),
+  architectures: (config) =>
+    config.strategy.peer ? [{ at: ['strategy', 'peer'], architecture: config.strategy.peer }] : [],
   stages: (config) => [studentStage(config)],
   terms: (config) => {
     const { weight } = config.strategy;
@@ -33,6 +34,11 @@ export const mutual: Strategy<'mutual'> = {
     };
   },
   companions: (config, stage, build) => [
-    { key: PEER_LOGITS, model: build(config.strategy.peer ?? stage.architecture, 'peer', 'peer_'), teaches: 'peer (mutual)', row: { model: 'peer', learnedFrom: 'distilled (mutual)' } },
+    {
+      key: PEER_LOGITS,
+      model: build(config.strategy.peer ?? stage.architecture, 'peer', 'peer_'),
+      teaches: 'peer (mutual)',
+      row: { model: 'peer', learnedFrom: 'distilled (mutual)' },
+    },
   ],
 };

@@ -67,11 +67,22 @@ export interface Strategy<K extends StrategyType> {
 
 /** The one stage of a strategy that trains the student alone. */
 export function studentStage(config: DistillConfig): Stage {
-  return { phase: 'distill', architecture: config.student.architecture, epochs: config.train.epochs, learnsFrom: ['teacher'], role: 'student' };
+  return {
+    phase: 'distill',
+    architecture: config.student.architecture,
+    epochs: config.train.epochs,
+    learnsFrom: ['teacher'],
+    role: 'student',
+  };
 }
 
 /** A chain passes knowledge from model to model: it needs a loss term that reads a teacher. */
 export function chainNeedsTeacher(config: DistillConfig, objective: Objective): StrategyProblem[] {
   if (objective.usesTeacher) return [];
-  return [{ at: ['strategy', 'type'], message: `"${config.strategy.type}" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with ${teacherTermsText()}` }];
+  return [
+    {
+      at: ['strategy', 'type'],
+      message: `"${config.strategy.type}" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with ${teacherTermsText()}`,
+    },
+  ];
 }

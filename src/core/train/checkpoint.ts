@@ -34,30 +34,40 @@ export class MismatchError extends Error {
   override name = 'MismatchError';
 }
 
-const someOf = (names: string[]) => (names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`);
+const someOf = (names: string[]) =>
+  names.length <= 3 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /**
  * The saved arrays in the order of `expected`, matched by name; a missing, extra or reshaped
  * array is a MismatchError naming it (`what`: "optimizer slots", "best weights", "weights").
  */
-export function matchByName<T extends { name: string; shape: readonly number[] }>(saved: T[], expected: Array<{ name: string; shape: readonly number[] }>, what: string): T[] {
+export function matchByName<T extends { name: string; shape: readonly number[] }>(
+  saved: T[],
+  expected: Array<{ name: string; shape: readonly number[] }>,
+  what: string,
+): T[] {
   const byName = new Map(saved.map((a) => [a.name, a]));
   const wanted = new Set(expected.map((e) => e.name));
   const missing = expected.filter((e) => !byName.has(e.name)).map((e) => e.name);
   const extra = saved.filter((a) => !wanted.has(a.name)).map((a) => a.name);
   if (missing.length || extra.length)
-    throw new MismatchError(`the saved ${what} do not fit this model: ${[missing.length ? `none for ${someOf(missing)}` : '', extra.length ? `${someOf(extra)} that it does not have` : ''].filter(Boolean).join('; ')}`);
+    throw new MismatchError(
+      `the saved ${what} do not fit this model: ${[missing.length ? `none for ${someOf(missing)}` : '', extra.length ? `${someOf(extra)} that it does not have` : ''].filter(Boolean).join('; ')}`,
+    );
   return expected.map((e) => {
     const a = byName.get(e.name)!;
     if (a.shape.length !== e.shape.length || a.shape.some((d, i) => d !== e.shape[i]))
-      throw new MismatchError(`the saved ${what} do not fit this model: ${e.name} is ${shapeText(a.shape)} there and ${shapeText(e.shape)} here`);
+      throw new MismatchError(
+        `the saved ${what} do not fit this model: ${e.name} is ${shapeText(a.shape)} there and ${shapeText(e.shape)} here`,
+      );
     return a;
   });
 }
 
 /** The stable names of a model's weights (`dense_1/kernel`), in `getWeights()` order. */
-export const weightNames = (model: tf.LayersModel): Array<{ name: string; shape: number[] }> => model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[] }));
+export const weightNames = (model: tf.LayersModel): Array<{ name: string; shape: number[] }> =>
+  model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[] }));
 
 export interface PhaseProgress {
   version: typeof CHECKPOINT_VERSION;
@@ -84,7 +94,9 @@ export interface CheckpointPayload {
 }
 
 export const checkpointName = (p: PhaseProgress) =>
-  p.done ? 'final' : `epoch-${String(p.epochsDone).padStart(4, '0')}${p.stepInEpoch > 0 ? `-step-${String(p.stepInEpoch).padStart(6, '0')}` : ''}`;
+  p.done
+    ? 'final'
+    : `epoch-${String(p.epochsDone).padStart(4, '0')}${p.stepInEpoch > 0 ? `-step-${String(p.stepInEpoch).padStart(6, '0')}` : ''}`;
 
 /** [u32 header length][JSON header: name and shape of each array][float32 data, in order]. */
 function writeArrays(file: string, arrays: NamedArray[]): void {
@@ -115,7 +127,15 @@ export async function writeCheckpoint(runDir: string, payload: CheckpointPayload
   const modelDir = path.join(path.dirname(dir), `.model-${process.pid}`);
   await saveModel(payload.model, modelDir);
   const names = weightNames(payload.model);
-  const best = payload.bestWeights && (await Promise.all(payload.bestWeights.map(async (t, i) => ({ name: names[i].name, shape: t.shape, data: (await t.data()) as Float32Array }))));
+  const best =
+    payload.bestWeights &&
+    (await Promise.all(
+      payload.bestWeights.map(async (t, i) => ({
+        name: names[i].name,
+        shape: t.shape,
+        data: (await t.data()) as Float32Array,
+      })),
+    ));
   writeDirAtomic(dir, (tmp) => {
     fs.renameSync(modelDir, path.join(tmp, 'model'));
     writeArrays(path.join(tmp, 'optimizer.bin'), payload.optimizerSlots);
@@ -137,7 +157,9 @@ export interface LoadedCheckpoint {
 export function latestCheckpoint(runDir: string, phase: Phase): LoadedCheckpoint | undefined {
   const phaseDir = path.join(runDir, 'checkpoints', phase);
   if (!fs.existsSync(phaseDir)) return undefined;
-  const names = fs.readdirSync(phaseDir).filter((n) => !n.startsWith('.') && fs.existsSync(path.join(phaseDir, n, 'state.json')));
+  const names = fs
+    .readdirSync(phaseDir)
+    .filter((n) => !n.startsWith('.') && fs.existsSync(path.join(phaseDir, n, 'state.json')));
   const name = names.includes('final') ? 'final' : names.sort().at(-1);
   if (!name) return undefined;
   const dir = path.join(phaseDir, name);

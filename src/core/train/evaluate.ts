@@ -31,7 +31,13 @@ export function predictLogits(model: tf.LayersModel, x: tf.Tensor, batchSize: nu
  * Accuracy and cross-entropy against the labels; with teacher logits also top-1 agreement and
  * KL(teacher || model) at T = 1.
  */
-export async function evaluate(model: tf.LayersModel, split: DeviceSplit, batchSize: number, teacherLogits?: tf.Tensor2D, withConfusion = false): Promise<EvalMetrics> {
+export async function evaluate(
+  model: tf.LayersModel,
+  split: DeviceSplit,
+  batchSize: number,
+  teacherLogits?: tf.Tensor2D,
+  withConfusion = false,
+): Promise<EvalMetrics> {
   if (split.n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
   const logits = predictLogits(model, split.x, batchSize);
   try {
@@ -42,7 +48,12 @@ export async function evaluate(model: tf.LayersModel, split: DeviceSplit, batchS
 }
 
 /** The metrics of `evaluate` from logits already computed (an ONNX teacher's, for instance). */
-export async function evaluateLogits(logits: tf.Tensor2D, labels: tf.Tensor1D, teacherLogits?: tf.Tensor2D, withConfusion = false): Promise<EvalMetrics> {
+export async function evaluateLogits(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  teacherLogits?: tf.Tensor2D,
+  withConfusion = false,
+): Promise<EvalMetrics> {
   const n = logits.shape[0];
   if (n === 0) return { accuracy: NaN, loss: NaN, examples: 0 };
   const k = logits.shape[1];

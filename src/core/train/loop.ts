@@ -9,7 +9,15 @@ import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEven
 import type { ObjectiveLoss, TeacherBatch } from '../distill/objective.ts';
 import type { TrainingModel } from '../distill/studentOutputs.ts';
 import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
-import { CHECKPOINT_VERSION, CheckpointError, matchByName, MismatchError, weightNames, type LoadedCheckpoint, type PhaseProgress } from './checkpoint.ts';
+import {
+  CHECKPOINT_VERSION,
+  CheckpointError,
+  matchByName,
+  MismatchError,
+  weightNames,
+  type LoadedCheckpoint,
+  type PhaseProgress,
+} from './checkpoint.ts';
 import { evaluate, type DeviceSplit } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
@@ -67,7 +75,11 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
   const weights = setup.training.model.trainableWeights;
   const variables = weights.map((w) => w.read() as tf.Variable);
   // Slots are named after the weights' stable names (dense_1/kernel), as the checkpoint stores them.
-  const optimizer = new Optimizer(cfg.optimizer, variables, weights.map((w) => w.originalName));
+  const optimizer = new Optimizer(
+    cfg.optimizer,
+    variables,
+    weights.map((w) => w.originalName),
+  );
   const stepsPerEpoch = Math.ceil(train.n / setup.batchSize);
   let progress: PhaseProgress = {
     version: CHECKPOINT_VERSION,
@@ -88,7 +100,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       optimizer.setState({ step: progress.optimizerStep, slots: from.optimizerSlots() });
       const best = from.bestWeights();
       const expected = weightNames(setup.training.model);
-      if (best) bestWeights = matchByName(best, expected, 'best weights').map((w) => tf.keep(tf.tensor(w.data, w.shape)));
+      if (best)
+        bestWeights = matchByName(best, expected, 'best weights').map((w) => tf.keep(tf.tensor(w.data, w.shape)));
     } catch (err) {
       optimizer.dispose();
       throw err instanceof MismatchError ? new CheckpointError(from.dir, err.message) : err;
@@ -160,7 +173,10 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
             correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(yb).sum().cast('float32')));
             return terms.total;
           }, variables);
-          optimizer.apply(variables.map((v) => grads[v.name]), lr);
+          optimizer.apply(
+            variables.map((v) => grads[v.name]),
+            lr,
+          );
         });
         tf.dispose([...Object.values(prevSums), prevCorrect]);
 
@@ -176,16 +192,28 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           stacked.dispose();
           const loss: LossValues = {};
           // Name the term that went bad first: a bad term makes the total bad too.
-          const bad = [...names.keys()].sort((a, b) => Number(names[a] === 'total') - Number(names[b] === 'total')).find((i) => !Number.isFinite(values[i]));
+          const bad = [...names.keys()]
+            .sort((a, b) => Number(names[a] === 'total') - Number(names[b] === 'total'))
+            .find((i) => !Number.isFinite(values[i]));
           if (bad !== undefined)
-            throw new DivergenceError(`the ${names[bad]} loss became ${values[bad]} ${windowSteps > 1 ? `in the ${windowSteps} steps up to` : 'at'} ${phase} step ${progress.globalStep} (epoch ${epoch})`);
+            throw new DivergenceError(
+              `the ${names[bad]} loss became ${values[bad]} ${windowSteps > 1 ? `in the ${windowSteps} steps up to` : 'at'} ${phase} step ${progress.globalStep} (epoch ${epoch})`,
+            );
           names.forEach((k, i) => {
             loss[k] = values[i] / windowSamples;
             epochLossSums[k] = (epochLossSums[k] ?? 0) + values[i];
           });
           epochSteps += windowSamples;
           const now = performance.now();
-          hooks.emitStep({ type: 'step', phase, epoch, step: progress.globalStep, learningRate: lr, loss, samplesPerSecond: windowSamples / ((now - windowStart) / 1000) });
+          hooks.emitStep({
+            type: 'step',
+            phase,
+            epoch,
+            step: progress.globalStep,
+            learningRate: lr,
+            loss,
+            samplesPerSecond: windowSamples / ((now - windowStart) / 1000),
+          });
           tf.dispose(Object.values(lossSums));
           lossSums = {};
           windowStart = now;
@@ -198,14 +226,20 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
       const seconds = (performance.now() - epochStart) / 1000;
-      const validation: EvalMetrics | null = setup.validation.n > 0 ? await evaluate(model, setup.validation, setup.evalBatchSize, setup.teacherValidation) : null;
+      const validation: EvalMetrics | null =
+        setup.validation.n > 0
+          ? await evaluate(model, setup.validation, setup.evalBatchSize, setup.teacherValidation)
+          : null;
       hooks.emitEpoch({
         type: 'epoch',
         phase,
         epoch,
         epochs: setup.epochs,
         learningRate: lr,
-        train: { loss: Object.fromEntries(Object.entries(epochLossSums).map(([k, v]) => [k, v / epochSteps])), accuracy: trainAccuracy },
+        train: {
+          loss: Object.fromEntries(Object.entries(epochLossSums).map(([k, v]) => [k, v / epochSteps])),
+          accuracy: trainAccuracy,
+        },
         validation,
         seconds,
         samplesPerSecond: epochSamples / seconds,

@@ -28,7 +28,11 @@ export class Optimizer {
    * `names`: stable names of the variables (a layer weight's `dense_1/kernel`) that the state's
    * slots are named after; by default their positions (`0`, `1`, ...).
    */
-  constructor(readonly spec: OptimizerSpec, private readonly variables: tf.Variable[], names: string[] = variables.map((_, i) => String(i))) {
+  constructor(
+    readonly spec: OptimizerSpec,
+    private readonly variables: tf.Variable[],
+    names: string[] = variables.map((_, i) => String(i)),
+  ) {
     const perVariable = slotNames(spec);
     this.slotNames = names.map((n) => perVariable.map((slot) => `${n}/${slot}`));
     // tidy: the zeros a slot starts from are released (a variable keeps its own reference).
@@ -82,7 +86,11 @@ export class Optimizer {
   setState(state: OptimizerState): void {
     const flat = this.slots.flat();
     const names = this.slotNames.flat();
-    const values = matchByName(state.slots, flat.map((s, i) => ({ name: names[i], shape: s.shape })), 'optimizer slots');
+    const values = matchByName(
+      state.slots,
+      flat.map((s, i) => ({ name: names[i], shape: s.shape })),
+      'optimizer slots',
+    );
     flat.forEach((s, i) => tf.tidy(() => s.assign(tf.tensor(values[i].data, s.shape))));
     this.step = state.step;
   }

@@ -4,7 +4,13 @@ import type { ScheduleSpec } from '../config/schema.ts';
  * Learning rate at a step (0-based) of a phase with `stepsPerEpoch * epochs` steps.
  * Computed per step on the host: no tensor and no sync involved.
  */
-export function learningRateAt(schedule: ScheduleSpec, baseLr: number, step: number, stepsPerEpoch: number, epochs: number): number {
+export function learningRateAt(
+  schedule: ScheduleSpec,
+  baseLr: number,
+  step: number,
+  stepsPerEpoch: number,
+  epochs: number,
+): number {
   switch (schedule.type) {
     case 'constant':
       return baseLr;

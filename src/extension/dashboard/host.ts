@@ -28,7 +28,11 @@ class Dashboard {
   private pending = new Map<string, RunEvent[]>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly panel: vscode.WebviewPanel, readonly dirs: string[], private readonly onDispose: () => void) {
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly dirs: string[],
+    onDispose: () => void,
+  ) {
     panel.onDidDispose(() => {
       if (this.timer) clearTimeout(this.timer);
       onDispose();
@@ -60,7 +64,10 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
   private readonly open_ = new Map<string, Dashboard>();
   private readonly disposables: vscode.Disposable[] = [];
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly ctx: Ctx) {
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly ctx: Ctx,
+  ) {
     this.disposables.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, this));
   }
 
@@ -88,12 +95,19 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
     if (!m) return; // malformed: ignored
     if (m.type === 'ready') d.init();
     else if (m.type === 'saveFile') {
-      const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(d.dirs[0], m.suggestedName)), filters: m.kind === 'csv' ? { CSV: ['csv'] } : { PNG: ['png'] } });
+      const target = await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.file(path.join(d.dirs[0], m.suggestedName)),
+        filters: m.kind === 'csv' ? { CSV: ['csv'] } : { PNG: ['png'] },
+      });
       if (!target) return;
-      const data = m.kind === 'csv' ? Buffer.from(m.data, 'utf8') : Buffer.from(m.data.replace(/^data:image\/png;base64,/, ''), 'base64');
+      const data =
+        m.kind === 'csv'
+          ? Buffer.from(m.data, 'utf8')
+          : Buffer.from(m.data.replace(/^data:image\/png;base64,/, ''), 'base64');
       await vscode.workspace.fs.writeFile(target, data);
       void vscode.window.showInformationMessage(`Saved ${target.fsPath}`);
-    } else if (m.type === 'openFolder' && d.dirs.includes(m.dir)) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(m.dir));
+    } else if (m.type === 'openFolder' && d.dirs.includes(m.dir))
+      await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(m.dir));
   }
 
   open(dirs: string[]): void {
@@ -104,7 +118,11 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
       return;
     }
     const title = dirs.length === 1 ? `Distill: ${path.basename(dirs[0])}` : `Distill: compare ${dirs.length} runs`;
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false, localResourceRoots: [this.webviewRoot] });
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: false,
+      localResourceRoots: [this.webviewRoot],
+    });
     this.setUp(panel, dirs);
     for (const dir of dirs) this.ctx.runs.attach(dir);
   }
@@ -112,7 +130,9 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
   /** Restores a panel after a window reload from the state the webview saved. */
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
     const dirs = (state as { dirs?: unknown })?.dirs;
-    const valid = Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === 'string' && fs.existsSync(path.join(d, 'run.json'))) : [];
+    const valid = Array.isArray(dirs)
+      ? dirs.filter((d): d is string => typeof d === 'string' && fs.existsSync(path.join(d, 'run.json')))
+      : [];
     if (valid.length === 0) {
       panel.dispose();
       return;

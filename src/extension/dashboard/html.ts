@@ -21,7 +21,8 @@ export function dashboardHtml(a: DashboardAssets, scriptNonce = nonce()): string
     `img-src ${a.cspSource} data:`,
     `font-src ${a.cspSource}`,
   ].join('; ');
-  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  const esc = (s: string) =>
+    s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -14,7 +14,8 @@ export function statusText(s: RunState): string {
   if (!p || !p.startedAt) return `$(sync~spin) Distill: starting on ${s.backend?.name ?? '?'}`;
   const fromEpoch = p.fromEpoch ?? 1;
   // Epochs reported since the phase (re)started: before the first, the phase's start.
-  if (!p.epochAt || p.epochAt < p.startedAt || p.epoch < fromEpoch) return `$(sync~spin) Distill: ${p.phase} 0/${p.epochs ?? '?'}`;
+  if (!p.epochAt || p.epochAt < p.startedAt || p.epoch < fromEpoch)
+    return `$(sync~spin) Distill: ${p.phase} 0/${p.epochs ?? '?'}`;
   const epochs = p.epochs ?? p.epoch;
   const perEpoch = (Date.parse(p.epochAt) - Date.parse(p.startedAt)) / (p.epoch - fromEpoch + 1);
   const eta = Math.max(0, Math.round((perEpoch * (epochs - p.epoch)) / 1000));
@@ -40,7 +41,10 @@ export function snapshot(id: string, s: RunState): Snapshot {
   const status = s.status === 'failed' ? `failed: ${s.error}` : s.status;
   if (s.status === 'finished') {
     // The last epoch trained stays on show above the summary.
-    const last = Object.values(s.byPhase).reduce<PhaseState | undefined>((a, b) => (b?.epochAt && (!a?.epochAt || b.epochAt >= a.epochAt) ? b : a), undefined);
+    const last = Object.values(s.byPhase).reduce<PhaseState | undefined>(
+      (a, b) => (b?.epochAt && (!a?.epochAt || b.epochAt >= a.epochAt) ? b : a),
+      undefined,
+    );
     const v = last?.validation[last.epoch];
     return { id, status, loss: s.lastLoss, valAccuracy: v?.accuracy, agreement: v?.agreement, summary: s.summary };
   }
@@ -49,6 +53,15 @@ export function snapshot(id: string, s: RunState): Snapshot {
   // The latest epoch of this start of the phase (a resumed phase starts again from 0).
   const since = p.epochAt !== undefined && p.startedAt !== undefined && p.epochAt >= p.startedAt;
   const v = since ? p.validation[p.epoch] : undefined;
-  return { id, status, phase: p.phase, epoch: since ? p.epoch : 0, epochs: p.epochs, loss: p.lastLoss ?? s.lastLoss, valAccuracy: v?.accuracy, agreement: v?.agreement, summary: s.summary };
+  return {
+    id,
+    status,
+    phase: p.phase,
+    epoch: since ? p.epoch : 0,
+    epochs: p.epochs,
+    loss: p.lastLoss ?? s.lastLoss,
+    valAccuracy: v?.accuracy,
+    agreement: v?.agreement,
+    summary: s.summary,
+  };
 }
-

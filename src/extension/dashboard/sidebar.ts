@@ -23,7 +23,8 @@ export function sidebarHtml(s: Snapshot | undefined, styleNonce = nonce()): stri
     for (const r of s.summary ?? []) rows.push([`${r.model} test`, pct(r.accuracy)]);
     const scratch = s.summary?.find((r) => r.model === 'scratch');
     const distilled = s.summary?.find((r) => r.model === 'distilled');
-    if (scratch && distilled) rows.push(['gain from KD', `${((distilled.accuracy - scratch.accuracy) * 100).toFixed(2)} points`]);
+    if (scratch && distilled)
+      rows.push(['gain from KD', `${((distilled.accuracy - scratch.accuracy) * 100).toFixed(2)} points`]);
   }
   // Styles only (no script): static markup, themed by VS Code's variables.
   return `<!DOCTYPE html><html><head><meta charset="UTF-8"><meta http-equiv="Content-Security-Policy" content="${csp}">
@@ -58,6 +59,7 @@ export class ActiveRunView implements vscode.WebviewViewProvider {
   }
 
   private draw(): void {
-    if (this.view) this.view.webview.html = sidebarHtml(this.id && this.state ? snapshot(this.id, this.state) : undefined);
+    if (this.view)
+      this.view.webview.html = sidebarHtml(this.id && this.state ? snapshot(this.id, this.state) : undefined);
   }
 }

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { RunEvent } from '../../protocol/events.ts';
 import { createRunFolder } from '../../core/run/runFolder.ts';
 import { EventsTail } from './eventsTail.ts';
-import { isAlive, readRun, type RunView } from './runStore.ts';
+import { isAlive, readRun } from './runStore.ts';
 
 export interface RunManagerOptions {
   /** The bundled trainer entry (dist/trainer/cli.js). */
@@ -50,7 +50,9 @@ export interface RunManagerEvents {
 
 export class RunManager extends EventEmitter<RunManagerEvents> {
   private readonly active = new Map<string, Active>();
-  private readonly queue: Array<StartRequest & { resolve: (dir: string) => void; reject: (err: Error) => void; queuedAt: string }> = [];
+  private readonly queue: Array<
+    StartRequest & { resolve: (dir: string) => void; reject: (err: Error) => void; queuedAt: string }
+  > = [];
 
   constructor(private readonly options: RunManagerOptions) {
     super();
@@ -82,7 +84,8 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
   resume(dir: string): void {
     const run = readRun(dir);
     if (!run) throw new Error(`${dir} is not a run folder`);
-    if (this.active.has(dir) || (run.pid && run.status === 'running' && isAlive(run.pid))) throw new Error(`run ${run.id} is already running`);
+    if (this.active.has(dir) || (run.pid && run.status === 'running' && isAlive(run.pid)))
+      throw new Error(`run ${run.id} is already running`);
     if (run.status === 'finished') throw new Error(`run ${run.id} has finished; there is nothing to resume`);
     this.launch(dir, ['train', '--resume', dir]);
   }
@@ -186,7 +189,12 @@ export class RunManager extends EventEmitter<RunManagerEvents> {
 
 function readLog(dir: string): string {
   try {
-    return fs.readFileSync(path.join(dir, 'trainer.log'), 'utf8').split('\n').filter((l) => l.startsWith('distill:') || l.includes('error')).join('\n').trim();
+    return fs
+      .readFileSync(path.join(dir, 'trainer.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('distill:') || l.includes('error'))
+      .join('\n')
+      .trim();
   } catch {
     return '';
   }

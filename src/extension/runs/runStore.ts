@@ -2,7 +2,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEvents, type Phase, type RunEvent } from '../../protocol/events.ts';
-import { foldRun, recordAccuracy, runAccuracy, runProgress, type RunAccuracy, type RunRecord } from '../../protocol/run.ts';
+import {
+  foldRun,
+  recordAccuracy,
+  runAccuracy,
+  runProgress,
+  type RunAccuracy,
+  type RunRecord,
+} from '../../protocol/run.ts';
 
 export type RunDisplayStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped';
 
@@ -78,7 +85,19 @@ export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
   // A finished run's run.json has what the tree shows: no need to read its events.
   if (!events && record.status === 'finished' && record.summary) {
     const accuracy = recordAccuracy(record);
-    return { ...view, progress: 1, bestAccuracy: accuracy, accuracyOf: accuracy === undefined ? undefined : { accuracy, split: 'test', phase: record.summary.some((r) => r.model === 'distilled') ? 'distill' : 'scratch' } };
+    return {
+      ...view,
+      progress: 1,
+      bestAccuracy: accuracy,
+      accuracyOf:
+        accuracy === undefined
+          ? undefined
+          : {
+              accuracy,
+              split: 'test',
+              phase: record.summary.some((r) => r.model === 'distilled') ? 'distill' : 'scratch',
+            },
+    };
   }
   let evs = events;
   if (!evs) {
