@@ -156,11 +156,14 @@ test(
     await withVsCode({ 'bad.distill.json': bad }, async (vs) => {
       const { page } = vs;
       await openFile(page, 'bad.distill.json');
-      await page.waitForTimeout(1500);
-      const rows = await problems(vs);
-      const hit = rows.find((r) =>
-        /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/.test(r),
-      );
+      // The schema's diagnostics arrive once the extension has activated (9-19 s after the window opens here).
+      const wanted = /temperature: expected a number > 0, found number -2|expected a number > 0, found number -2/;
+      let rows: string[] = [];
+      for (const deadline = Date.now() + 45_000; Date.now() < deadline; await page.waitForTimeout(1500)) {
+        rows = await problems(vs);
+        if (rows.some((r) => wanted.test(r))) break;
+      }
+      const hit = rows.find((r) => wanted.test(r));
       assert.ok(hit, rows.join(' | '));
       assert.match(hit, new RegExp(`(line|Ln) ${line}\\b|${line}:`), `at line ${line}: ${hit}`);
       await shot(page, '4-problems');
