@@ -15,7 +15,7 @@ const node = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  external: ['@tensorflow/*', 'onnxruntime-node', 'vscode', 'webgpu'],
+  external: ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'vscode', 'webgpu'],
   logLevel: 'warning',
   // jsonc-parser's UMD build hides its requires from the bundler; its ESM build bundles cleanly.
   mainFields: ['module', 'main'],

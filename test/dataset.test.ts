@@ -8,8 +8,8 @@ import { tempDir } from './helpers/cli.ts';
 
 // Dataset assembly (splits, limits, normalisation); the IDX and CSV readers have their own
 // suites: test/data-idx.test.ts and test/data-csv.test.ts.
-function throwsData(fn: () => unknown, pattern: RegExp) {
-  assert.throws(fn, (err: unknown) => {
+async function throwsData(fn: () => Promise<unknown>, pattern: RegExp) {
+  await assert.rejects(fn, (err: unknown) => {
     assert.ok(err instanceof DataError, `expected a DataError, got ${String(err)}`);
     assert.match(err.message, pattern);
     return true;
@@ -22,7 +22,7 @@ function csv(name: string, text: string): string {
   return file;
 }
 
-test('splits are seeded: the same seed gives the same split, another seed another; the limit keeps classes balanced', () => {
+test('splits are seeded: the same seed gives the same split, another seed another; the limit keeps classes balanced', async () => {
   const spec = {
     source: 'demo',
     validationFraction: 0.1,
@@ -31,9 +31,9 @@ test('splits are seeded: the same seed gives the same split, another seed anothe
     batchSize: 32,
     evalBatchSize: 100,
   } as const;
-  const a = loadDataset(spec, 1);
-  const b = loadDataset(spec, 1);
-  const c = loadDataset(spec, 2);
+  const a = await loadDataset(spec, 1);
+  const b = await loadDataset(spec, 1);
+  const c = await loadDataset(spec, 2);
   assert.deepEqual(a.train.y, b.train.y);
   assert.notDeepEqual(a.train.y, c.train.y);
   assert.equal(a.train.n, 500);
@@ -45,10 +45,10 @@ test('splits are seeded: the same seed gives the same split, another seed anothe
   assert.ok(a.train.x.every((v) => v >= 0 && v <= 1));
 });
 
-test('standardize fits on the training split only', () => {
+test('standardize fits on the training split only', async () => {
   const rows = ['f,y', ...Array.from({ length: 40 }, (_, i) => `${i},${i % 2}`)];
   const file = csv('std.csv', rows.join('\n'));
-  const d = loadDataset(
+  const d = await loadDataset(
     {
       source: 'csv',
       train: file,
@@ -69,9 +69,9 @@ test('standardize fits on the training split only', () => {
   assert.equal(d.test.n, 10);
 });
 
-test('a single class and a batch larger than the data are refused', () => {
+test('a single class and a batch larger than the data are refused', async () => {
   const one = csv('one.csv', 'a,y\n1,0\n2,0\n3,0\n');
-  throwsData(
+  await throwsData(
     () =>
       loadDataset(
         {
@@ -90,7 +90,7 @@ test('a single class and a batch larger than the data are refused', () => {
       ),
     /has a single class/,
   );
-  throwsData(
+  await throwsData(
     () =>
       loadDataset(
         {

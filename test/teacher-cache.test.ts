@@ -14,7 +14,7 @@ import { permutation } from '../src/core/random.ts';
 test('cached teacher outputs give the same KD loss as a teacher forward pass per batch', async () => {
   await tf.setBackend('cpu');
   const { model: teacher } = await loadModel(demoTeacherPath());
-  const data = loadDataset(
+  const data = await loadDataset(
     { source: 'demo', validationFraction: 0.1, trainLimit: 600, normalize: 'scale', batchSize: 64, evalBatchSize: 250 },
     3,
   );

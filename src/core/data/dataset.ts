@@ -81,10 +81,10 @@ export function balancedSubset(order: Int32Array, labels: Int32Array, limit: num
   return Int32Array.from(order.filter((i) => chosen.has(i)));
 }
 
-function loadRaw(
+async function loadRaw(
   spec: DataSpec,
   seed: number,
-): { train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] } {
+): Promise<{ train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] }> {
   if (spec.source === 'csv') {
     const opts = { label: spec.label, header: spec.header, delimiter: spec.delimiter };
     const train = readCsv(spec.train, opts);
@@ -211,8 +211,8 @@ function normalizer(
 }
 
 /** Loads and prepares the data of a (path-resolved) config; bad data raises DataError. */
-export function loadDataset(spec: DataSpec, seed: number): Dataset {
-  const raw = loadRaw(spec, seed);
+export async function loadDataset(spec: DataSpec, seed: number): Promise<Dataset> {
+  const raw = await loadRaw(spec, seed);
   const dim = raw.inputShape.reduce((a, b) => a * b, 1);
   let maxLabel = -1;
   const seen = new Set<number>();

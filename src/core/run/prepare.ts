@@ -236,7 +236,7 @@ async function checkObjective(
 /** Everything that can fail because of the user's input, before anything is written. */
 export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
   const { config } = loaded;
-  const data = loadDataset(config.data, config.train.seed);
+  const data = await loadDataset(config.data, config.train.seed);
   tf.env().set('PROD', true); // no debug checks, no console nags; errors still throw
   await tf.setBackend('cpu'); // shape checks need a backend; the real one is chosen below
   const strategy = strategyFor(config);
