@@ -4,10 +4,14 @@
 // (the teacher forward in every step) and --cache-teacher (its logits once, the same work as our
 // offline KD); medians over repeated runs, per phase, with the ratio ours / each. A backend that
 // `distill doctor` reports as not loading, or a webgpu whose only adapter is a software one, is
-// listed as "unavailable: <reason>" and not run. Writes .distill/bench/<time>.json.
+// listed as "unavailable: <reason>" and not run. Then, per backend, the online teacher's cost per
+// batch (data.augment: gather + augment + teacher forward, against the offline gather of precomputed
+// outputs; scripts/bench-online-teacher.ts). Writes .distill/bench/<time>.json.
 // usage: npm run bench -- [--repeat 3] [--backends tensorflow,wasm] [--epochs 5] [--threads 2] [--no-torch]
 //                         [--torch online,cached] [--python python3] [--allow-software]
+//                         [--no-online-teacher | --online-teacher-only]
 //   e.g. on a GPU machine: npm run bench -- --backends webgpu,tensorflow-gpu
+//        image-folder decoding: npm run bench -- --only images [--images 10000] (see scripts/bench-images.ts)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +21,20 @@ import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
 import type { DoctorReport } from '../src/protocol/backends.ts';
 
 const root = path.join(__dirname, '..');
+// `--only images`: image-folder decoding throughput instead (scripts/bench-images.ts, its own options).
+const onlyAt = process.argv.indexOf('--only');
+if (onlyAt >= 0) {
+  const only = process.argv[onlyAt + 1];
+  if (only !== 'images') {
+    console.error(`bench: --only takes images, not "${only ?? ''}"`);
+    process.exit(2);
+  }
+  const args = process.argv.slice(2).filter((_, i) => i !== onlyAt - 2 && i !== onlyAt - 1);
+  const r = spawnSync(process.execPath, [...process.execArgv, path.join(__dirname, 'bench-images.ts'), ...args], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}
 const { values } = parseArgs({
   options: {
     repeat: { type: 'string', default: '3' },
@@ -29,6 +47,8 @@ const { values } = parseArgs({
     torch: { type: 'string', default: 'online,cached' },
     python: { type: 'string', default: 'python3' },
     'allow-software': { type: 'boolean', default: false },
+    'no-online-teacher': { type: 'boolean', default: false },
+    'online-teacher-only': { type: 'boolean', default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -216,15 +236,65 @@ function unavailable(backend: string, report: DoctorReport | undefined): string 
   return undefined;
 }
 
+interface OnlineTeacherCost {
+  backend: string;
+  batch: number;
+  offlineGatherMs: number;
+  augmentMs: number;
+  onlineMs: number;
+  device?: string;
+}
+
+/** The online teacher's cost per batch on each backend, each in its own process; a failure is a line, not a figure. */
+function onlineTeacherCosts(backends: string[]): OnlineTeacherCost[] {
+  const costs: OnlineTeacherCost[] = [];
+  for (const backend of backends) {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'scripts', 'bench-online-teacher.ts'), '--backend', backend],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } },
+    );
+    const last = r.stdout.trim().split('\n').at(-1) ?? '';
+    if (r.status === 0 && last.startsWith('{')) costs.push(JSON.parse(last) as OnlineTeacherCost);
+    else console.error(`bench: online teacher on ${backend} failed: ${r.stderr.trim().split('\n').at(-1)}`);
+  }
+  return costs;
+}
+
+function printOnlineTeacher(costs: OnlineTeacherCost[]): void {
+  if (costs.length === 0) return;
+  const header = ['online teacher, ms per batch', ...costs.map((c) => c.backend)];
+  const cells = [
+    header,
+    ['offline: gather precomputed logits', ...costs.map((c) => c.offlineGatherMs.toFixed(2))],
+    ['online: gather + augment', ...costs.map((c) => c.augmentMs.toFixed(1))],
+    ['online: gather + augment + teacher forward', ...costs.map((c) => c.onlineMs.toFixed(1))],
+    ['online / offline', ...costs.map((c) => `${Math.round(c.onlineMs / c.offlineGatherMs)}x`)],
+  ];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  console.log(
+    cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n'),
+  );
+  console.log(
+    `  the demo CNN teacher on batches of ${costs[0].batch} demo images (crop 4, flip, translate 2), medians; ${costs.map((c) => `${c.backend}: ${c.device}`).join('; ')}`,
+  );
+}
+
 const results: Record<string, { runs: Measure[]; median: Measure }> = {};
 const backendStatus: Array<{ backend: string; status: string; device?: string }> = [];
 const report = doctor();
 if (!report) console.error('bench: distill doctor did not answer; each backend is tried by running it');
-let teacherForOthers: string | undefined;
-for (const backend of values
+const requested = values
   .backends!.split(',')
   .map((b) => b.trim())
-  .filter(Boolean)) {
+  .filter(Boolean);
+const measurable = requested.filter((b) => !unavailable(b, report));
+if (values['online-teacher-only']) {
+  printOnlineTeacher(onlineTeacherCosts(measurable));
+  process.exit(0);
+}
+let teacherForOthers: string | undefined;
+for (const backend of requested) {
   const why = unavailable(backend, report);
   if (why) {
     backendStatus.push({ backend, status: `unavailable: ${why}` });
@@ -358,6 +428,10 @@ for (const n of oursNames)
   for (const t of torchNames)
     console.log(`KD phase, ${n} / ${t}: ${(results[n].median.kdS / results[t].median.kdS).toFixed(2)}x`);
 
+const onlineTeacher = values['no-online-teacher'] ? [] : onlineTeacherCosts(measurable);
+console.log('');
+printOnlineTeacher(onlineTeacher);
+
 const machine = {
   cpu: os.cpus()[0]?.model,
   cores: os.cpus().length,
@@ -368,6 +442,9 @@ const machine = {
 const outDir = path.join(root, '.distill', 'bench');
 fs.mkdirSync(outDir, { recursive: true });
 const out = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-fs.writeFileSync(out, JSON.stringify({ machine, epochs, repeat, flops, backends: backendStatus, results }, null, 2));
+fs.writeFileSync(
+  out,
+  JSON.stringify({ machine, epochs, repeat, flops, backends: backendStatus, results, onlineTeacher }, null, 2),
+);
 console.log(`wrote ${path.relative(root, out)}`);
 fs.rmSync(work, { recursive: true, force: true });

@@ -32,7 +32,8 @@ const bundles = await Promise.all([
   }),
   esbuild.build({
     metafile: true,
-    entryPoints: { 'webview/main': 'webview/main.ts' },
+    // The dashboard, and the Run History panel (its own small bundle: a table, no charts).
+    entryPoints: { 'webview/main': 'webview/main.ts', 'webview/history': 'webview/history/main.ts' },
     outdir: out,
     bundle: true,
     platform: 'browser',
@@ -55,6 +56,7 @@ fs.writeFileSync(
     '\n' +
     fs.readFileSync('webview/style.css', 'utf8'),
 );
+fs.copyFileSync('webview/history/style.css', path.join(out, 'webview', 'history.css'));
 
 const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')))

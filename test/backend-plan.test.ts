@@ -28,8 +28,10 @@ test('the distill.backend setting offers every BackendPreference, each described
   assert.ok(setting.enumDescriptions.every((d: string) => d.length > 10));
   assert.equal(backendSetting('webgpu'), 'webgpu');
   assert.equal(backendSetting('gpu'), '', 'a hand-edited unknown value counts as unset');
+  // Titles are package.nls.json keys (%key%), as VS Code shows them.
+  const nls = JSON.parse(fs.readFileSync(path.join(root, 'package.nls.json'), 'utf8'));
   const commands = manifest.contributes.commands.map(
-    (c: { command: string; title: string }) => `${c.command}=${c.title}`,
+    (c: { command: string; title: string }) => `${c.command}=${c.title.replace(/^%(.+)%$/, (_, k) => nls[k])}`,
   );
   assert.ok(commands.includes('distill.checkBackends=Check Backends'));
   assert.ok(commands.includes('distill.setUpNativeBackend=Set Up Native Backend'));

@@ -20,7 +20,7 @@ const nativeHere = tensorflowAvailable();
 const softwareOnly = webgpuAdapter()?.software === true;
 const noAdapter = needsWebGpu();
 
-/** Every layer type, activation, term and optimizer the schema has. */
+/** Every layer type, activation, term and optimizer the schema has, and augmentation. */
 const EVERYTHING: KernelNeeds = {
   layers: [
     ...CONV_TRAINING.layers,
@@ -30,6 +30,7 @@ const EVERYTHING: KernelNeeds = {
   ],
   terms: ['kd', 'hint', 'attention', 'rkd', 'dkd', 'teacher_free'],
   optimizer: 'adam',
+  augment: true,
 };
 
 test('the kernel table is what the code calls today (npm run kernels regenerates it)', async () => {

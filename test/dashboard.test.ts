@@ -93,6 +93,16 @@ after(async () => {
 });
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+/** The bytes these events take in events.jsonl (the trainer writes JSON.stringify and a newline). */
+const bytesOf = (events: unknown[]) => events.reduce<number>((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
+/** An events message's fields for the events from `start` on: their byte range, as the host sends them. */
+const range = (events: unknown[], start: number) => ({
+  from: bytesOf(events.slice(0, start)),
+  to: bytesOf(events),
+  events: events.slice(start),
+  problems: [],
+  live: true,
+});
 
 const open = (theme?: Theme) => openDashboard(browser, served.base, theme);
 const init = (page: import('playwright-core').Page, keys: string[]) =>
@@ -194,7 +204,7 @@ test('a failed run shows its reason; compare overlays two runs; live events are 
     type: 'events',
     v: MESSAGES_VERSION,
     dir: runs.demo.dir,
-    events: events.slice(half),
+    ...range(events, half),
   });
   await page.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'finished');
   // Malformed or foreign messages are ignored.
@@ -240,7 +250,7 @@ test(
       type: 'events',
       v: MESSAGES_VERSION,
       dir: runs.demo.dir,
-      events: events.slice(cut),
+      ...range(events as RunEvent[], cut),
     });
     await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
     assert.equal(await page.textContent('vscode-badge'), 'finished');
@@ -317,7 +327,7 @@ test(
       type: 'events',
       v: MESSAGES_VERSION,
       dir: bornAgain.dir,
-      events: events.slice(running),
+      ...range(events, running),
     });
     await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
     assert.equal(await page.textContent('vscode-badge'), 'finished');
@@ -437,3 +447,116 @@ test('messages from the webview are validated', () => {
   assert.equal(parseWebviewMessage({ type: 'runCommand', command: 'rm -rf /' }), undefined);
   assert.equal(parseWebviewMessage(null), undefined);
 });
+
+test(
+  'the view state: x axis, log scale, zoom and scroll saved with setState and restored from getState; a toggled control keeps the focus',
+  { skip },
+  async () => {
+    const { page, violations } = await openDashboard(browser, served.base, 'vscode-dark', 1100);
+    await showRuns(page, [runs.demo] as RunPayload[]);
+    const activeId = () => page.evaluate(() => document.activeElement?.id ?? '');
+    const rerendered = async (act: () => Promise<void>) => {
+      await page.evaluate(() => delete document.body.dataset.rendered);
+      await act();
+      await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
+    };
+    // Toggled from the keyboard: the page is rebuilt, the focus stays on the control.
+    await page.focus('#log-scale');
+    await rerendered(() => page.keyboard.press('Space'));
+    assert.equal(await page.evaluate(() => document.getElementById('log-scale')!.hasAttribute('checked')), true);
+    assert.equal(await activeId(), 'log-scale');
+    await page.focus('#x-axis');
+    await rerendered(() => page.keyboard.press('Enter'));
+    assert.match((await page.textContent('#loss h3'))!, /epoch/);
+    assert.equal(await activeId(), 'x-axis');
+    // Zoom into the loss chart and scroll down.
+    const over = (await (await page.$('#loss .u-over'))!.boundingBox())!;
+    await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(over.x + over.width * 0.7, over.y + over.height / 2, { steps: 5 });
+    await page.mouse.up();
+    assert.equal(await page.getAttribute('#loss', 'data-zoomed'), 'true');
+    await page.evaluate(() => window.scrollTo(0, 300));
+    await page.waitForFunction(
+      () =>
+        (window as unknown as { __sent: Array<{ state?: { scrollY: number } }> }).__sent.filter((m) => m.state).at(-1)
+          ?.state?.scrollY === 300,
+    );
+    const saved = await page.evaluate(
+      () => (window as unknown as { __sent: Array<{ state?: unknown }> }).__sent.filter((m) => m.state).at(-1)!.state,
+    );
+    const s = saved as { dirs: string[]; xAxis: string; logScale: boolean; zoom: Record<string, number[]> };
+    assert.deepEqual(
+      { dirs: s.dirs, xAxis: s.xAxis, logScale: s.logScale, zoomed: Object.keys(s.zoom) },
+      { dirs: [runs.demo.dir], xAxis: 'epoch', logScale: true, zoomed: ['epoch:loss'] },
+    );
+    await page.close();
+
+    // A webview that starts afresh (a window reload) with that state shows the same view.
+    const again = await openDashboard(browser, served.base, 'vscode-dark', 1100, saved);
+    await showRuns(again.page, [runs.demo] as RunPayload[]);
+    await again.page.waitForFunction(() => window.scrollY === 300);
+    assert.match((await again.page.textContent('#x-axis'))!, /epoch/);
+    assert.equal(await again.page.evaluate(() => document.getElementById('log-scale')!.hasAttribute('checked')), true);
+    assert.equal(await again.page.getAttribute('#loss', 'data-zoomed'), 'true');
+    assert.deepEqual([...violations, ...again.violations], []);
+    await again.page.close();
+  },
+);
+
+test(
+  'offsets: a batch the page has is dropped (no warning twice), a gap asks for the runs again; skipped lines and an interrupted run are shown',
+  { skip },
+  async () => {
+    const { page, violations } = await open();
+    const events = runs.demo.events as RunEvent[];
+    const cut = events.findIndex((e) => e.type === 'epoch') + 1;
+    const warned = [
+      ...events.slice(0, cut),
+      { v: 1, t: new Date().toISOString(), type: 'warning', message: 'a warning once' } as RunEvent,
+    ];
+    await showRuns(page, [
+      {
+        ...runs.demo,
+        events: warned.slice(0, cut),
+        offset: bytesOf(warned.slice(0, cut)),
+        problems: [{ line: 3, message: 'events line 3 is not valid JSON; it was skipped' }],
+        live: true,
+      },
+    ] as RunPayload[]);
+    assert.equal(
+      await page.textContent('.events-problem[data-line="3"]'),
+      'events.jsonl: events line 3 is not valid JSON; it was skipped',
+    );
+    const batch = { type: 'events', v: MESSAGES_VERSION, dir: runs.demo.dir, ...range(warned, cut) };
+    for (let i = 0; i < 2; i++) {
+      await page.evaluate(() => delete document.body.dataset.rendered);
+      await page.evaluate((m) => window.postMessage(m, '*'), batch);
+      if (i === 0) await page.waitForFunction(() => document.body.dataset.rendered !== undefined);
+    }
+    await page.waitForTimeout(100);
+    assert.deepEqual(await page.$$eval('p.warning:not(.events-problem)', (ps) => ps.map((p) => p.textContent)), [
+      'Warning: a warning once',
+    ]);
+    assert.equal(await page.textContent('vscode-badge'), 'running');
+    // The trainer is gone and the events stop short: interrupted, not running.
+    const to = bytesOf(warned);
+    await page.evaluate((m) => window.postMessage(m, '*'), { ...batch, from: to, to, events: [], live: false });
+    await page.waitForFunction(() => document.querySelector('vscode-badge')?.textContent === 'interrupted');
+    // A batch that leaves a hole: the page asks for everything again.
+    const readies = () =>
+      page.evaluate(
+        () =>
+          (window as unknown as { __sent: Array<{ type?: string }> }).__sent.filter((m) => m.type === 'ready').length,
+      );
+    const before = await readies();
+    await page.evaluate((m) => window.postMessage(m, '*'), { ...batch, from: to + 100, to: to + 200, live: false });
+    await page.waitForFunction(
+      (n) =>
+        (window as unknown as { __sent: Array<{ type?: string }> }).__sent.filter((m) => m.type === 'ready').length > n,
+      before,
+    );
+    assert.deepEqual(violations, []);
+    await page.close();
+  },
+);

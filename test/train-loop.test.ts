@@ -2,7 +2,8 @@
  * The training loop in process, on the cpu backend: a phase leaves no tensor behind (every
  * step's tensors are released; what survives a step is released by the next or at the end), in
  * a whole phase with validation, early stopping with restored best weights and checkpoints, in
- * a phase stopped mid-epoch, and in a phase resumed from a checkpoint.
+ * a phase stopped mid-epoch, in a phase resumed from a checkpoint, and in an augmented phase whose
+ * teacher runs online on every batch.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { configSchema, type DistillConfig, type LossTermSpec } from '../src/core
 import { compileObjective } from '../src/core/distill/objective.ts';
 import { buildTrainingModel } from '../src/core/distill/studentOutputs.ts';
 import {
+  batchTeacher,
   computeTeacherOutputs,
   disposeTeacherTensors,
   teacherOutputShapes,
@@ -178,6 +180,81 @@ test('a phase stopped mid-epoch, then resumed from its checkpoint (optimizer sta
   const checkpoint = latestCheckpoint(runDir, 'distill')!;
   assert.match(checkpoint.dir, /epoch-0001-step-000003$/);
   const second = await phaseSetup(train, checkpoint);
+  before = tf.memory().numTensors;
+  const resumed = await trainPhase(second.setup, checkpointHooks(runDir, second.setup.training).hooks);
+  assert.equal(tf.memory().numTensors, before, 'tensors left by the resumed phase');
+  assert.ok(!resumed.stopped && resumed.progress.epochsDone === 3);
+  second.dispose();
+});
+
+/** An augmented phase on [6, 6, 1] images whose teacher runs online (logits, a hint layer and an attention map). */
+async function onlinePhaseSetup(train: DistillConfig['train'], resumeFrom?: LoadedCheckpoint) {
+  const imageShape = [6, 6, 1];
+  const images = (n: number, seed: number): DeviceSplit => {
+    const rng = seedGlobalRandom(seed);
+    const x = Float32Array.from({ length: n * 36 }, () => rng.next());
+    return {
+      x: tf.tensor4d(x, [n, 6, 6, 1]),
+      y: tf.tensor1d(
+        Int32Array.from({ length: n }, (_, i) => i % 3),
+        'int32',
+      ),
+      n,
+    };
+  };
+  const conv = (filters: number) =>
+    ({ type: 'conv2d', filters, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }) as const;
+  const objective = compileObjective({
+    method: 'combined',
+    hardWeight: 0.5,
+    labelSmoothing: 0,
+    terms: [
+      { type: 'kd', weight: 0.5, temperature: 2, divergence: 'forward' },
+      { type: 'hint', weight: 0.1, student: 'conv2d_1', teacher: 'conv2d_1', distance: 'mse' },
+      { type: 'attention', weight: 1, pairs: [{ student: 'conv2d_1', teacher: 'conv2d_1' }], p: 2 },
+    ],
+  });
+  const data = { train: images(40, 1), validation: images(12, 2) };
+  const teacher = buildModel({ type: 'layers', layers: [conv(4), { type: 'flatten' }] }, imageShape, classes);
+  const source = { kind: 'tfjs', label: 'teacher', model: teacher } as const;
+  const shapes = await teacherOutputShapes(source, objective.teacher, new Float32Array(36));
+  const model = buildModel({ type: 'layers', layers: [conv(2), { type: 'flatten' }] }, imageShape, classes);
+  const training = buildTrainingModel(model, objective.student, shapes, 'distill');
+  const setup: PhaseSetup = {
+    phase: 'distill',
+    model,
+    training,
+    train: data.train,
+    validation: data.validation,
+    onlineTeacher: batchTeacher(source, objective.teacher),
+    augment: { crop: { padding: 1 }, flip: true, translate: { pixels: 1 } },
+    loss: objective.loss,
+    epochs: 3,
+    learningRate: 0.01,
+    batchSize: 8,
+    evalBatchSize: 16,
+    train_: train,
+    resumeFrom,
+  };
+  const dispose = () => {
+    tf.dispose(Object.values(data).flatMap((d) => [d.x, d.y]));
+    training.model.dispose();
+    teacher.dispose();
+  };
+  return { setup, dispose };
+}
+
+test('an augmented phase with an online teacher, stopped mid-epoch and resumed, leaves no tensor behind', async () => {
+  const train = trainConfig({ logEvery: 2, optimizer: { type: 'adam', learningRate: 0.01 } });
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-loop-online-'));
+  const first = await onlinePhaseSetup(train);
+  let before = tf.memory().numTensors;
+  const stopped = await trainPhase(first.setup, checkpointHooks(runDir, first.setup.training, 7).hooks);
+  assert.equal(tf.memory().numTensors, before, 'tensors left by the stopped phase');
+  assert.ok(stopped.stopped && stopped.progress.epochsDone === 1, JSON.stringify(stopped.progress));
+  first.dispose();
+
+  const second = await onlinePhaseSetup(train, latestCheckpoint(runDir, 'distill')!);
   before = tf.memory().numTensors;
   const resumed = await trainPhase(second.setup, checkpointHooks(runDir, second.setup.training).hooks);
   assert.equal(tf.memory().numTensors, before, 'tensors left by the resumed phase');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEvents, type RunEvent, type RunFinishedEvent, type StepEvent } from '../src/protocol/events.ts';
-import { MESSAGES_VERSION } from '../src/protocol/messages.ts';
+import { MESSAGES_VERSION, type HostMessage } from '../src/protocol/messages.ts';
 import { foldRun } from '../src/protocol/run.ts';
 import {
   applyEvents,
@@ -50,6 +50,8 @@ before(() => {
   };
 });
 
+/** The bytes these events take in events.jsonl (the trainer writes JSON.stringify and a newline). */
+const bytesOf = (events: RunEvent[]) => events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
 const model = (events: RunEvent[]) => applyEvents(emptyRun(run.dir, run.id), events);
 const plainColumns = (m: RunModel) =>
   [...m.series.values()].map((s) => ({
@@ -239,22 +241,36 @@ test('the state object: init replaces the runs (a new generation), events grow o
     () => scheduled++,
   );
   const half = Math.floor(run.events.length / 2);
-  assert.deepEqual(
+  const at = bytesOf(run.events.slice(0, half));
+  const end = bytesOf(run.events);
+  const batch = (from: number, to: number, events: RunEvent[], dir = run.dir): HostMessage => ({
+    type: 'events',
+    v: MESSAGES_VERSION,
+    dir,
+    from,
+    to,
+    events,
+    problems: [],
+    live: true,
+  });
+  assert.equal(
     receive(d, {
       type: 'init',
       v: MESSAGES_VERSION,
-      runs: [{ dir: run.dir, id: run.id, events: run.events.slice(0, half) }],
+      runs: [{ dir: run.dir, id: run.id, events: run.events.slice(0, half), offset: at, problems: [], live: true }],
     }),
-    [run.dir],
+    'init',
   );
   assert.equal(d.generation, 1);
-  assert.equal(
-    receive(d, { type: 'events', v: MESSAGES_VERSION, dir: run.dir, events: run.events.slice(half) }),
-    undefined,
-  );
-  receive(d, { type: 'events', v: MESSAGES_VERSION, dir: '/elsewhere', events: run.events });
+  assert.equal(receive(d, batch(at, end, run.events.slice(half))), 'applied');
+  assert.equal(receive(d, batch(0, end, run.events, '/elsewhere')), 'ignored');
   assert.deepEqual([...d.runs.keys()], [run.dir]);
   assert.deepEqual(d.runs.get(run.dir)!.state, foldRun(run.events));
+  // The offsets: a batch it already has is dropped (no event twice), one that leaves a hole is a gap.
+  assert.equal(receive(d, batch(at, end, run.events.slice(half))), 'ignored');
+  assert.equal(receive(d, batch(end + 10, end + 20, run.events.slice(0, 1))), 'gap');
+  assert.deepEqual(d.runs.get(run.dir)!.state, foldRun(run.events));
+  assert.equal(d.offsets.get(run.dir), end);
   const first = d.runs.get(run.dir);
   receive(d, { type: 'init', v: MESSAGES_VERSION, runs: [{ dir: run.dir, id: run.id, events: run.events }] });
   assert.equal(d.generation, 2);

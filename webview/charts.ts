@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import { chartKey, chartSpecs, hasData, Aligner, type ChartSpec, type Line } from './chartData.ts';
 import { $, cssVar, el } from './dom.ts';
 import type { RunModel } from './model.ts';
-import type { Dashboard } from './state.ts';
+import { zoomKey, type Dashboard } from './state.ts';
 
 const PALETTE = [
   '--vscode-charts-blue',
@@ -29,6 +29,8 @@ export interface ChartHandle {
   aligner?: Aligner;
   /** The user zoomed in (x range narrower than the data): live data keeps the range. */
   zoomed: boolean;
+  /** The saved zoom was applied (before, the chart's own first scaling is not the user's). */
+  restored?: boolean;
 }
 
 function setCounts(box: HTMLElement, lines: Line[]): void {
@@ -83,6 +85,14 @@ function createChart(d: Dashboard, spec: ChartSpec, width: number): ChartHandle 
       ],
       cursor: { drag: { x: true, y: false } },
       hooks: {
+        ready: [
+          (self: uPlot) => {
+            const saved = d.zoom.get(zoomKey(spec.id, spec.xLabel));
+            h.restored = true;
+            // After the commit that fires `ready` (a scale set inside it would wait for the next one).
+            if (saved) queueMicrotask(() => self.setScale('x', { min: saved[0], max: saved[1] }));
+          },
+        ],
         setScale: [
           (self: uPlot, key: string) => {
             if (key !== 'x') return;
@@ -90,6 +100,15 @@ function createChart(d: Dashboard, spec: ChartSpec, width: number): ChartHandle 
             const { min, max } = self.scales.x;
             h.zoomed = xs.length > 1 && min != null && max != null && (min > xs[0] || max < xs[xs.length - 1]);
             box.dataset.zoomed = String(h.zoomed);
+            if (!h.restored) return;
+            const k = zoomKey(spec.id, spec.xLabel);
+            const had = d.zoom.get(k);
+            if (h.zoomed && min != null && max != null) {
+              if (had?.[0] === min && had[1] === max) return;
+              d.zoom.set(k, [min, max]);
+            } else if (had) d.zoom.delete(k);
+            else return;
+            d.saveView();
           },
         ],
       },

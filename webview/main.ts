@@ -9,6 +9,9 @@
  * are replaced. Everything is rebuilt when the runs shown, the theme, the x axis or the log
  * toggle change; a new width resizes the charts.
  *
+ * The view (x axis, log scale, zoom, scroll) is kept with the webview state API, so a reloaded
+ * window shows the dashboard as it was; a re-render keeps keyboard focus on the control it had.
+ *
  * This file wires the page: the state (state.ts), the sections (sections.ts), the charts
  * (charts.ts, their data in chartData.ts), the run model (model.ts) and formatting (format.ts).
  */
@@ -20,7 +23,7 @@ import { CHART_HEIGHT, chartWidth, destroyCharts, renderCharts, updateCharts } f
 import { $, el } from './dom.ts';
 import type { RunModel } from './model.ts';
 import { AFTER_CHARTS, BEFORE_CHARTS, type SectionBuilder } from './sections.ts';
-import { createDashboard, receive } from './state.ts';
+import { createDashboard, receive, restoreView, viewState } from './state.ts';
 
 interface VsCodeApi {
   postMessage(m: WebviewMessage): void;
@@ -41,14 +44,34 @@ const d = createDashboard(
       render();
     });
   },
+  () => vscode.setState(viewState(d)),
 );
+restoreView(d, vscode.getState());
+/** The saved scroll position is applied once the first runs are drawn. */
+let scrollPending = d.scrollY > 0;
 
 window.addEventListener('message', (event: MessageEvent) => {
   const m = parseHostMessage(event.data);
   if (!m) return;
-  const dirs = receive(d, m);
-  if (dirs) vscode.setState({ dirs });
-  d.schedule();
+  const result = receive(d, m);
+  if (result === 'gap') {
+    // A batch that does not follow what this page has: ask for the runs again rather than show a hole.
+    vscode.postMessage({ type: 'ready' });
+    return;
+  }
+  if (result === 'init') d.saveView();
+  if (result !== 'ignored') d.schedule();
+});
+
+let scrollSaving = false;
+window.addEventListener('scroll', () => {
+  if (scrollSaving || scrollPending) return;
+  scrollSaving = true;
+  requestAnimationFrame(() => {
+    scrollSaving = false;
+    d.scrollY = Math.round(window.scrollY);
+    d.saveView();
+  });
 });
 
 function buildSection(id: string, build: SectionBuilder, list: RunModel[], width: number): HTMLElement {
@@ -65,6 +88,8 @@ function render(): void {
   const width = chartWidth();
   const replaced: string[] = [];
   let mode: 'full' | 'incremental' = 'full';
+  // A toggle rebuilds the page under the keyboard's focus: give it back to the new control.
+  const focused = document.activeElement instanceof HTMLElement && document.activeElement.id;
   if (list.length === 0) {
     destroyCharts(d);
     d.shownSections.clear();
@@ -96,8 +121,14 @@ function render(): void {
     }
     updateCharts(d, list, width, replaced);
   }
+  if (focused && document.activeElement?.id !== focused) refocus(focused);
   // New uPlot charts draw in a microtask: report after it, so that the time counts their drawing.
   queueMicrotask(() => {
+    // The saved scroll position, once the first runs and their charts are laid out.
+    if (scrollPending && list.length > 0) {
+      scrollPending = false;
+      window.scrollTo(0, d.scrollY);
+    }
     const b = document.body.dataset;
     b.renderMs = (performance.now() - started).toFixed(1);
     b.renderMode = mode;
@@ -105,6 +136,17 @@ function render(): void {
     b.chartsCreated = String(d.chartsCreated);
     b.rendered = String(Date.now());
   });
+}
+
+/** Focuses the new control with that id once it can take focus (a custom element renders its focusable parts asynchronously). */
+function refocus(id: string): void {
+  const target = document.getElementById(id) as (HTMLElement & { updateComplete?: Promise<unknown> }) | null;
+  if (!target) return;
+  target.focus();
+  if (document.activeElement !== target)
+    void (target.updateComplete ?? Promise.resolve()).then(() => {
+      if (document.getElementById(id) === target) target.focus();
+    });
 }
 
 // Re-draw charts when the theme changes (their colours come from the theme's variables).

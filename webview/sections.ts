@@ -12,7 +12,8 @@ import {
   type RunModel,
   type Stage,
 } from './model.ts';
-import type { Dashboard } from './state.ts';
+import { shownStatus, type Dashboard } from './state.ts';
+import { renderTrainingData } from './trainingData.ts';
 
 export type SectionBuilder = (d: Dashboard, list: RunModel[], width: number) => HTMLElement;
 
@@ -23,7 +24,7 @@ function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
       'h2',
       {},
       `${run.id} `,
-      el('vscode-badge', { class: `status-${run.state.status}` }, run.state.status),
+      el('vscode-badge', { class: `status-${shownStatus(d, run)}` }, shownStatus(d, run)),
     );
     section.append(head);
     const { backend, data } = run.state;
@@ -53,6 +54,12 @@ function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
     }
     if (run.state.error) section.append(el('p', { class: 'failure', role: 'alert' }, `Failed: ${run.state.error}`));
     for (const w of run.state.warnings) section.append(el('p', { class: 'warning' }, `Warning: ${w}`));
+    for (const p of d.problems.get(run.dir) ?? [])
+      section.append(el('p', { class: 'warning events-problem', 'data-line': String(p.line) }, `events.jsonl: ${p.message}`));
+    if (shownStatus(d, run) === 'interrupted')
+      section.append(
+        el('p', { class: 'warning' }, 'The trainer is gone and the run did not end: it was interrupted. Resume it from the Runs view.'),
+      );
     const { latency: measured, onnxBytes } = run.state;
     const runtimes = [...new Set(measured.map((l) => l.runtime))];
     const b1 = Math.min(...measured.map((l) => l.batch));
@@ -382,6 +389,7 @@ function renderPerClass(_d: Dashboard, list: RunModel[]): HTMLElement {
 export const BEFORE_CHARTS: Array<[string, SectionBuilder]> = [
   ['summary', renderSummary],
   ['stages', renderStages],
+  ['training-data', renderTrainingData],
 ];
 export const AFTER_CHARTS: Array<[string, SectionBuilder]> = [
   ['latency', renderLatency],

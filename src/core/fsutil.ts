@@ -1,12 +1,50 @@
-/** File writes that never leave a half-written file behind: write a temp file, then rename. */
+/**
+ * File writes that never leave a half-written file behind, and survive a power loss once they
+ * return: write a temp file, fsync it, rename it into place, fsync the folder (the rename is an
+ * entry of the folder: without that fsync it may be lost, leaving the old file or none).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+/**
+ * fsync of a folder, which makes the entries renamed or created in it durable. Windows cannot
+ * open a folder for fsync (NTFS journals renames itself): there it does nothing.
+ */
+export function fsyncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** fsync of every file and folder under `dir`, `dir` included (contents before their folder). */
+function fsyncTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) fsyncTree(p);
+    else if (entry.isFile()) {
+      const fd = fs.openSync(p, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  }
+  fsyncDir(dir);
+}
+
+/** `data` may be several chunks, written in order (no concatenated copy of large payloads). */
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    const chunks = typeof data === 'string' ? [Buffer.from(data)] : data instanceof Uint8Array ? [data] : data;
+    for (const chunk of chunks)
+      for (let done = 0; done < chunk.length;) done += fs.writeSync(fd, chunk, done, chunk.length - done);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
@@ -15,6 +53,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
@@ -32,12 +71,17 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
   fs.chmodSync(tmp, 0o777 & ~process.umask()); // mkdtemp makes it private; the result is an ordinary folder
   try {
     fill(tmp);
+    fsyncTree(tmp); // the folder's contents are on disk before it appears under its name
     if (fs.existsSync(dir)) {
       const old = `${tmp}.old`;
       fs.renameSync(dir, old);
       fs.renameSync(tmp, dir);
+      fsyncDir(parent);
       fs.rmSync(old, { recursive: true, force: true });
-    } else fs.renameSync(tmp, dir);
+    } else {
+      fs.renameSync(tmp, dir);
+      fsyncDir(parent);
+    }
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;

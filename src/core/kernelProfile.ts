@@ -6,7 +6,14 @@
  * missing one is named up front instead of failing at step 1.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ACTIVATIONS, type LayerSpec, type LossTermSpec, type OptimizerSpec } from './config/schema.ts';
+import {
+  ACTIVATIONS,
+  type AugmentSpec,
+  type LayerSpec,
+  type LossTermSpec,
+  type OptimizerSpec,
+} from './config/schema.ts';
+import { augmentBatch, augmentParams } from './data/augment.ts';
 import { buildModel } from './models/build.ts';
 import { compileObjective } from './distill/objective.ts';
 import { attentionMap } from './distill/terms.ts';
@@ -20,6 +27,8 @@ export interface KernelTable {
   activations: Record<(typeof ACTIVATIONS)[number], string[]>;
   terms: Record<LossTermSpec['type'], string[]>;
   optimizers: Record<OptimizerSpec['type'], string[]>;
+  /** Augmenting a batch of images (data.augment: crop, flip and translate). */
+  augment: string[];
 }
 
 async function kernelsOf(fn: () => void | Promise<void>): Promise<Set<string>> {
@@ -148,6 +157,7 @@ async function commonKernels(): Promise<Set<string>> {
     tf.tidy(() => {
       const xb = tf.gather(x, idx);
       xb.argMax(1).equal(tf.gather(labels, idx)).sum().cast('float32').add(tf.scalar(0)).mul(2);
+      labels.greaterEqual(0).sum().cast('float32'); // labeled rows, for the train accuracy
       tf.stack([xb.sum(), xb.sum()]);
       tf.concat([xb, xb]);
       x.slice(0, 2);
@@ -156,6 +166,17 @@ async function commonKernels(): Promise<Set<string>> {
     await evaluateLogits(x as tf.Tensor2D, labels, x as tf.Tensor2D, true);
   });
   tf.dispose([x, idx, labels]);
+  return used;
+}
+
+/** Every transform on a batch of images, as the batch source applies them. */
+async function augmentKernels(): Promise<Set<string>> {
+  const x = tf.randomUniform([2, 4, 4, 1]) as tf.Tensor4D;
+  const spec: AugmentSpec = { crop: { padding: 1 }, flip: true, translate: { pixels: 1 } };
+  const used = await kernelsOf(() => {
+    augmentBatch(x, spec, augmentParams(spec, 2, 1));
+  });
+  x.dispose();
   return used;
 }
 
@@ -203,7 +224,8 @@ export async function profileKernels(): Promise<KernelTable> {
     const optimizers = {} as KernelTable['optimizers'];
     for (const [type, spec] of Object.entries(OPTIMIZER_PROBES) as Array<[OptimizerSpec['type'], OptimizerSpec]>)
       optimizers[type] = without(await optimizerKernels(spec), common);
-    return { common: [...common].sort(), layers, activations, terms, optimizers };
+    const augment = without(await augmentKernels(), common);
+    return { common: [...common].sort(), layers, activations, terms, optimizers, augment };
   } finally {
     if (previous && previous !== 'cpu') await tf.setBackend(previous);
   }

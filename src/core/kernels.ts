@@ -16,6 +16,8 @@ export interface KernelNeeds {
   terms: Array<LossTermSpec['type']>;
   /** Absent: inference only (export, bench). */
   optimizer?: OptimizerSpec['type'];
+  /** Whether training batches are augmented (data.augment). */
+  augment?: boolean;
 }
 
 export const INFERENCE_ONLY: KernelNeeds = { layers: [], terms: [] };
@@ -59,6 +61,7 @@ export function requiredKernels(needs: KernelNeeds): Set<string> {
   }
   for (const term of needs.terms) add(table.terms[term]);
   if (needs.optimizer) add(table.optimizers[needs.optimizer]);
+  if (needs.augment) add(table.augment);
   return required;
 }
 

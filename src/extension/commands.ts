@@ -6,7 +6,8 @@ import { loadConfigFile } from '../core/config/load.ts';
 import { ConfigError } from '../core/config/problems.ts';
 import type { Ctx } from './context.ts';
 import { newProjectFlow } from './newProject.ts';
-import { RunItem } from './runsTree.ts';
+import { QueuedItem, RunItem } from './runsTree.ts';
+import { DequeuedError } from './runs/runManager.ts';
 import { runTrainer, semanticProblems } from './trainerCli.ts';
 import { isConfig } from './diagnostics.ts';
 import { readRun, type RunView } from './runs/runStore.ts';
@@ -37,13 +38,19 @@ async function configArg(arg: unknown): Promise<vscode.Uri | undefined> {
   return chosen?.uri;
 }
 
-/** The run a command is about: a tree item, a run folder URI, or a pick. */
+/** The run a command is about: a tree item, a run folder URI, or a pick. A queued item is no run yet: undefined, said so. */
 async function runArg(
   ctx: Ctx,
   arg: unknown,
   filter: (r: RunView) => boolean = () => true,
 ): Promise<RunView | undefined> {
   if (arg instanceof RunItem) return arg.run;
+  if (arg instanceof QueuedItem) {
+    void vscode.window.showInformationMessage(
+      `${arg.queued.name} is queued (distill.maxConcurrentRuns): it has no run folder, log or dashboard until it starts.`,
+    );
+    return undefined;
+  }
   if (arg instanceof vscode.Uri) return readRun(arg.fsPath);
   const runs = ctx.allRuns().filter(filter);
   if (runs.length === 0) {
@@ -59,6 +66,45 @@ async function runArg(
     { placeHolder: 'Which run?' },
   );
   return chosen?.run;
+}
+
+/** The runs of a multi-selection in the Runs view (the second argument of its menu commands); undefined when fewer than two. */
+function runsOf(selection: unknown): RunView[] | undefined {
+  if (!Array.isArray(selection)) return undefined;
+  const runs = selection.filter((e): e is RunItem => e instanceof RunItem).map((e) => e.run);
+  return runs.length >= 2 ? runs : undefined;
+}
+
+/** A run folder in the Explorer when the workspace holds it, else in the OS file manager (desktop, local), else its path. */
+async function revealFolder(dir: string): Promise<void> {
+  const uri = vscode.Uri.file(dir);
+  if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+  else if (vscode.env.remoteName === undefined && vscode.env.uiKind === vscode.UIKind.Desktop)
+    await vscode.commands.executeCommand('revealFileInOS', uri);
+  else {
+    const copy = await vscode.window.showInformationMessage(`Run folder: ${dir}`, 'Copy Path');
+    if (copy) await vscode.env.clipboard.writeText(dir);
+  }
+}
+
+/**
+ * A trainer command under a cancellable progress notification: Cancel aborts it (the child is
+ * killed). Resolves with its result, or undefined when cancelled.
+ */
+async function cancellable<T>(title: string, work: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  const abort = new AbortController();
+  try {
+    return await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      (_progress, token) => {
+        token.onCancellationRequested(() => abort.abort());
+        return work(abort.signal);
+      },
+    );
+  } catch (err) {
+    if (abort.signal.aborted) return undefined;
+    throw err;
+  }
 }
 
 export function registerCommands(ctx: Ctx): vscode.Disposable[] {
@@ -123,23 +169,44 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         ctx.lastRunOf.set(uri.fsPath, dir);
         ctx.refresh();
       } catch (err) {
+        if (err instanceof DequeuedError) return; // the user took it off the queue
         void vscode.window.showErrorMessage(`Cannot start the run: ${(err as Error).message}`);
       }
     }),
 
     c('distill.stopRun', async (arg) => {
       if (!requireTrust()) return;
-      const run = await runArg(ctx, arg, (r) => r.status === 'running');
-      if (run) ctx.runs.stop(run.dir);
+      // A queued item: take it off the queue (never a running run in its place).
+      if (arg instanceof QueuedItem) {
+        ctx.runs.dequeue(arg.queued.id);
+        return;
+      }
+      const run = await runArg(ctx, arg, (r) => r.status === 'running' || r.status === 'stopping');
+      if (!run) return;
+      const result = ctx.runs.stop(run.dir);
+      if (result === 'already-stopping') {
+        // A second Stop does not cut the checkpoint short: killing is a choice of its own.
+        const kill = await vscode.window.showWarningMessage(
+          `Run ${run.id} is already stopping: it writes a checkpoint after the current step, then exits. Kill it now instead? The steps since its last checkpoint are lost.`,
+          'Kill Now',
+        );
+        if (kill === 'Kill Now' && !ctx.runs.kill(run.dir))
+          void vscode.window.showErrorMessage(
+            `Run ${run.id} was not killed: its process is gone, or it cannot be proven to be the run's trainer (a pid with another start time).`,
+          );
+      } else if (result === 'not-running') void vscode.window.showInformationMessage(`Run ${run.id} is not running.`);
+      ctx.refresh();
     }),
 
     c('distill.resumeRun', async (arg) => {
       const run = await runArg(ctx, arg, (r) => r.status === 'stopped' || r.status === 'failed');
       if (!run || !requireTrust()) return;
       try {
-        ctx.runs.resume(run.dir);
+        // Through the queue, as a new run (distill.maxConcurrentRuns): it may wait for a slot.
+        await ctx.runs.resume(run.dir);
       } catch (err) {
-        void vscode.window.showErrorMessage(`Cannot resume: ${(err as Error).message}`);
+        if (!(err instanceof DequeuedError))
+          void vscode.window.showErrorMessage(`Cannot resume: ${(err as Error).message}`);
       }
     }),
 
@@ -148,16 +215,31 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       if (run) ctx.dashboards.open([run.dir]);
     }),
 
-    c('distill.compareRuns', async () => {
-      const runs = ctx
-        .allRuns()
-        .filter((r) => r.status === 'finished' || r.status === 'running' || r.status === 'stopped');
+    // From the Runs view: the clicked item and the selection; from its title bar or the palette: the view's selection.
+    c('distill.compareRuns', async (arg, selection) => {
+      const selected = runsOf(selection) ?? (arg instanceof RunItem ? [arg.run] : (ctx.runsTree?.selectedRuns() ?? []));
+      if (selected.length >= 2) {
+        ctx.dashboards.open(selected.map((r) => r.dir));
+        return;
+      }
+      const picked = new Set(selected.map((r) => r.dir));
+      const runs = ctx.allRuns().filter((r) => r.status !== 'failed' || picked.has(r.dir));
       const chosen = await vscode.window.showQuickPick(
-        runs.map((r) => ({ label: r.id, description: r.status, run: r })),
-        { canPickMany: true, placeHolder: 'Runs to compare (two or more)' },
+        runs.map((r) => ({ label: r.id, description: r.status, picked: picked.has(r.dir), run: r })),
+        {
+          canPickMany: true,
+          placeHolder: 'Runs to compare (two or more; select them in the Runs view with Ctrl/Cmd+click)',
+        },
       );
       if (chosen && chosen.length > 0) ctx.dashboards.open(chosen.map((c) => c.run.dir));
     }),
+
+    c('distill.revealRunFolder', async (arg) => {
+      const run = await runArg(ctx, arg);
+      if (run) await revealFolder(run.dir);
+    }),
+
+    c('distill.showRunHistory', () => ctx.history?.show()),
 
     c('distill.exportStudent', async (arg) => {
       const run = await runArg(ctx, arg, (r) => r.status === 'finished');
@@ -173,10 +255,15 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         saveLabel: 'Export',
       });
       if (!out) return;
-      const r = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Exporting the student of ${run.id}` },
-        () => runTrainer(ctx.trainer(), ['export', run.dir, '--format', format, '--out', out.fsPath]),
+      const r = await cancellable(`Exporting the student of ${run.id}`, (signal) =>
+        runTrainer(ctx.trainer(), ['export', run.dir, '--format', format, '--out', out.fsPath], signal),
       );
+      if (!r) {
+        void vscode.window.showInformationMessage(
+          `Export of ${run.id} cancelled; nothing was written to ${out.fsPath}.`,
+        );
+        return;
+      }
       if (r.code === 0) void vscode.window.showInformationMessage(r.stdout.trim().split('\n').at(-1) ?? 'exported');
       else void vscode.window.showErrorMessage(`Export failed: ${r.stderr.trim()}`);
     }),
@@ -185,10 +272,13 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
       const run = await runArg(ctx, arg, (r) => r.status === 'finished');
       if (!run || !requireTrust()) return;
       const channel = ctx.logChannel(run.dir);
-      const r = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Timing teacher and student of ${run.id}` },
-        () => runTrainer(ctx.trainer(), ['bench', run.dir]),
+      const r = await cancellable(`Timing teacher and student of ${run.id}`, (signal) =>
+        runTrainer(ctx.trainer(), ['bench', run.dir], signal),
       );
+      if (!r) {
+        void vscode.window.showInformationMessage(`Benchmark of ${run.id} cancelled; bench.json was left as it was.`);
+        return;
+      }
       channel.append(r.stdout + r.stderr);
       channel.show(true);
       if (r.code === 0)
@@ -197,9 +287,9 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
     }),
 
     c('distill.deleteRun', async (arg) => {
-      const run = await runArg(ctx, arg, (r) => r.status !== 'running');
+      const run = await runArg(ctx, arg, (r) => r.status !== 'running' && r.status !== 'stopping');
       if (!run) return;
-      if (run.status === 'running') {
+      if (run.status === 'running' || run.status === 'stopping') {
         void vscode.window.showWarningMessage('Stop the run before deleting it.');
         return;
       }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readSettings, type Settings } from './settings.ts';
 import { RunManager } from './runs/runManager.ts';
-import { listRuns, type RunView } from './runs/runStore.ts';
+import { RunStore, type RunView } from './runs/runStore.ts';
 import type { ConfigDiagnostics } from './diagnostics.ts';
 import type { TrainerCommand } from './trainerCli.ts';
 import { BackendState } from './backendState.ts';
@@ -32,9 +32,16 @@ export class Ctx {
   private readonly channels = new Map<string, { channel: vscode.OutputChannel; offset: number }>();
   private readonly refreshers: Array<() => void> = [];
   private setupChannel: vscode.OutputChannel | undefined;
+  private logChannel_: vscode.LogOutputChannel | undefined;
+  /** The runs the Runs view, the CodeLens and the commands list: run.json files, read asynchronously. */
+  readonly store = new RunStore(() => this.runsDirs());
   dashboards!: DashboardOpener;
   backendView?: BackendViewLike;
   backendsDocument?: { refresh(): void };
+  /** The Runs view's selection (Compare Runs from its title bar). */
+  runsTree?: { selectedRuns(): RunView[] };
+  /** The Run History panel. */
+  history?: { show(): void };
   /** The window's doctor report (what each backend does here). */
   readonly backends = new BackendState(() => this.trainer());
 
@@ -70,6 +77,15 @@ export class Ctx {
     return trainerEnvOf(this.extension);
   }
 
+  /** The extension's own log ("Distill Studio" in the Output view): what failed in the background, with its cause. */
+  log(): vscode.LogOutputChannel {
+    if (!this.logChannel_) {
+      this.logChannel_ = vscode.window.createOutputChannel('Distill Studio', { log: true });
+      this.extension.subscriptions.push(this.logChannel_);
+    }
+    return this.logChannel_;
+  }
+
   /** The native setup's output. */
   setupLog(): vscode.OutputChannel {
     if (!this.setupChannel) {
@@ -92,21 +108,38 @@ export class Ctx {
     if (!dirs.has(dir)) void this.extension.workspaceState.update('distill.runsDirs', [...dirs, dir]);
   }
 
+  /** The runs as of the store's last refresh (no file is read here). */
   allRuns(): RunView[] {
-    const seen = new Set<string>();
-    return this.runsDirs()
-      .flatMap((d) => listRuns(d))
-      .filter((r) => !seen.has(r.dir) && seen.add(r.dir))
-      .map((r) =>
-        this.runs.runningDirs.includes(r.dir) && r.status !== 'running' ? { ...r, status: 'running' as const } : r,
-      );
+    // The run manager knows more than run.json: a trainer it launched that has not written it yet,
+    // and a stop it asked for (the run is "stopping" until the trainer exits).
+    return this.store.runs.map((r) => {
+      if (!this.runs.runningDirs.includes(r.dir)) return r;
+      const status = this.runs.isStopping(r.dir) ? ('stopping' as const) : ('running' as const);
+      return r.status === status ? r : { ...r, status, interrupted: false };
+    });
   }
 
   onRefresh(fn: () => void): void {
     this.refreshers.push(fn);
   }
 
+  /** Re-reads the runs (asynchronously), then redraws what lists them. */
   refresh(): void {
+    void this.store.refresh().then(
+      () => this.redraw(),
+      (err: unknown) => this.log().error('reading the runs folders failed', err),
+    );
+  }
+
+  /** Re-reads the runs; redraws only when what they show changed (the 5 s poll, run.json changes). */
+  refreshIfChanged(): void {
+    void this.store.refresh().then(
+      (changed) => changed && this.redraw(),
+      (err: unknown) => this.log().error('reading the runs folders failed', err),
+    );
+  }
+
+  private redraw(): void {
     for (const fn of this.refreshers) fn();
   }
 

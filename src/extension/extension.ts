@@ -12,9 +12,12 @@ import { RunsTree } from './runsTree.ts';
 import { RunStatusBar } from './statusBar.ts';
 import { RunManager } from './runs/runManager.ts';
 import { semanticProblems } from './trainerCli.ts';
+import { ValidationQueue } from './validationQueue.ts';
 import { DashboardHost } from './dashboard/host.ts';
+import { RunHistoryPanel } from './history/historyPanel.ts';
 import { ActiveRunView } from './dashboard/sidebar.ts';
 import { BackendsDocument, BackendView } from './backends.ts';
+import { registerTasks } from './tasks.ts';
 
 export function activate(context: vscode.ExtensionContext): void {
   try {
@@ -30,24 +33,25 @@ function activateInner(context: vscode.ExtensionContext): void {
   const initial = vscode.workspace.getConfiguration('distill');
   const runs = new RunManager({
     trainerPath: path.join(context.extensionPath, 'dist', 'trainer', 'cli.js'),
+    // distill.nodePath: each trainer launched uses the value current at its launch (setNodePath below).
     nodePath: initial.get<string>('nodePath', '').trim() || process.execPath,
     maxConcurrentRuns: Math.max(1, initial.get<number>('maxConcurrentRuns', 1)),
-    stopGraceMs: 15000,
     env: trainerEnvOf(context),
   });
   const ctx = new Ctx(context, runs, diagnostics);
   let backendView: BackendView | undefined;
   const tree = new RunsTree({
     runs: () => ctx.allRuns(),
-    queued: () => runs.queued.map((q) => ({ configFile: q.configFile, name: q.name, queuedAt: q.queuedAt })),
+    queued: () => [...runs.queued],
     plan: () => backendView?.header(),
   });
-  const runsView = vscode.window.createTreeView('distill.runs', { treeDataProvider: tree });
+  const runsView = tree.createView('distill.runs');
+  ctx.runsTree = tree;
   const lens = new ConfigCodeLens(
     () => ctx.settings().codeLens,
     (file) => ctx.lastRunOf.get(file) ?? ctx.allRuns().find((r) => r.configFile === file)?.dir,
   );
-  const status = new RunStatusBar();
+  const status = new RunStatusBar((dir) => runs.isStopping(dir));
   const dashboards = new DashboardHost(context, ctx);
   const activeRun = new ActiveRunView();
   ctx.dashboards = dashboards;
@@ -64,53 +68,131 @@ function activateInner(context: vscode.ExtensionContext): void {
     backendsDocument.refresh();
   });
   ctx.onRefresh(() => tree.refresh());
+  const history = new RunHistoryPanel(context, ctx);
+  ctx.history = history;
+  ctx.onRefresh(() => history.update());
   ctx.onRefresh(() => lens.refresh());
 
   runs.on('event', (dir, e) => {
     status.update(dir, e);
-    dashboards.push(dir, e);
+    dashboards.notify(dir);
     activeRun.update(dir, e);
     ctx.pumpLog(dir);
-    if (e.type === 'epoch' || e.type === 'phase_started' || e.type === 'run_started') tree.refresh();
+    // The trainer rewrites run.json with each of these: the tree re-reads that file alone.
+    if (e.type === 'epoch' || e.type === 'phase_started' || e.type === 'run_started') ctx.refreshIfChanged();
   });
-  runs.on('changed', () => tree.refresh());
-  runs.on('exited', (dir, code, message) => {
+  runs.on('problems', (dir, problems) => {
+    if (ctx.store.noteProblems(dir, problems)) tree.refresh();
+    for (const p of problems) ctx.log().warn(`${path.join(dir, 'events.jsonl')}: ${p.message}`);
+  });
+  // Runs started from a terminal show up through their run.json; while runs are live, a 5 s poll
+  // also notices a trainer that died without a word. Nothing runs: no poll.
+  let poll: NodeJS.Timeout | undefined;
+  const updatePoll = () => {
+    if (runs.runningDirs.length > 0) poll ??= setInterval(() => ctx.refreshIfChanged(), 5000);
+    else if (poll) {
+      clearInterval(poll);
+      poll = undefined;
+    }
+  };
+  context.subscriptions.push({ dispose: () => poll && clearInterval(poll) });
+  runs.on('changed', (dir) => {
+    if (dir) status.changed(dir);
+    updatePoll();
+    ctx.refresh();
+    if (dir) dashboards.notify(dir); // started or ended: the dashboards learn whether it is live
+  });
+  // How a run ended, from what its run folder records (runManager.ts), not from an exit code.
+  runs.on('exited', (dir, _code, message, outcome) => {
     ctx.pumpLog(dir);
-    tree.refresh();
+    ctx.refresh();
     const id = path.basename(dir);
-    if (message && code === 2)
-      void vscode.window.showErrorMessage(`The run did not start: ${message.replace(/^distill: /, '')}`);
-    else if (code === 0) {
-      void vscode.window
-        .showInformationMessage(`Distill run ${id} finished.`, 'Open Dashboard', 'Show Log')
-        .then((a) => {
-          if (a === 'Open Dashboard') dashboards.open([dir]);
-          if (a === 'Show Log') ctx.logChannel(dir).show(true);
-        });
-    } else if (code === 143 || code === 130)
-      void vscode.window.showInformationMessage(`Distill run ${id} stopped; resume it from the Runs view.`);
-    else
-      void vscode.window
-        .showErrorMessage(
-          `Distill run ${id} failed${message ? `: ${message.replace(/^distill: /, '')}` : ''}`,
-          'Show Log',
-        )
-        .then((a) => {
-          if (a) ctx.logChannel(dir).show(true);
-        });
+    const why = message ? `: ${message.replace(/^distill: /, '')}` : '';
+    const showLog = (a: string | undefined) => {
+      if (a === 'Show Log') ctx.logChannel(dir).show(true);
+    };
+    switch (outcome) {
+      case 'refused':
+        void vscode.window.showErrorMessage(`The run did not start${why}`);
+        break;
+      case 'finished':
+        void vscode.window
+          .showInformationMessage(`Distill run ${id} finished.`, 'Open Dashboard', 'Show Log')
+          .then((a) => {
+            if (a === 'Open Dashboard') dashboards.open([dir]);
+            showLog(a);
+          });
+        break;
+      case 'stopped':
+        void vscode.window.showInformationMessage(
+          `Distill run ${id} stopped with a checkpoint; resume it from the Runs view.`,
+        );
+        break;
+      case 'killed':
+        void vscode.window.showWarningMessage(
+          `Distill run ${id} was killed; Resume continues it from its last checkpoint, if it wrote one.`,
+        );
+        break;
+      case 'interrupted':
+        void vscode.window
+          .showWarningMessage(
+            `Distill run ${id} ended without recording how (killed or crashed)${why}; Resume continues it from its last checkpoint.`,
+            'Show Log',
+          )
+          .then(showLog);
+        break;
+      case 'failed':
+        void vscode.window.showErrorMessage(`Distill run ${id} failed${why}`, 'Show Log').then(showLog);
+        break;
+    }
   });
 
-  // Runs that outlived the last window (a reload) are re-attached by their pid.
-  for (const r of ctx.allRuns()) if (r.status === 'running') runs.attach(r.dir);
+  // Runs that outlived the last window (a reload) are re-attached once the runs are read: the
+  // same trainer (pid and start stamp), and only in a trusted workspace (otherwise on trust).
+  const reattach = () => {
+    if (!vscode.workspace.isTrusted) return;
+    for (const r of ctx.allRuns()) if (r.status === 'running') runs.attach(r.dir);
+  };
+  void ctx.store.refresh().then(
+    () => {
+      reattach();
+      tree.refresh();
+      lens.refresh();
+    },
+    (err: unknown) => ctx.log().error('reading the runs folders failed', err),
+  );
+  const runJsonWatcher = vscode.workspace.createFileSystemWatcher('**/run.json');
+  runJsonWatcher.onDidCreate(() => ctx.refreshIfChanged());
+  runJsonWatcher.onDidChange(() => ctx.refreshIfChanged());
+  runJsonWatcher.onDidDelete(() => ctx.refreshIfChanged());
 
-  const validateSemantics = async (doc: vscode.TextDocument) => {
+  // The trainer's semantic validation: debounced, the stale child killed, late results dropped, failures logged.
+  const documentOf = (file: string) => vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
+  const semantic = new ValidationQueue({
+    run: (file, signal) => semanticProblems(ctx.trainer(), file, signal),
+    result: (file, problems) => {
+      const doc = documentOf(file);
+      if (doc) diagnostics.setSemantic(doc, problems);
+    },
+    failed: (file, err) =>
+      ctx.log().error(`validating ${file} with the trainer failed (schema diagnostics still apply):`, err),
+  });
+  const validateSemantics = (doc: vscode.TextDocument) => {
     if (!isConfig(doc) || !vscode.workspace.isTrusted) return;
     if (diagnostics.checkSyntax(doc).length > 0) return;
-    try {
-      diagnostics.setSemantic(doc, await semanticProblems(ctx.trainer(), doc.uri.fsPath));
-    } catch {
-      // The trainer could not run (see its log when running); syntax diagnostics stay.
-    }
+    semantic.request(doc.uri.fsPath);
+  };
+
+  // One policy for distill.nodePath: what starts from now on (runs, queued runs, resumes,
+  // validation, export, benchmark) uses the new value; trainers already running keep theirs.
+  const nodePathChanged = () => {
+    const node = ctx.settings().nodePath || process.execPath;
+    runs.setNodePath(node);
+    const running = runs.runningDirs.length;
+    if (running > 0)
+      void vscode.window.showInformationMessage(
+        `distill.nodePath changed: new runs, resumes, validation, export and benchmarks use ${node}; the ${running} run${running > 1 ? 's' : ''} already training keep${running > 1 ? '' : 's'} the Node ${running > 1 ? 'they' : 'it'} started with.`,
+      );
   };
 
   context.subscriptions.push(
@@ -119,33 +201,41 @@ function activateInner(context: vscode.ExtensionContext): void {
     lens,
     status,
     dashboards,
+    history,
     { dispose: () => runs.dispose() },
     runsView,
+    runJsonWatcher,
+    semantic,
     backendsDocument,
     vscode.workspace.registerTextDocumentContentProvider(BackendsDocument.scheme, backendsDocument),
     vscode.window.registerWebviewViewProvider('distill.activeRun', activeRun),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.distill.json' }, lens),
     ...registerCommands(ctx),
+    registerTasks(ctx),
     vscode.workspace.onDidOpenTextDocument((d) => {
-      if (isConfig(d)) void validateSemantics(d);
+      if (isConfig(d)) validateSemantics(d);
     }),
     vscode.workspace.onDidChangeTextDocument((e) => {
       if (isConfig(e.document)) diagnostics.checkSyntax(e.document);
     }),
-    vscode.workspace.onDidSaveTextDocument((d) => void validateSemantics(d)),
+    vscode.workspace.onDidSaveTextDocument((d) => validateSemantics(d)),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      if (isConfig(d)) diagnostics.clear(d.uri);
+      if (!isConfig(d)) return;
+      semantic.cancel(d.uri.fsPath);
+      diagnostics.clear(d.uri);
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      for (const d of vscode.workspace.textDocuments) void validateSemantics(d);
+      reattach();
+      for (const d of vscode.workspace.textDocuments) validateSemantics(d);
       ctx.backends.refresh().catch(() => undefined);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('distill.maxConcurrentRuns'))
         runs.setMaxConcurrentRuns(ctx.settings().maxConcurrentRuns);
-      if (e.affectsConfiguration('distill.nodePath'))
+      if (e.affectsConfiguration('distill.nodePath')) {
+        nodePathChanged();
         ctx.backends.refresh().catch(() => undefined); // another Node: other backends
-      else if (e.affectsConfiguration('distill')) backendView?.update();
+      } else if (e.affectsConfiguration('distill')) backendView?.update();
       if (e.affectsConfiguration('distill')) ctx.refresh();
     }),
     // The next run's backend follows the config in view (its "backend" and whether it trains convolutions).
@@ -157,10 +247,10 @@ function activateInner(context: vscode.ExtensionContext): void {
   // What each backend does here, once per window (Check Backends and the native setup refresh it).
   if (vscode.workspace.isTrusted) ctx.backends.refresh().catch(() => undefined);
   for (const d of vscode.workspace.textDocuments)
-    if (isConfig(d)) void validateSemantics(d).then(() => diagnostics.checkSyntax(d));
-  // Runs started from a terminal show up too.
-  const poll = setInterval(() => tree.refresh(), 5000);
-  context.subscriptions.push({ dispose: () => clearInterval(poll) });
+    if (isConfig(d)) {
+      diagnostics.checkSyntax(d);
+      validateSemantics(d);
+    }
 }
 
 export function deactivate(): void {

@@ -1,11 +1,27 @@
-/** The Runs view: every run with its status icon, progress and best accuracy. */
+/**
+ * The Runs view: every run with its status icon, progress and best accuracy.
+ *
+ * Its elements are kept by id (the run folder, or the queued config) from one refresh to the
+ * next, and each tree item carries that id, so a refresh keeps the selection, the focus and the
+ * scroll position; only the items whose row changed are redrawn. The view selects many (Compare
+ * Runs takes the selection), shows the number of running runs as the activity-bar badge and sets
+ * the context keys that the palette and the menus read.
+ */
 import * as vscode from 'vscode';
 import { phaseModelName } from '../protocol/events.ts';
 import type { RunView } from './runs/runStore.ts';
 
+export interface QueuedRun {
+  /** The run manager's id of the queue entry: what Stop dequeues. */
+  id: string;
+  configFile: string;
+  name: string;
+  queuedAt: string;
+}
+
 export interface RunsSource {
   runs(): RunView[];
-  queued(): Array<{ configFile: string; name: string; queuedAt: string }>;
+  queued(): QueuedRun[];
   /** The backend the next run will use, for the header row; undefined before the first check. */
   plan?(): BackendHeader | undefined;
 }
@@ -19,9 +35,12 @@ export interface BackendHeader {
   warning: boolean;
 }
 
-const ICONS: Record<RunView['status'] | 'queued', [string, string | undefined]> = {
+/** Every status a row can show (the run manager's `stopping` included), with its icon and colour. */
+type RowStatus = RunView['status'] | 'queued' | 'stopping';
+const ICONS: Record<RowStatus, [string, string | undefined]> = {
   queued: ['clock', undefined],
   running: ['sync~spin', 'charts.blue'],
+  stopping: ['loading~spin', 'charts.yellow'],
   finished: ['pass', 'testing.iconPassed'],
   failed: ['error', 'testing.iconFailed'],
   stopped: ['debug-pause', 'charts.yellow'],
@@ -35,81 +54,216 @@ function accuracyLine(run: RunView): string {
   return a.split === 'test' ? `acc: test accuracy of ${model}` : `acc: best validation accuracy so far (${model})`;
 }
 
-export class RunItem extends vscode.TreeItem {
-  constructor(readonly run: RunView) {
-    super(run.id, vscode.TreeItemCollapsibleState.None);
-    const [icon, color] = ICONS[run.status];
-    this.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    const parts: string[] = [];
-    if (run.status === 'running' && run.phase) parts.push(`${run.phase} ${run.epoch ?? 0}/${run.epochs ?? '?'}`);
-    if (run.progress !== undefined && run.status === 'running') parts.push(`${Math.round(run.progress * 100)}%`);
-    if (run.bestAccuracy !== undefined) parts.push(`acc ${(run.bestAccuracy * 100).toFixed(2)}%`);
-    if (run.interrupted) parts.push('interrupted');
-    this.description = parts.join(' · ');
-    this.tooltip = new vscode.MarkdownString(
-      [
-        `**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`,
-        `folder: \`${run.dir}\``,
-        run.configFile ? `config: \`${run.configFile}\`` : '',
-        accuracyLine(run),
-        run.error ? `error: ${run.error}` : '',
-      ]
-        .filter(Boolean)
-        .join('\n\n'),
-    );
-    // Context values drive which actions the item's menu shows.
-    this.contextValue = `run.${run.status}`;
-    this.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [this] };
+/** A run in the view: the element the tree keeps (and the commands receive) for one run folder. */
+export class RunItem {
+  constructor(public run: RunView) {}
+
+  get id(): string {
+    return `run:${this.run.dir}`;
   }
 }
 
-class QueuedItem extends vscode.TreeItem {
-  constructor(q: { configFile: string; name: string; queuedAt: string }) {
-    super(`${q.name} (queued)`, vscode.TreeItemCollapsibleState.None);
-    this.iconPath = new vscode.ThemeIcon('clock');
-    this.description = 'waiting for a free slot (distill.maxConcurrentRuns)';
-    this.tooltip = q.configFile;
-    this.contextValue = 'run.queued';
+/** A config waiting for a free slot (distill.maxConcurrentRuns). */
+export class QueuedItem {
+  constructor(public queued: QueuedRun) {}
+
+  get id(): string {
+    return `queued:${this.queued.id}`;
   }
 }
 
-/** The first row (when the view lists runs; an empty view keeps its welcome text): the next run's backend. Click: Check Backends. */
-export class BackendHeaderItem extends vscode.TreeItem {
-  constructor(h: BackendHeader) {
-    super(h.label, vscode.TreeItemCollapsibleState.None);
-    this.description = h.description;
-    this.tooltip = h.tooltip;
-    this.iconPath = new vscode.ThemeIcon(
-      h.warning ? 'warning' : 'server-environment',
-      h.warning ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
-    );
-    this.contextValue = 'backendPlan';
-    this.command = { command: 'distill.checkBackends', title: 'Check Backends' };
-  }
+/** The first row (when the view lists runs; an empty view keeps its welcome text): the next run's backend. */
+export class BackendHeaderItem {
+  readonly id = 'backendPlan';
+  constructor(public header: BackendHeader) {}
 }
 
-export class RunsTree implements vscode.TreeDataProvider<vscode.TreeItem> {
-  private readonly changed = new vscode.EventEmitter<void>();
+export type RunsElement = RunItem | QueuedItem | BackendHeaderItem;
+
+/** The row of a run: label, icon, description, tooltip and the context value its menus read. */
+export function runTreeItem(element: RunItem): vscode.TreeItem {
+  const run = element.run;
+  const item = new vscode.TreeItem(run.id, vscode.TreeItemCollapsibleState.None);
+  item.id = element.id;
+  const status = run.status as RowStatus;
+  const [icon, color] = ICONS[status] ?? ICONS.running;
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  const parts: string[] = [];
+  const live = status === 'running' || status === 'stopping';
+  if (status === 'stopping') parts.push('stopping: writing a checkpoint');
+  if (live && run.phase) parts.push(`${run.phase} ${run.epoch ?? 0}/${run.epochs ?? '?'}`);
+  if (run.progress !== undefined && live) parts.push(`${Math.round(run.progress * 100)}%`);
+  if (run.bestAccuracy !== undefined) parts.push(`acc ${(run.bestAccuracy * 100).toFixed(2)}%`);
+  if (run.interrupted) parts.push('interrupted');
+  if (run.problems?.length) parts.push(`${run.problems.length} unreadable line${run.problems.length > 1 ? 's' : ''}`);
+  item.description = parts.join(' · ');
+  item.tooltip = new vscode.MarkdownString(
+    [
+      `**${run.name}** — ${run.status}${run.interrupted ? ' (the trainer is gone: resume it)' : ''}`,
+      `folder: \`${run.dir}\``,
+      run.configFile ? `config: \`${run.configFile}\`` : '',
+      accuracyLine(run),
+      run.error ? `error: ${run.error}` : '',
+      ...(run.problems ?? []).slice(0, 3).map((p) => `events.jsonl line ${p.line}: ${p.message}`),
+    ]
+      .filter(Boolean)
+      .join('\n\n'),
+  );
+  // Context values drive which actions the item's menus show (package.json `viewItem` clauses).
+  item.contextValue = `run.${status}`;
+  item.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [element] };
+  return item;
+}
+
+function queuedTreeItem(q: QueuedRun, id: string): vscode.TreeItem {
+  const item = new vscode.TreeItem(`${q.name} (queued)`, vscode.TreeItemCollapsibleState.None);
+  item.id = id;
+  item.iconPath = new vscode.ThemeIcon(ICONS.queued[0]);
+  item.description = 'waiting for a free slot (distill.maxConcurrentRuns)';
+  item.tooltip = q.configFile;
+  item.contextValue = 'run.queued';
+  return item;
+}
+
+function headerTreeItem(h: BackendHeader): vscode.TreeItem {
+  const item = new vscode.TreeItem(h.label, vscode.TreeItemCollapsibleState.None);
+  item.id = 'backendPlan';
+  item.description = h.description;
+  item.tooltip = h.tooltip;
+  item.iconPath = new vscode.ThemeIcon(
+    h.warning ? 'warning' : 'server-environment',
+    h.warning ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
+  );
+  item.contextValue = 'backendPlan';
+  item.command = { command: 'distill.checkBackends', title: 'Check Backends' };
+  return item;
+}
+
+/** What a row shows, as a string: equal strings, no redraw. */
+function signature(e: RunsElement): string {
+  if (e instanceof RunItem) return JSON.stringify(e.run);
+  if (e instanceof QueuedItem) return JSON.stringify(e.queued);
+  return JSON.stringify({ ...e.header, tooltip: e.header.tooltip.value });
+}
+
+/** The context keys the palette and the menus read (package.json `when` clauses). */
+export interface RunsContext {
+  'distill.hasRuns': boolean;
+  'distill.hasRunningRuns': boolean;
+  'distill.hasQueuedRuns': boolean;
+  'distill.hasStoppableRuns': boolean;
+  'distill.hasResumableRuns': boolean;
+  'distill.hasFinishedRuns': boolean;
+  'distill.canCompareRuns': boolean;
+}
+
+export function runsContext(runs: readonly RunView[], queued: number): RunsContext {
+  const has = (...s: string[]) => runs.some((r) => s.includes(r.status));
+  const comparable = runs.filter((r) => r.status !== 'failed').length;
+  return {
+    'distill.hasRuns': runs.length > 0,
+    'distill.hasRunningRuns': has('running', 'stopping'),
+    'distill.hasQueuedRuns': queued > 0,
+    'distill.hasStoppableRuns': has('running', 'stopping') || queued > 0,
+    'distill.hasResumableRuns': has('stopped', 'failed'),
+    'distill.hasFinishedRuns': has('finished'),
+    'distill.canCompareRuns': comparable >= 2,
+  };
+}
+
+export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
+  private readonly changed = new vscode.EventEmitter<RunsElement | RunsElement[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
+  /** The elements shown, in order, with the signature of their row. */
+  private shown: Array<{ element: RunsElement; signature: string }> = [];
+  private context: Partial<Record<keyof RunsContext, boolean>> = {};
+  private view: vscode.TreeView<RunsElement> | undefined;
 
-  constructor(private readonly source: RunsSource) {}
-
-  refresh(): void {
-    this.changed.fire();
+  constructor(private readonly source: RunsSource) {
+    this.shown = this.read().map((element) => ({ element, signature: signature(element) }));
   }
 
-  getTreeItem(item: vscode.TreeItem): vscode.TreeItem {
-    return item;
+  /** Creates the view (multi-select) and keeps its badge and the context keys up to date. */
+  createView(id: string): vscode.TreeView<RunsElement> {
+    this.view = vscode.window.createTreeView(id, {
+      treeDataProvider: this,
+      canSelectMany: true,
+      showCollapseAll: false,
+    });
+    this.updateView();
+    return this.view;
   }
 
-  getChildren(): vscode.TreeItem[] {
-    // An empty array lets the view's welcome content (viewsWelcome) show.
-    const items: vscode.TreeItem[] = [
-      ...this.source.queued().map((q) => new QueuedItem(q)),
-      ...this.source.runs().map((r) => new RunItem(r)),
+  /** The runs selected in the view (for the title bar's Compare Runs). */
+  selectedRuns(): RunView[] {
+    return (this.view?.selection ?? []).filter((e): e is RunItem => e instanceof RunItem).map((e) => e.run);
+  }
+
+  /** The elements as the source has them now, reusing those already shown (the same object per id). */
+  private read(): RunsElement[] {
+    const previous = new Map(this.shown.map((s) => [s.element.id, s.element]));
+    const reuse = <T extends RunsElement>(fresh: T, update: (old: T) => void): T => {
+      const old = previous.get(fresh.id);
+      if (!old || old.constructor !== fresh.constructor) return fresh;
+      update(old as T);
+      return old as T;
+    };
+    const items: RunsElement[] = [
+      ...this.source.queued().map((q) => reuse(new QueuedItem(q), (old) => (old.queued = q))),
+      ...this.source.runs().map((r) => reuse(new RunItem(r), (old) => (old.run = r))),
     ];
     const plan = this.source.plan?.();
-    return items.length > 0 && plan ? [new BackendHeaderItem(plan), ...items] : items;
+    if (items.length === 0 || !plan) return items;
+    return [reuse(new BackendHeaderItem(plan), (old) => (old.header = plan)), ...items];
+  }
+
+  /**
+   * Re-reads the source. A changed list (a run added, removed or moved) redraws the view, whose
+   * items keep their ids; otherwise only the rows whose content changed are redrawn.
+   */
+  refresh(): void {
+    const before = this.shown;
+    const elements = this.read();
+    this.shown = elements.map((element) => ({ element, signature: signature(element) }));
+    this.updateView();
+    const sameList = before.length === this.shown.length && before.every((b, i) => b.element === this.shown[i].element);
+    if (!sameList) {
+      this.changed.fire(undefined);
+      return;
+    }
+    const changed = this.shown.filter((s, i) => s.signature !== before[i].signature).map((s) => s.element);
+    if (changed.length > 0) this.changed.fire(changed);
+  }
+
+  private updateView(): void {
+    const runs = this.shown.flatMap((s) => (s.element instanceof RunItem ? [s.element.run] : []));
+    const queued = this.shown.filter((s) => s.element instanceof QueuedItem).length;
+    const running = runs.filter((r) => r.status === 'running' || (r.status as RowStatus) === 'stopping').length;
+    if (this.view)
+      this.view.badge =
+        running > 0 ? { value: running, tooltip: `${running} run${running > 1 ? 's' : ''} training` } : undefined;
+    const context = runsContext(runs, queued);
+    for (const [key, value] of Object.entries(context) as Array<[keyof RunsContext, boolean]>) {
+      if (this.context[key] === value) continue;
+      this.context[key] = value;
+      void vscode.commands.executeCommand('setContext', key, value);
+    }
+  }
+
+  getTreeItem(element: RunsElement): vscode.TreeItem {
+    if (element instanceof RunItem) return runTreeItem(element);
+    if (element instanceof QueuedItem) return queuedTreeItem(element.queued, element.id);
+    return headerTreeItem(element.header);
+  }
+
+  getChildren(element?: RunsElement): RunsElement[] {
+    // An empty array lets the view's welcome content (viewsWelcome) show.
+    return element ? [] : this.shown.map((s) => s.element);
+  }
+
+  /** Lets `reveal` find an element's parent: the view is flat. */
+  getParent(): undefined {
+    return undefined;
   }
 
   dispose(): void {

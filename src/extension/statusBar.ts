@@ -12,7 +12,8 @@ export class RunStatusBar {
   private dir: string | undefined;
   private state: RunState | undefined;
 
-  constructor() {
+  /** `isStopping`: the run manager asked the run's trainer to stop (RunManager.isStopping). */
+  constructor(private readonly isStopping: (dir: string) => boolean = () => false) {
     this.item.name = 'Distill: active run';
   }
 
@@ -32,7 +33,21 @@ export class RunStatusBar {
     }
     if (dir !== this.dir) return;
     this.state = foldRun([e], this.state);
-    this.item.text = statusText(this.state);
+    this.render();
+  }
+
+  /** The run manager's state of a run changed (a stop was asked for: "stopping" while it writes its checkpoint). */
+  changed(dir: string): void {
+    if (dir === this.dir) this.render();
+  }
+
+  private render(): void {
+    if (!this.dir || !this.state) return;
+    const dir = this.dir;
+    this.item.text =
+      this.isStopping(dir) && this.state.status === 'running'
+        ? '$(loading~spin) Distill: stopping (writing a checkpoint)'
+        : statusText(this.state);
     this.item.command = {
       command: 'distill.openDashboard',
       title: 'Open Dashboard',

@@ -23,6 +23,7 @@ export function runTrainer(t: TrainerCommand, args: string[], signal?: AbortSign
       cwd: path.dirname(t.trainerPath),
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...t.env, ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true, // no console window on Windows
       signal,
     });
     let stdout = '';

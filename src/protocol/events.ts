@@ -79,7 +79,24 @@ export interface RunStartedEvent extends Base {
     inputShape: number[];
     classes: number;
     classNames?: string[];
+    /** `data.unlabeled`: the transfer set's source and size (absent without one). */
+    unlabeled?: UnlabeledData;
   };
+}
+
+/** A run's unlabeled transfer set. */
+export interface UnlabeledData {
+  /** Its source and location, e.g. "npy /data/unlabeled.npy". */
+  source: string;
+  examples: number;
+}
+
+/** The training examples an epoch used: a distillation stage that reads a teacher adds the transfer set's. */
+export interface EpochExamples {
+  labeled: number;
+  unlabeled: number;
+  /** Unlabeled examples that took the teacher's class as their hard label (`distill.pseudoLabels`). */
+  pseudoLabeled?: number;
 }
 
 export interface PhaseStartedEvent extends Base {
@@ -114,6 +131,8 @@ export interface EpochEvent extends Base {
   validation: EvalMetrics | null;
   seconds: number;
   samplesPerSecond: number;
+  /** The examples trained on (absent in older runs). */
+  examples?: EpochExamples;
 }
 
 export interface CheckpointEvent extends Base {

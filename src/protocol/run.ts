@@ -12,7 +12,16 @@
  * - a run's headline accuracy (runAccuracy) is its final student's test accuracy once evaluated,
  *   before that the best validation accuracy of its students (every phase but the teacher).
  */
-import type { BackendInfo, EvalMetrics, LatencyResult, Phase, RunEvent, SummaryRow } from './events.ts';
+import type {
+  BackendInfo,
+  EpochExamples,
+  EvalMetrics,
+  LatencyResult,
+  Phase,
+  RunEvent,
+  SummaryRow,
+  UnlabeledData,
+} from './events.ts';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'stopped';
 
@@ -22,6 +31,8 @@ export interface RunRecord {
   name: string;
   status: RunStatus;
   pid: number;
+  /** The trainer process's start stamp (src/core/run/processIdentity.ts): with `pid`, which process the trainer is; absent in older run.json files. */
+  pidStart?: string;
   configFile: string;
   startedAt: string;
   updatedAt: string;
@@ -32,6 +43,28 @@ export interface RunRecord {
   error?: string;
   summary?: SummaryRow[];
   normalization?: string;
+  // What the Runs view shows, from the fold of the events written so far (absent in older run.json files).
+  /** The phases the run plans, in run order. */
+  phases?: Phase[];
+  /** Planned epochs of `phase`. */
+  epochs?: number;
+  /** runProgress: 0..1 over all phases. */
+  progress?: number;
+  /** runAccuracy: the headline accuracy so far and which accuracy it is. */
+  accuracy?: RunAccuracy;
+  /** How the run distils (the Run History's method, strategy and seed columns; absent in older run.json files). */
+  setup?: RunSetup;
+  /** The latency benchmark of a finished run (the run_finished event's). */
+  latency?: LatencyResult[];
+}
+
+/** What a run is, in a few words: `method` is kd, none, or the combined terms (`hint+kd`); `strategy` the strategy type. */
+export interface RunSetup {
+  method: string;
+  strategy: string;
+  seed: number;
+  /** Label smoothing ε of the hard-label term, when not 0. */
+  labelSmoothing?: number;
 }
 
 export interface PhaseState {
@@ -50,6 +83,8 @@ export interface PhaseState {
   epochAt?: string;
   /** Train loss (total) of the latest epoch. */
   trainLoss?: number;
+  /** The examples the latest epoch trained on (labeled, unlabeled, pseudo-labeled). */
+  examples?: EpochExamples;
   /** Total loss of the latest step or epoch. */
   lastLoss?: number;
   /** Validation metrics by epoch; a re-run epoch replaces the earlier one. */
@@ -80,6 +115,7 @@ export interface RunState {
     inputShape: number[];
     classes: number;
     classNames?: string[];
+    unlabeled?: UnlabeledData;
   };
   /** The phases the run plans, in run order. */
   phases: Phase[];
@@ -184,6 +220,7 @@ export function foldRun(events: readonly RunEvent[], previous?: RunState): RunSt
         p.epochs ??= e.epochs;
         p.epochAt = e.t;
         p.trainLoss = p.lastLoss = s.lastLoss = e.train.loss.total;
+        if (e.examples) p.examples = e.examples;
         if (e.validation) p.validation[e.epoch] = e.validation;
         else delete p.validation[e.epoch];
         s.phase = e.phase;
@@ -276,6 +313,17 @@ export function runProgress(s: RunState): number | undefined {
     if (p.finished) return sum + share;
     return sum + share * Math.min(1, p.epoch / (p.epochs ?? Infinity));
   }, 0);
+}
+
+/** The fields of run.json that follow from the fold (the trainer writes them with every run.json). */
+export function recordView(s: RunState): Pick<RunRecord, 'phases' | 'epochs' | 'progress' | 'accuracy'> {
+  const current = s.phase ?? [...s.phases].reverse().find((ph) => s.byPhase[ph]);
+  return {
+    phases: s.phases.length ? s.phases : undefined,
+    epochs: current ? s.byPhase[current]?.epochs : undefined,
+    progress: runProgress(s),
+    accuracy: runAccuracy(s),
+  };
 }
 
 /** The headline accuracy of a finished run from its run.json alone: the final student's test accuracy in the summary (the same number as its test evaluation). */

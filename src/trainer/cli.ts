@@ -13,12 +13,11 @@ import { ConfigError, problemAt, type ConfigProblem } from '../core/config/probl
 import { validateConfigText } from '../core/config/load.ts';
 import { DataError } from '../core/data/dataError.ts';
 import { BackendError } from '../core/backend.ts';
-import { ModelFileError } from '../core/models/io.ts';
-import { ExportError } from '../core/export/onnx.ts';
-import { DivergenceError } from '../core/train/loop.ts';
+import { classifyFailure } from '../core/failure.ts';
 import { checkConfigFully, runDistillation } from '../core/run/pipeline.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import { ProgressPrinter, formatSummary, formatBytes } from './report.ts';
+import { decodeProgressPrinter } from './decodeProgress.ts';
 import {
   benchOptions,
   benchRun,
@@ -53,17 +52,6 @@ export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 
 class UsageError extends Error {}
 
-function isUserError(err: unknown): boolean {
-  return (
-    err instanceof ConfigError ||
-    err instanceof DataError ||
-    err instanceof BackendError ||
-    err instanceof ModelFileError ||
-    err instanceof UsageError ||
-    err instanceof ExportError
-  );
-}
-
 async function train(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -95,6 +83,7 @@ async function train(args: string[]): Promise<number> {
     backend: values.backend as BackendPreference | undefined,
     onEvent: (e) => printer.handle(e),
     shouldStop: () => signal !== undefined,
+    onDataProgress: decodeProgressPrinter(),
   });
   if (result.status === 'stopped') {
     console.log(`resume with: distill train --resume ${result.runDir}`);
@@ -113,10 +102,11 @@ async function validate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('validate takes one config file');
   const file = path.resolve(positionals[0]);
   if (!values.json) {
-    const { data, backend, layers } = await checkConfigFully(file);
+    const { data, backend, layers } = await checkConfigFully(file, decodeProgressPrinter());
     console.log(
       `${positionals[0]}: valid (${data.train.n} train, ${data.validation.n} validation, ${data.test.n} test examples of shape [${data.inputShape.join(', ')}], ${data.numClasses} classes; backend ${backend.name})`,
     );
+    if (data.unlabeled) console.log(`transfer set: ${data.unlabeled.n} unlabeled examples (${data.unlabeledSource})`);
     // The names that hint, attention and rkd terms refer to.
     console.log(`student layers: ${layers.student.join(', ')}`);
     if (layers.teacher) console.log(`teacher layers: ${layers.teacher.join(', ')}`);
@@ -295,12 +285,14 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`distill: ${err.message}\n${USAGE}`);
       return EXIT.badInput;
     }
-    if (isUserError(err)) {
+    // The classification the run records too (run_failed `kind`): see src/core/failure.ts.
+    const failure = classifyFailure(err);
+    if (failure === 'input') {
       console.error(`distill: ${(err as Error).message}`);
       return EXIT.badInput;
     }
-    if (err instanceof DivergenceError) {
-      console.error(`distill: training stopped: ${err.message}`);
+    if (failure === 'divergence') {
+      console.error(`distill: training stopped: ${(err as Error).message}`);
       return EXIT.failed;
     }
     if (

@@ -1,5 +1,6 @@
 /** What the CLI prints: progress while training and the comparison table at the end. */
 import type { LatencyResult, RunEvent, SummaryRow } from '../protocol/events.ts';
+import { examplesText, unlabeledText } from '../protocol/examples.ts';
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(2)}%`);
 const int = (v: number) => v.toLocaleString('en-US');
@@ -142,6 +143,7 @@ export class ProgressPrinter {
         this.line(
           `data: ${e.data.train} train, ${e.data.validation} validation, ${e.data.test} test, shape [${e.data.inputShape.join(', ')}], ${e.data.classes} classes`,
         );
+        if (e.data.unlabeled) this.line(`transfer set: ${unlabeledText(e.data.unlabeled)}`);
         break;
       case 'phase_started':
         this.stepsPerEpoch = e.stepsPerEpoch;
@@ -163,8 +165,10 @@ export class ProgressPrinter {
         const val = v
           ? `  val acc ${pct(v.accuracy)}${v.agreement !== undefined ? `  agreement ${pct(v.agreement)}` : ''}`
           : '';
+        // The examples are named where a transfer set adds to them.
+        const examples = e.examples && e.examples.unlabeled > 0 ? `  ${examplesText(e.examples)}` : '';
         this.line(
-          `  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s`,
+          `  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s${examples}`,
         );
         break;
       }

@@ -15,8 +15,12 @@ import { root } from '../helpers/cli.ts';
 export const shots = path.join(root, 'test-results', 'e2e');
 const cache = process.env.DISTILL_CACHE ?? path.join(os.homedir(), '.cache', 'distill-studio');
 export const codeServerBin = path.join(cache, 'code-server-4.100.3', 'node_modules', '.bin', 'code-server');
-export const vsix = path.join(root, 'distill-studio.vsix');
-const extensionsDir = path.join(cache, 'e2e-extensions');
+// DISTILL_E2E_VSIX: a VSIX packaged beforehand, installed as is (into DISTILL_E2E_EXTENSIONS when
+// set), so that several checkouts or sessions on one machine do not repackage or reinstall under
+// each other.
+const givenVsix = process.env.DISTILL_E2E_VSIX;
+export const vsix = givenVsix ?? path.join(root, 'distill-studio.vsix');
+const extensionsDir = process.env.DISTILL_E2E_EXTENSIONS ?? path.join(cache, 'e2e-extensions');
 
 export function e2eSkipReason(): string | false {
   if (!fs.existsSync(codeServerBin)) return 'code-server is not installed: run scripts/e2e/setup.sh';
@@ -30,8 +34,9 @@ let installed = false;
 export function installExtension(): void {
   if (installed) return;
   const distNewer =
-    fs.existsSync(vsix) &&
-    fs.statSync(vsix).mtimeMs >= fs.statSync(path.join(root, 'dist', 'extension', 'extension.js')).mtimeMs;
+    givenVsix !== undefined ||
+    (fs.existsSync(vsix) &&
+      fs.statSync(vsix).mtimeMs >= fs.statSync(path.join(root, 'dist', 'extension', 'extension.js')).mtimeMs);
   if (!distNewer) {
     const p = spawnSync('node', ['scripts/package.mjs'], { cwd: root, encoding: 'utf8' });
     if (p.status !== 0) throw new Error(`packaging failed:\n${p.stdout}\n${p.stderr}`);
@@ -255,4 +260,110 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 export function demoConfig(name: string, epochs: number, extra: Record<string, unknown> = {}): string {
   return `${JSON.stringify({ name, data: { source: 'demo', trainLimit: 1000, batchSize: 64 }, teacher: { source: 'demo' }, student: { architecture: { type: 'mlp', hidden: [32] } }, distill: { method: 'kd', temperature: 2, alpha: 0.1 }, train: { epochs, logEvery: 4 }, backend: 'wasm', bench: { batchSizes: [1], minRuns: 5, minSeconds: 0.05, warmup: 1 }, ...extra }, null, 2)}\n`;
+}
+
+/** Waits until the quick input's title contains `title` (the next step of a multi-step flow is shown). */
+export async function waitForQuickInputTitle(page: Page, title: string, timeout = 60000): Promise<void> {
+  await page.waitForFunction(
+    (t) => {
+      const el = document.querySelector('.quick-input-widget .quick-input-title');
+      const widget = document.querySelector<HTMLElement>('.quick-input-widget');
+      return !!el && !!widget && widget.style.display !== 'none' && (el.textContent ?? '').includes(t);
+    },
+    title,
+    { timeout },
+  );
+}
+
+/** Answers one step of a multi-step quick input once its title shows `title`. */
+export async function answerStep(
+  page: Page,
+  title: string,
+  text: string,
+  kind: 'pick' | 'type' = 'pick',
+): Promise<void> {
+  await waitForQuickInputTitle(page, title);
+  await answer(page, text, kind);
+}
+
+/** Clicks the quick input's Back button (QuickInputButtons.Back). */
+export async function quickInputBack(page: Page): Promise<void> {
+  await page.click('.quick-input-widget .quick-input-titlebar .action-label.codicon-quick-input-back');
+}
+
+/** Opens a contributed walkthrough from the palette (Welcome: Open Walkthrough...). */
+export async function openWalkthrough(page: Page, title: string): Promise<void> {
+  await runCommand(page, 'Welcome: Open Walkthrough...');
+  await answer(page, title);
+  await page.waitForSelector('.gettingStartedContainer', { timeout: 30000 });
+}
+
+/** Clicks a walkthrough step's title (it expands) and then its command button. */
+export async function walkthroughStep(page: Page, stepTitle: string, button: string): Promise<void> {
+  await page.locator('.gettingStartedContainer .getting-started-step', { hasText: stepTitle }).first().click();
+  // A step is itself a button; its command buttons are the other buttons with the label.
+  await page
+    .locator('.gettingStartedContainer button:not(.getting-started-step)', {
+      hasText: new RegExp(`^\\s*${button}\\s*$`),
+    })
+    .first()
+    .click();
+}
+
+/**
+ * A screenshot for the product's own media (walkthrough images): scaled to `width` and stored as
+ * a palette PNG, small enough to ship in the VSIX.
+ */
+export async function mediaShot(page: Page, file: string, width = 960): Promise<void> {
+  const { default: sharp } = await import('sharp');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const png = await page.screenshot();
+  await sharp(png).resize({ width }).png({ palette: true, compressionLevel: 9 }).toFile(file);
+}
+
+/** Clicks an inline action (by its title, e.g. "Stop Run") of the Runs view row matching `row`, as a user hovers the row and clicks its button. */
+export async function clickRowAction(page: Page, row: RegExp, action: string, timeout = 30000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  const rows = '.pane[aria-label*="Runs"] .monaco-list-row, [id="workbench.view.extension.distill"] .monaco-list-row';
+  for (;;) {
+    for (const handle of await page.$$(rows)) {
+      if (!row.test((await handle.textContent()) ?? '')) continue;
+      await handle.hover();
+      const button = await handle.$(`.actions .action-label[aria-label^="${action}"]`);
+      if (button) {
+        await button.click();
+        return;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no "${action}" button on a Runs view row matching ${row}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+/** Every notification's text shown so far (toasts and the notification center's list). */
+export async function notificationTexts(page: Page): Promise<string[]> {
+  return page.$$eval('.notification-list-item-message', (els) => els.map((e) => e.textContent ?? ''));
+}
+
+/** Trains a workspace config with the real CLI, as a user does in a terminal (its runs folder: the config's output.dir). */
+export async function trainWithCli(workspace: string, config: string): Promise<void> {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'trainer', 'cli.js'), 'train', config], {
+    cwd: workspace,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`distill train ${config} exited ${code}:\n${stderr}`);
+}
+
+/** The Runs view's row whose text contains `text`. */
+export function runRow(page: Page, text: string) {
+  return page.locator(
+    '[id="workbench.view.extension.distill"] .monaco-list-row, .pane[aria-label*="Runs"] .monaco-list-row',
+    {
+      hasText: text,
+    },
+  );
 }

@@ -81,12 +81,17 @@ const LIGHT = {
 };
 export type Theme = 'vscode-dark' | 'vscode-light' | 'vscode-high-contrast';
 
-/** Opens the dashboard with acquireVsCodeApi recording what the webview posts; collects CSP violations. */
+/**
+ * Opens the dashboard with acquireVsCodeApi recording what the webview posts (and the states it
+ * saves, as `{ state }`); `savedState` is what its getState returns, as after a reload. Collects
+ * CSP violations.
+ */
 export async function openDashboard(
   browser: Browser,
   base: string,
   theme: Theme = 'vscode-dark',
   width = 1100,
+  savedState?: unknown,
 ): Promise<{ page: Page; violations: string[] }> {
   const page = await browser.newPage({ viewport: { width, height: 1400 } });
   const violations: string[] = [];
@@ -99,7 +104,7 @@ export async function openDashboard(
     content: `
       const sent = [];
       window.__sent = sent;
-      window.acquireVsCodeApi = () => ({ postMessage: (m) => sent.push(m), setState: (s) => sent.push({ state: s }), getState: () => undefined });
+      window.acquireVsCodeApi = () => ({ postMessage: (m) => sent.push(m), setState: (s) => sent.push({ state: s }), getState: () => (${JSON.stringify(savedState ?? null)}) ?? undefined });
       const vars = ${JSON.stringify(theme === 'vscode-light' ? LIGHT : DARK)};
       document.addEventListener('DOMContentLoaded', () => {
         document.body.classList.add(${JSON.stringify(theme)});

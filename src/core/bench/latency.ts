@@ -48,7 +48,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i];
 }
 
-async function timeRuns(run: () => Promise<void> | void, options: BenchOptions): Promise<number[]> {
+export async function timeRuns(run: () => Promise<void> | void, options: BenchOptions): Promise<number[]> {
   for (let i = 0; i < options.warmup; i++) await run();
   const times: number[] = [];
   const start = performance.now();

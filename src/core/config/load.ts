@@ -285,11 +285,38 @@ function fileFields(raw: unknown): FileField[] {
       if (typeof data[split] === 'string')
         fields.push({ path: ['data', split], kind: 'file', what: `${split} CSV file` });
   }
+  if (data?.source === 'images') {
+    for (const split of ['train', 'test'])
+      if (typeof data[split] === 'string')
+        fields.push({ path: ['data', split], kind: 'dir', what: `${split} image folder` });
+  }
+  if (data?.source === 'npy') {
+    for (const split of ['train', 'test'])
+      for (const key of ['x', 'y'])
+        if (typeof valueAt(data, [split, key]) === 'string')
+          fields.push({ path: ['data', split, key], kind: 'file', what: `${split} ${key} NumPy file` });
+  }
+  const unlabeled = valueAt(raw, ['data', 'unlabeled']) as Record<string, unknown> | undefined;
+  const unlabeledField = unlabeled && UNLABELED_LOCATION[String(unlabeled.source)];
+  if (unlabeledField && typeof unlabeled[unlabeledField.key] === 'string')
+    fields.push({
+      path: ['data', 'unlabeled', unlabeledField.key],
+      kind: unlabeledField.kind,
+      what: unlabeledField.what,
+    });
   const teacherSource = valueAt(raw, ['teacher', 'source']);
   if ((teacherSource === 'tfjs' || teacherSource === 'onnx') && typeof valueAt(raw, ['teacher', 'path']) === 'string')
     fields.push({ path: ['teacher', 'path'], kind: 'file', what: 'teacher model file' });
   return fields;
 }
+
+/** The location field of each `data.unlabeled` source. */
+const UNLABELED_LOCATION: Record<string, { key: string; kind: FileField['kind']; what: string }> = {
+  idx: { key: 'images', kind: 'file', what: 'unlabeled IDX images file' },
+  csv: { key: 'file', kind: 'file', what: 'unlabeled CSV file' },
+  npy: { key: 'x', kind: 'file', what: 'unlabeled NumPy file' },
+  images: { key: 'dir', kind: 'dir', what: 'unlabeled image folder' },
+};
 
 function checkFiles(raw: unknown, dir: string, source: ConfigSource): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -333,10 +360,18 @@ export function resolvePaths(config: DistillConfig, dir: string): DistillConfig 
     if (data.dir) data.dir = r(data.dir);
     if (data.train) data.train = { images: r(data.train.images), labels: r(data.train.labels) };
     if (data.test) data.test = { images: r(data.test.images), labels: r(data.test.labels) };
-  } else if (data.source === 'csv') {
+  } else if (data.source === 'csv' || data.source === 'images') {
     data.train = r(data.train);
     if (data.test) data.test = r(data.test);
+  } else if (data.source === 'npy') {
+    data.train = { ...data.train, x: r(data.train.x), y: r(data.train.y) };
+    if (data.test) data.test = { ...data.test, x: r(data.test.x), y: r(data.test.y) };
   }
+  const u = data.unlabeled;
+  if (u?.source === 'idx') u.images = r(u.images);
+  else if (u?.source === 'csv') u.file = r(u.file);
+  else if (u?.source === 'npy') u.x = r(u.x);
+  else if (u?.source === 'images') u.dir = r(u.dir);
   if (c.teacher.source === 'tfjs' || c.teacher.source === 'onnx') c.teacher.path = r(c.teacher.path);
   c.output.dir = r(c.output.dir);
   c.cache.dir = r(c.cache.dir);

@@ -108,6 +108,82 @@ const idxFiles = z.strictObject({
   labels: z.string().min(1).describe('IDX labels file (plain or .gz), relative to the config file.'),
 });
 
+const augmentSchema = z
+  .strictObject({
+    crop: z
+      .strictObject({
+        padding: positiveInt().describe('Zeros added on every side before a crop of the original size is taken.'),
+      })
+      .optional()
+      .describe('Random crop: pad the image with zeros, then crop it back to its size at a random position.'),
+    flip: z.boolean().default(false).describe('Mirror each image left-right with probability 1/2.'),
+    translate: z
+      .strictObject({
+        pixels: positiveInt().describe('Largest shift in each direction; shifted-in pixels are zero.'),
+      })
+      .optional()
+      .describe('Random translation by a whole number of pixels in -pixels..pixels, vertically and horizontally.'),
+  })
+  .describe(
+    'Augment the training batches of image data (crop, then flip, then translate), on the device, seeded by `train.seed`, the epoch and the step, so a resumed run sees the same batches. Every phase trains on augmented batches; a teacher that the loss reads then runs on each augmented batch (online) instead of using its precomputed outputs. Validation and test examples are not augmented.',
+  );
+
+const unlabeledLimit = positiveInt()
+  .optional()
+  .describe('Use only this many unlabeled examples, taken after a seeded shuffle (`train.seed`).');
+const unlabeledSchema = z
+  .discriminatedUnion('source', [
+    z.strictObject({
+      source: z.literal('idx').describe('An IDX images file; no labels file is read.'),
+      images: z.string().min(1).describe('IDX images file (plain or .gz), relative to the config file.'),
+      limit: unlabeledLimit,
+    }),
+    z.strictObject({
+      source: z.literal('csv').describe('A CSV file of numeric features, the same columns as the training features.'),
+      file: z.string().min(1).describe('The CSV file, relative to the config file.'),
+      label: z
+        .union([z.string().min(1), z.number().int()])
+        .optional()
+        .describe(
+          'A label column to drop (its values are never used): a header name or a 0-based index (negative from the end). Without it every column is a feature.',
+        ),
+      header: z
+        .union([z.boolean(), z.literal('auto')])
+        .default('auto')
+        .describe('Whether the first row is a header; `auto` detects it.'),
+      delimiter: z.string().length(1).default(',').describe('Field delimiter.'),
+      limit: unlabeledLimit,
+    }),
+    z.strictObject({
+      source: z.literal('npy').describe('A NumPy array of examples (.npy, or one array of an .npz).'),
+      x: z.string().min(1).describe('The .npy or .npz file, relative to the config file.'),
+      xKey: z.string().min(1).optional().describe('The array of an .npz file to use; defaults to its only array.'),
+      layout: z
+        .enum(['nhwc', 'nchw'])
+        .default('nhwc')
+        .describe('Axis order of a 4-D image array: `nhwc` (TensorFlow) or `nchw` (PyTorch, transposed on load).'),
+      limit: unlabeledLimit,
+    }),
+    z.strictObject({
+      source: z
+        .literal('images')
+        .describe(
+          "A folder of PNG, JPEG or WebP images, read recursively (subfolders are not classes), decoded and resized to the labeled examples' height, width and channels; cached under `cache.dir`.",
+        ),
+      dir: z.string().min(1).describe('The folder, relative to the config file.'),
+      fit: z
+        .enum(['fill', 'cover', 'contain'])
+        .optional()
+        .describe(
+          "How images of another size are resized (see `data.fit`); defaults to the labeled image folders' `fit`, else `fill`.",
+        ),
+      limit: unlabeledLimit,
+    }),
+  ])
+  .describe(
+    'An unlabeled transfer set (Hinton et al. 2015): examples without labels, of the same shape and raw units as the labeled ones, normalised as they are (with the statistics of the labeled training split). Distillation stages that read a teacher train on the labeled and the unlabeled examples: soft-target terms on all of them, losses that read labels on the labeled ones only. The teacher (when trained in the run) and the from-scratch baseline train on the labeled examples alone.',
+  );
+
 const dataCommon = {
   validationFraction: z
     .number()
@@ -124,12 +200,22 @@ const dataCommon = {
     .enum(['scale', 'standardize', 'none'])
     .default('scale')
     .describe(
-      '`scale`: pixels divided by 255 (IDX) or features min-max scaled to [0, 1] from the training split (CSV); `standardize`: zero mean and unit variance per feature from the training split; `none`: raw values.',
+      '`scale`: pixels divided by 255 (IDX, image folders, uint8 NumPy arrays) or features min-max scaled to [0, 1] from the training split (CSV, other NumPy arrays); `standardize`: zero mean and unit variance per feature from the training split; `none`: raw values.',
     ),
   batchSize: positiveInt().default(128).describe('Training batch size.'),
+  // .optional() after the default: parsed configs always have it, and code that builds a data spec by hand need not.
+  dropLast: z
+    .boolean()
+    .default(false)
+    .optional()
+    .describe(
+      'Drop the last, incomplete batch of each epoch (the examples left out change each epoch with the shuffle). Without it the last batch is smaller, down to one example, on which pairwise terms (rkd) add nothing.',
+    ),
   evalBatchSize: positiveInt()
     .default(1000)
     .describe('Batch size for evaluation and teacher inference (no gradients, so larger is faster).'),
+  augment: augmentSchema.optional(),
+  unlabeled: unlabeledSchema.optional(),
 };
 
 const demoData = z.strictObject({
@@ -179,8 +265,109 @@ const csvData = z.strictObject({
   ...dataCommon,
 });
 
+const imagesData = z.strictObject({
+  source: z
+    .literal('images')
+    .describe(
+      'Image folders (the torchvision ImageFolder layout: one subfolder per class), PNG, JPEG or WebP, decoded and resized with sharp; decoded pixels are cached under `cache.dir`.',
+    ),
+  train: z
+    .string()
+    .min(1)
+    .describe('Training folder with one subfolder per class (`<train>/<class>/<image>`), relative to the config file.'),
+  test: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Test folder with the same class subfolders (it may lack some). Without it, `testFraction` of the training images is held out.',
+    ),
+  testFraction: z
+    .number()
+    .gt(0)
+    .max(0.5)
+    .default(0.2)
+    .describe('Fraction held out for testing when no `test` folder is given.'),
+  height: positiveInt().describe('Height the images are resized to, in pixels.'),
+  width: positiveInt().describe('Width the images are resized to, in pixels.'),
+  channels: z
+    .enum(['grayscale', 'rgb'])
+    .default('grayscale')
+    .describe(
+      '`grayscale`: one channel (colour images become ITU-R 601 luma, as PIL\'s convert("L")); `rgb`: three (grayscale images are repeated). An alpha channel is dropped.',
+    ),
+  fit: z
+    .enum(['fill', 'cover', 'contain'])
+    .default('fill')
+    .describe(
+      "How images of another size are resized: `fill` stretches to height x width (torchvision's Resize((h, w))); `cover` keeps the aspect ratio and crops the centre; `contain` keeps it and pads with black.",
+    ),
+  classes: z
+    .array(z.string().min(1))
+    .min(2)
+    .optional()
+    .describe(
+      'The class order (class index = position), when it must match a teacher trained elsewhere; each name is a subfolder of `train`. Default: the subfolder names, sorted.',
+    ),
+  ...dataCommon,
+});
+
+const npyArrays = z.strictObject({
+  x: z
+    .string()
+    .min(1)
+    .describe(
+      'Examples: a .npy file (np.save) or an .npz archive (np.savez, np.savez_compressed), relative to the config file. Shape (n, features), (n, height, width), (n, height, width, channels), or (n, channels, height, width) with `layout: "nchw"`; uint8 arrays are pixels (0..255), other numeric dtypes are read as float32.',
+    ),
+  y: z
+    .string()
+    .min(1)
+    .describe(
+      'Class labels: a .npy file or an .npz archive (it may be the same archive as `x`), shape (n,) or (n, 1), non-negative integers (integral floats are accepted).',
+    ),
+  xKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Which array of the `x` archive holds the examples (the keyword given to np.savez, e.g. "x_train"); needed when the archive holds more than one array.',
+    ),
+  yKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Which array of the `y` archive holds the labels; needed when the archive holds more than one array.'),
+});
+
+const npyData = z.strictObject({
+  source: z
+    .literal('npy')
+    .describe(
+      'NumPy arrays: examples and integer labels saved with np.save (.npy) or np.savez / np.savez_compressed (.npz), images or feature vectors.',
+    ),
+  train: npyArrays.describe('Training examples and labels.'),
+  test: npyArrays
+    .optional()
+    .describe(
+      'Test examples and labels, with the same example shape. Without them, `testFraction` of the training examples is held out.',
+    ),
+  testFraction: z
+    .number()
+    .gt(0)
+    .max(0.5)
+    .default(0.2)
+    .describe('Fraction held out for testing when no `test` arrays are given.'),
+  layout: z
+    .enum(['nhwc', 'nchw'])
+    .default('nhwc')
+    .describe(
+      'Axis order of 4-D image arrays: `nhwc` (n, height, width, channels), as NumPy and TensorFlow keep images; `nchw` (n, channels, height, width), as PyTorch does, transposed to NHWC when loaded. 2-D and 3-D arrays have no channel axis to order.',
+    ),
+  ...dataCommon,
+});
+
 export const dataSchema = z
-  .discriminatedUnion('source', [demoData, idxData, csvData])
+  .discriminatedUnion('source', [demoData, idxData, csvData, imagesData, npyData])
   .describe('Where the examples come from and how they are prepared.');
 export type DataSpec = z.infer<typeof dataSchema>;
 
@@ -289,7 +476,13 @@ const attentionTerm = z.strictObject({
     .array(z.strictObject({ student: layerName('student conv'), teacher: layerName('teacher conv') }))
     .min(1)
     .describe('Student and teacher conv layers whose attention maps are matched; the term is the sum over pairs.'),
-  p: z.number().positive().default(2).describe('Exponent p of the attention map.'),
+  p: z
+    .number()
+    .min(1)
+    .default(2)
+    .describe(
+      'Exponent p >= 1 of the attention map (the paper uses 2). p < 1 is refused: the gradient of |x|^p is infinite at 0, which every ReLU output has, so training would turn NaN.',
+    ),
 });
 const rkdTerm = z.strictObject({
   type: z
@@ -358,6 +551,17 @@ const labelSmoothing = z
   .default(0)
   .describe('Label smoothing ε of the hard-label cross-entropy (PyTorch `label_smoothing`).');
 
+const pseudoLabels = z
+  .strictObject({
+    threshold: fraction().describe(
+      "Smallest probability of the teacher's most likely class (softmax at T = 1) for an unlabeled example to take that class as its hard label.",
+    ),
+  })
+  .optional()
+  .describe(
+    "Pseudo-labels (Lee 2013) for the unlabeled transfer set (`data.unlabeled`): confident unlabeled examples join the hard-label loss with the teacher's class; the number kept is reported per epoch. Needs a loss term that reads the teacher.",
+  );
+
 const distillSchema = z
   .discriminatedUnion('method', [
     z.strictObject({
@@ -379,6 +583,7 @@ const distillSchema = z
         .enum(['forward', 'reverse'])
         .default('forward')
         .describe('`forward`: KL(teacher || student); `reverse`: KL(student || teacher).'),
+      pseudoLabels,
     }),
     z.strictObject({
       method: z
@@ -392,6 +597,7 @@ const distillSchema = z
         .array(lossTermSchema)
         .min(1)
         .describe('The distillation terms, added to the hard-label term with their weights.'),
+      pseudoLabels,
     }),
     z.strictObject({
       method: z
@@ -400,6 +606,7 @@ const distillSchema = z
           'No distillation: the student trains on labels only (with `labelSmoothing`, the label-smoothing baseline).',
         ),
       labelSmoothing,
+      pseudoLabels,
     }),
   ])
   .describe('How the student learns from the teacher.');
@@ -528,6 +735,17 @@ const trainSchema = z
     checkpointEvery: positiveInt()
       .default(1)
       .describe('Write a checkpoint every this many epochs (and always at the end of each phase).'),
+    keepCheckpoints: positiveInt()
+      .default(3)
+      .describe(
+        "Keep this many of each phase's most recent checkpoints (resume needs only the latest); older ones are deleted. The phase's `final` checkpoint is always kept, and so is the best epoch's with `keepBestCheckpoint`.",
+      ),
+    keepBestCheckpoint: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Also keep the checkpoint written at the end of each phase's best validation epoch (when one was written there: see `checkpointEvery`).",
+      ),
     logEvery: positiveInt().default(20).describe('Record step metrics every this many steps.'),
   })
   .describe('Training loop settings.');
@@ -626,5 +844,7 @@ export type OptimizerSpec = DistillConfig['train']['optimizer'];
 export type ScheduleSpec = DistillConfig['train']['schedule'];
 export type TeacherSpec = DistillConfig['teacher'];
 export type DistillSpec = DistillConfig['distill'];
+export type AugmentSpec = NonNullable<DataSpec['augment']>;
+export type UnlabeledSpec = NonNullable<DataSpec['unlabeled']>;
 export type StrategySpec = DistillConfig['strategy'];
 export type BenchSpec = DistillConfig['bench'];

@@ -2,8 +2,13 @@
 import { DataError, readDataFile } from './dataError.ts';
 
 export interface CsvOptions {
-  /** Label column: header name, or 0-based index (negative counts from the end: -1 is the last column). */
-  label: string | number;
+  /**
+   * Label column: header name, or 0-based index (negative counts from the end: -1 is the last
+   * column); `null`: no label column (an unlabeled table: every column is a feature, labels are -1).
+   */
+  label: string | number | null;
+  /** With a `label` column: drop it without reading its values (an unlabeled table whose labels are ignored); labels are -1. */
+  ignoreLabel?: boolean;
   /** `'auto'`: the first row is a header when it holds text where the second row holds numbers. */
   header: boolean | 'auto';
   /** One character; default ",". */
@@ -148,9 +153,11 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
   // The label column, as far as it can be known before deciding on the header.
   const labelName = typeof opts.label === 'string' ? opts.label.trim() : undefined;
   const labelCol =
-    labelName === undefined
-      ? numericLabelIndex(file, opts.label as number, width)
-      : rows[0].cells.findIndex((c) => c.trim() === labelName);
+    opts.label === null
+      ? -1
+      : labelName === undefined
+        ? numericLabelIndex(file, opts.label as number, width)
+        : rows[0].cells.findIndex((c) => c.trim() === labelName);
   const header =
     opts.header === 'auto'
       ? (labelName !== undefined && labelCol >= 0) || looksLikeHeader(rows, labelCol)
@@ -189,7 +196,7 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
   const body = header ? rows.slice(1) : rows;
   if (body.length === 0)
     throw new DataError(file, 'has a header but no data rows', 'at least one row of values after the header');
-  const numFeatures = width - 1;
+  const numFeatures = labelCol < 0 ? width : width - 1;
   if (numFeatures < 1) {
     const hint = [',', ';', '\t', '|'].find((d) => d !== delimiter && rows[0].cells[0].includes(d));
     throw new DataError(
@@ -237,6 +244,14 @@ export function readCsv(file: string, opts: CsvOptions): CsvTable {
     }
   }
 
+  if (labelCol < 0 || opts.ignoreLabel)
+    return {
+      features,
+      labels: new Int32Array(body.length).fill(-1),
+      n: body.length,
+      numFeatures,
+      featureNames: names.filter((_, i) => i !== labelCol),
+    };
   const labelField = `column ${labelCol} (${quoteName(names[labelCol])})`;
   const empty = rawLabels.findIndex((l) => l === '');
   if (empty >= 0)

@@ -10,6 +10,9 @@ import { mixSeed, permutation } from '../random.ts';
 import { readCsv } from './csv.ts';
 import { DataError } from './dataError.ts';
 import { readIdxPair } from './idx.ts';
+import { loadUnlabeled } from './unlabeled.ts';
+import { readImageFolder, type ImageFolder, type ImageReadOptions } from './images.ts';
+import { readNpyExamples, readNpyLabels } from './npyExamples.ts';
 
 export interface Split {
   /** Row-major examples, `n * prod(inputShape)` values. */
@@ -28,6 +31,10 @@ export interface Dataset {
   classNames?: string[];
   /** What was done to the raw values, recorded with the run (an exported model expects the same). */
   normalization: { kind: DataSpec['normalize']; detail: string };
+  /** `data.unlabeled`: the transfer set, normalised like the labeled splits (labels all -1). */
+  unlabeled?: Split;
+  /** Where the transfer set came from ("npy /path/x.npy"). */
+  unlabeledSource?: string;
 }
 
 interface RawSplit {
@@ -81,10 +88,106 @@ export function balancedSubset(order: Int32Array, labels: Int32Array, limit: num
   return Int32Array.from(order.filter((i) => chosen.has(i)));
 }
 
-async function loadRaw(
-  spec: DataSpec,
+/** Progress of a long step of loading (decoding an image folder): `done` of `total` files in `folder`. */
+export type DataProgress = (done: number, total: number, folder: string) => void;
+
+type RawData = { train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] };
+
+async function loadImages(
+  spec: Extract<DataSpec, { source: 'images' }>,
   seed: number,
-): Promise<{ train: RawSplit; test: RawSplit; inputShape: number[]; classNames?: string[] }> {
+  onProgress: DataProgress | undefined,
+  cacheDir: string | undefined,
+): Promise<RawData> {
+  const options: ImageReadOptions = {
+    height: spec.height,
+    width: spec.width,
+    channels: spec.channels === 'rgb' ? 3 : 1,
+    fit: spec.fit,
+    cacheDir,
+    classNames: spec.classes,
+  };
+  const read = (dir: string, opts: ImageReadOptions) =>
+    readImageFolder(dir, opts, 'classes', onProgress && ((done, total) => onProgress(done, total, dir)));
+  const raw = (f: ImageFolder, y: Int32Array): RawSplit => ({ x: Float32Array.from(f.pixels), y, n: f.n, bytes: true });
+  const train = await read(spec.train, options);
+  const rawTrain = raw(train, train.labels!);
+  const inputShape = [...train.shape];
+  const dim = train.shape[0] * train.shape[1] * train.shape[2];
+  const classNames = train.classNames!;
+  if (!spec.test) {
+    const order = permutation(train.n, mixSeed(seed, 'test-split'));
+    const nTest = Math.max(1, Math.round(train.n * spec.testFraction));
+    return {
+      test: take(rawTrain, order.subarray(0, nTest), dim),
+      train: take(rawTrain, order.subarray(nTest), dim),
+      inputShape,
+      classNames,
+    };
+  }
+  // The test folder may lack classes; its folder names map onto the training classes.
+  const test = await read(spec.test, { ...options, classNames: undefined });
+  const unknown = test.classNames!.filter((name) => !classNames.includes(name));
+  if (unknown.length)
+    throw new DataError(
+      spec.test,
+      `has class folder${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')} that the training folder lacks`,
+      `class folders among ${classNames.join(', ')} (as in ${spec.train})`,
+    );
+  const remap = test.classNames!.map((name) => classNames.indexOf(name));
+  const testLabels = test.labels!.map((l) => remap[l]);
+  return { train: rawTrain, test: raw(test, testLabels), inputShape, classNames };
+}
+
+/** Examples and labels of one npy split; `at` is its config path (`data.train`). */
+function npySplit(
+  arrays: Extract<DataSpec, { source: 'npy' }>['train'],
+  layout: Extract<DataSpec, { source: 'npy' }>['layout'],
+  at: string,
+): { split: RawSplit; shape: number[]; dtype: string } {
+  const x = readNpyExamples({ file: arrays.x, key: arrays.xKey, keyField: `${at}.xKey` }, layout, `${at}.x`);
+  const y = readNpyLabels({ file: arrays.y, key: arrays.yKey, keyField: `${at}.yKey` }, `${at}.y`);
+  if (y.length !== x.n)
+    throw new DataError(
+      arrays.y,
+      `holds ${y.length} labels (${at}.y) for ${x.n} examples in ${arrays.x}${arrays.xKey ? `[${arrays.xKey}]` : ''}`,
+      'one label per example',
+    );
+  return { split: { x: x.x, y, n: x.n, bytes: x.bytes }, shape: x.shape, dtype: x.dtype };
+}
+
+function loadNpy(spec: Extract<DataSpec, { source: 'npy' }>, seed: number): RawData {
+  const train = npySplit(spec.train, spec.layout, 'data.train');
+  const dim = train.shape.reduce((a, b) => a * b, 1);
+  if (!spec.test) {
+    const order = permutation(train.split.n, mixSeed(seed, 'test-split'));
+    const nTest = Math.max(1, Math.round(train.split.n * spec.testFraction));
+    return {
+      test: take(train.split, order.subarray(0, nTest), dim),
+      train: take(train.split, order.subarray(nTest), dim),
+      inputShape: train.shape,
+    };
+  }
+  const test = npySplit(spec.test, spec.layout, 'data.test');
+  if (test.shape.join('x') !== train.shape.join('x'))
+    throw new DataError(
+      spec.test.x,
+      `holds test examples of shape [${test.shape.join(', ')}]${spec.layout === 'nchw' && test.shape.length === 3 ? ' (as NHWC)' : ''}`,
+      `[${train.shape.join(', ')}] as in the training examples ${spec.train.x}`,
+    );
+  // Pixels (uint8) are divided by 255 under `scale`; floats are min-max scaled: both splits must be one kind.
+  if (test.split.bytes !== train.split.bytes)
+    throw new DataError(
+      spec.test.x,
+      `holds test examples of dtype ${test.dtype} but the training examples ${spec.train.x} are ${train.dtype}`,
+      'one kind in both: uint8 pixels (divided by 255 under normalize "scale") or other numbers (min-max scaled)',
+    );
+  return { train: train.split, test: test.split, inputShape: train.shape };
+}
+
+async function loadRaw(spec: DataSpec, seed: number, onProgress?: DataProgress, cacheDir?: string): Promise<RawData> {
+  if (spec.source === 'images') return loadImages(spec, seed, onProgress, cacheDir);
+  if (spec.source === 'npy') return loadNpy(spec, seed);
   if (spec.source === 'csv') {
     const opts = { label: spec.label, header: spec.header, delimiter: spec.delimiter };
     const train = readCsv(spec.train, opts);
@@ -210,9 +313,18 @@ function normalizer(
   };
 }
 
-/** Loads and prepares the data of a (path-resolved) config; bad data raises DataError. */
-export async function loadDataset(spec: DataSpec, seed: number): Promise<Dataset> {
-  const raw = await loadRaw(spec, seed);
+/**
+ * Loads and prepares the data of a (path-resolved) config; bad data raises DataError.
+ * `onProgress` hears about long steps (image decoding); `cacheDir` (the config's `cache.dir`)
+ * keeps decoded images for the next run.
+ */
+export async function loadDataset(
+  spec: DataSpec,
+  seed: number,
+  onProgress?: DataProgress,
+  cacheDir?: string,
+): Promise<Dataset> {
+  const raw = await loadRaw(spec, seed, onProgress, cacheDir);
   const dim = raw.inputShape.reduce((a, b) => a * b, 1);
   let maxLabel = -1;
   const seen = new Set<number>();
@@ -243,6 +355,17 @@ export async function loadDataset(spec: DataSpec, seed: number): Promise<Dataset
     );
   const norm = normalizer(spec.normalize, train, dim);
   const finish = (s: RawSplit): Split => ({ x: norm.apply(s), y: s.y, n: s.n });
+  // The transfer set is normalised with the labeled training split's statistics, as the other splits are.
+  const unlabeled = await loadUnlabeled(
+    spec,
+    { inputShape: raw.inputShape, bytes: train.bytes },
+    seed,
+    cacheDir,
+    onProgress,
+  );
+  const unlabeledSplit =
+    unlabeled &&
+    finish({ x: unlabeled.x, y: new Int32Array(unlabeled.n).fill(-1), n: unlabeled.n, bytes: unlabeled.bytes });
   return {
     train: finish(train),
     validation: finish(validation),
@@ -251,11 +374,13 @@ export async function loadDataset(spec: DataSpec, seed: number): Promise<Dataset
     numClasses,
     classNames: raw.classNames,
     normalization: { kind: spec.normalize, detail: norm.detail },
+    ...(unlabeled ? { unlabeled: unlabeledSplit, unlabeledSource: unlabeled.source } : {}),
   };
 }
 
 export function describeSource(spec: DataSpec): string {
   if (spec.source === 'demo') return demoDataDir();
-  if (spec.source === 'csv') return spec.train;
+  if (spec.source === 'csv' || spec.source === 'images') return spec.train;
+  if (spec.source === 'npy') return spec.train.x;
   return spec.dir ?? spec.train?.images ?? 'data';
 }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DistillSpec, LossTermSpec } from '../config/schema.ts';
 import { assertNever } from '../assertNever.ts';
+import { labeledRows } from './labeledRows.ts';
 import { crossEntropy, labelSmoothedCrossEntropy } from './terms.ts';
 import { LOGITS, termDefinition, type TermLoss, type TermReads } from './termRegistry.ts';
 
@@ -165,8 +166,12 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
   }
 
   const loss: ObjectiveLoss = (s, t, y, at) => {
+    // Unlabeled rows (label -1, a transfer set's) do not count in the hard-label term.
+    const rows = labeledRows(y);
     const hard =
-      labelSmoothing > 0 ? labelSmoothedCrossEntropy(s.logits, y, labelSmoothing) : crossEntropy(s.logits, y);
+      labelSmoothing > 0
+        ? labelSmoothedCrossEntropy(s.logits, rows.labels, labelSmoothing, rows.weights)
+        : crossEntropy(s.logits, rows.labels, rows.weights);
     const out: Record<string, tf.Scalar> = { hard };
     const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
     for (const part of parts)

@@ -2,9 +2,9 @@
  * Teacher outputs cached on disk (offline KD): the teacher's logits for train / validation / test,
  * and named training-split features, computed once and reused by later runs that would compute
  * exactly the same thing. The key hashes the teacher's bytes, the inputs exactly as the teacher
- * sees them (every byte of every split), the feature names, topK and, for an ONNX teacher, the
- * execution provider (see CacheKeyParts.provider), so a stale entry is never
- * found; a damaged one (wrong size, checksum, edited manifest) reads as absent.
+ * sees them (every byte of every split), the feature names, topK, the tfjs backend that computed
+ * them (CacheKeyParts.backend) and, for an ONNX teacher, the execution provider
+ * (CacheKeyParts.provider), so a stale entry is never found; a damaged one (wrong size, checksum, edited manifest) reads as absent.
  *
  * Layout: `<cacheDir>/<key>/manifest.json` (format version, key, shapes, topK, sections with their
  * byte ranges, sha256 of the payload and of the manifest itself, free `meta`) and
@@ -65,6 +65,14 @@ export interface CacheKeyParts {
    * recomputed. Left out of the key when undefined, so other teachers' keys are unchanged.
    */
   provider?: string;
+  /**
+   * The tfjs backend that computes what is cached with tfjs: a tfjs teacher's logits and layer
+   * outputs, and an ONNX teacher's attention maps. In the key for the same reason as `provider`:
+   * backends differ in the last bits (the demo teacher's logits differ between cpu and wasm, see
+   * the README), so outputs cached on one would train another student than recomputing on the
+   * other. Left out of the key when undefined (an ONNX teacher whose outputs tfjs only copies).
+   */
+  backend?: { name: string; device: string; adapter?: string };
 }
 
 const SPLITS = ['train', 'validation', 'test'] as const;
@@ -121,6 +129,7 @@ export function teacherCacheKey(parts: CacheKeyParts): string {
     topK: parts.topK ?? null,
     teacherOptions: parts.teacherOptions ?? null,
     ...(parts.provider !== undefined ? { provider: parts.provider } : {}),
+    ...(parts.backend !== undefined ? { backend: parts.backend } : {}),
   };
   return createHash('sha256').update(JSON.stringify(description)).digest('hex');
 }
@@ -229,7 +238,9 @@ function manifestHash(m: Manifest): string {
 
 /**
  * Writes the outputs atomically to `<cacheDir>/<key>/`; returns the bytes written (manifest and
- * payload) and the folder. An existing entry for the key is replaced.
+ * payload), the folder, and `stored`: the outputs exactly as `readTeacherCache` returns them
+ * (with top-k, the rebuilt rows), so that the run that writes an entry trains on the same targets
+ * as every run, and every resume, that reads it. An existing entry for the key is replaced.
  */
 export function writeTeacherCache(
   cacheDir: string,
@@ -237,7 +248,7 @@ export function writeTeacherCache(
   outputs: TeacherOutputs,
   topK: number | undefined,
   meta: Record<string, unknown>,
-): { bytes: number; dir: string } {
+): { bytes: number; dir: string; stored: TeacherOutputs } {
   const K = outputs.numClasses;
   if (!(Number.isInteger(K) && K >= 1)) throw new RangeError(`numClasses must be a positive integer, got ${K}`);
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1))
@@ -250,6 +261,7 @@ export function writeTeacherCache(
 
   const parts: Array<{ name: string; dtype: Dtype; data: Float32Array | Uint16Array | Int32Array }> = [];
   const examples = {} as Record<SplitName, number>;
+  const storedLogits = { ...outputs.logits };
   for (const s of SPLITS) {
     const l = outputs.logits[s];
     if (l.length % K !== 0) throw new RangeError(`${s} logits: ${l.length} values is not a multiple of ${K} classes`);
@@ -257,6 +269,7 @@ export function writeTeacherCache(
     if (k === null) parts.push({ name: `logits.${s}`, dtype: 'float32', data: l });
     else {
       const c = compressTopK(l, K, k);
+      storedLogits[s] = expandTopK(c.values, c.indices, c.fill, K, k);
       parts.push({ name: `logits.${s}.values`, dtype: 'float32', data: c.values });
       parts.push({
         name: `logits.${s}.indices`,
@@ -305,7 +318,11 @@ export function writeTeacherCache(
     fs.writeFileSync(path.join(tmp, PAYLOAD), payload);
     fs.writeFileSync(path.join(tmp, MANIFEST), manifestText);
   });
-  return { bytes: payloadBytes + Buffer.byteLength(manifestText), dir };
+  return {
+    bytes: payloadBytes + Buffer.byteLength(manifestText),
+    dir,
+    stored: { numClasses: K, logits: storedLogits, features: outputs.features },
+  };
 }
 
 function isManifest(m: unknown): m is Manifest {

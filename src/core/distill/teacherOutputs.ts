@@ -1,12 +1,13 @@
 /**
- * What a teacher tells its student, computed once per phase: logits for every split and the
- * intermediate outputs the loss terms read (training split only). Exact, because examples are
- * not augmented. A teacher is a tfjs model, an ONNX model, or the mean of earlier generations.
+ * What a teacher tells its student: logits for every split and the intermediate outputs the loss
+ * terms read (training split only), computed once per phase when examples are not augmented, or
+ * per training batch (`batchTeacher`) when they are. A teacher is a tfjs model, an ONNX model, or
+ * the mean of earlier generations.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxTeacher } from '../models/onnxTeacher.ts';
 import { predictLogits } from '../train/evaluate.ts';
-import type { TeacherOutputRequest } from './objective.ts';
+import type { TeacherBatch, TeacherOutputRequest } from './objective.ts';
 import { layerOutputShape } from './studentOutputs.ts';
 import { attentionMap } from './terms.ts';
 import type { TeacherOutputs as CachedOutputs } from './teacherCache.ts';
@@ -58,6 +59,38 @@ function reduceRequest(r: TeacherOutputRequest, raw: tf.Tensor): tf.Tensor {
   return r.attentionP === undefined ? raw : attentionMap(raw as tf.Tensor4D, r.attentionP);
 }
 
+/** The distinct layers that `requests` read, and a model from the teacher's input to their outputs (after `first`, when given). */
+function layerExtractor(
+  model: tf.LayersModel,
+  requests: TeacherOutputRequest[],
+  first: tf.SymbolicTensor[] = [],
+): { layers: string[]; extractor: tf.LayersModel } {
+  const layers = [...new Set(requests.map((r) => r.layer))];
+  const extractor = tf.model({
+    inputs: model.inputs,
+    outputs: [...first, ...layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor)],
+  });
+  return { layers, extractor };
+}
+
+/** Each request's output from the extractor's layer outputs, in request order. */
+function pickRequests(requests: TeacherOutputRequest[], layers: string[], outputs: tf.Tensor[]): tf.Tensor[] {
+  return requests.map((r) => reduceRequest(r, outputs[layers.indexOf(r.layer)]));
+}
+
+/** Each request's output as a device tensor, from an ONNX run's host features. */
+function onnxRequests(
+  requests: TeacherOutputRequest[],
+  features: Record<string, { data: Float32Array; shape: number[] }>,
+): Map<string, tf.Tensor> {
+  return new Map(
+    requests.map((r) => {
+      const f = features[r.layer];
+      return [r.key, tf.tidy(() => reduceRequest(r, tf.tensor(f.data, f.shape)))];
+    }),
+  );
+}
+
 /** Logits (and requested outputs) of a tfjs model in batches, in inference mode. */
 function tfjsOutputs(
   model: tf.LayersModel,
@@ -72,18 +105,13 @@ function tfjsOutputs(
   };
   const outputs = new Map<string, tf.Tensor>();
   if (requests.length > 0) {
-    const layers = [...new Set(requests.map((r) => r.layer))];
-    const extractor = tf.model({
-      inputs: model.inputs,
-      outputs: layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor),
-    });
+    const { layers, extractor } = layerExtractor(model, requests);
     const parts = requests.map(() => [] as tf.Tensor[]);
     for (let start = 0; start < x.train.shape[0]; start += batchSize) {
       const size = Math.min(batchSize, x.train.shape[0] - start);
       tf.tidy(() => {
         const got = extractor.apply(x.train.slice(start, size), { training: false }) as tf.Tensor | tf.Tensor[];
-        const list = Array.isArray(got) ? got : [got];
-        requests.forEach((r, i) => parts[i].push(tf.keep(reduceRequest(r, list[layers.indexOf(r.layer)]))));
+        pickRequests(requests, layers, Array.isArray(got) ? got : [got]).forEach((t, i) => parts[i].push(tf.keep(t)));
       });
     }
     requests.forEach((r, i) => {
@@ -113,13 +141,7 @@ async function onnxOutputs(
     const run = await onnx.run(host[split], n, batchSize);
     logits[split] = tf.tensor2d(run.logits, [n, numClasses]);
     if (split !== 'train') continue;
-    for (const r of requests) {
-      const f = run.features[r.layer];
-      outputs.set(
-        r.key,
-        tf.tidy(() => reduceRequest(r, tf.tensor(f.data, f.shape))),
-      );
-    }
+    for (const [key, t] of onnxRequests(requests, run.features)) outputs.set(key, t);
   }
   return { logits, outputs };
 }
@@ -170,4 +192,64 @@ export function fromCached(c: CachedOutputs, counts: Splits<number>): TeacherTen
 export function disposeTeacherTensors(t: TeacherTensors | undefined): void {
   if (!t) return;
   tf.dispose([t.logits.train, t.logits.validation, t.logits.test, ...t.outputs.values()]);
+}
+
+/** A teacher run on each training batch: online, because an augmented batch has no precomputed outputs. */
+export interface BatchTeacher {
+  /** The teacher's logits and requested outputs on `x`, in inference mode; the caller disposes them. */
+  run(x: tf.Tensor): Promise<TeacherBatch>;
+}
+
+/**
+ * The online form of `computeTeacherOutputs`: the same forward pass (tfjs, ONNX, or the mean
+ * logits of an ensemble) and the same requested outputs and attention maps, on one batch.
+ */
+export function batchTeacher(source: TeacherSource, requests: TeacherOutputRequest[]): BatchTeacher {
+  if (source.kind === 'tfjs') {
+    const model = source.model;
+    if (requests.length === 0)
+      return {
+        run: async (x) => ({
+          logits: tf.tidy(() => model.apply(x, { training: false }) as tf.Tensor2D),
+          outputs: new Map(),
+        }),
+      };
+    // One pass for the logits and every requested layer.
+    const { layers, extractor } = layerExtractor(model, requests, model.outputs);
+    return {
+      run: async (x) => {
+        const got = tf.tidy(() => {
+          const [logits, ...raw] = extractor.apply(x, { training: false }) as tf.Tensor[];
+          return [logits, ...pickRequests(requests, layers, raw)];
+        });
+        return { logits: got[0] as tf.Tensor2D, outputs: new Map(requests.map((r, i) => [r.key, got[i + 1]])) };
+      },
+    };
+  }
+  if (source.kind === 'onnx') {
+    const onnx = source.onnx;
+    return {
+      run: async (x) => {
+        const n = x.shape[0];
+        const run = await onnx.run((await x.data()) as Float32Array, n, n);
+        return {
+          logits: tf.tensor2d(run.logits, [n, run.logits.length / n]),
+          outputs: onnxRequests(requests, run.features),
+        };
+      },
+    };
+  }
+  const members = source.members;
+  return {
+    run: async (x) => ({
+      logits: tf.tidy(
+        () =>
+          tf.div(
+            tf.addN(members.map((m) => m.apply(x, { training: false }) as tf.Tensor2D)),
+            members.length,
+          ) as tf.Tensor2D,
+      ),
+      outputs: new Map(),
+    }),
+  };
 }

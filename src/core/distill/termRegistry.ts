@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LossTermSpec } from '../config/schema.ts';
+import { labeledRows } from './labeledRows.ts';
 import type { StudentBatch, TeacherBatch, TrainingProgress } from './objective.ts';
 import {
   attentionMap,
@@ -43,7 +44,11 @@ export interface TermReads {
   teacherAttention(layer: string, p: number): string;
 }
 
-/** A term's loss on a batch: one [unweighted value, weight] per entry of its `parts`, in that order. */
+/**
+ * A term's loss on a batch: one [unweighted value, weight] per entry of its `parts`, in that order.
+ * `labels` holds -1 for unlabeled rows (a transfer set's): a term that reads labels takes the mean
+ * over the labeled rows (labeledRows.ts); soft-target terms use every row.
+ */
 export type TermLoss = (
   student: StudentBatch,
   teacher: TeacherBatch | undefined,
@@ -77,6 +82,12 @@ export function temperatureAt(term: { temperature: number; finalTemperature?: nu
 
 /** Flattens [n, ...] to [n, d]: RKD embeddings and cosine hints compare whole examples. */
 const flat2d = (t: tf.Tensor): tf.Tensor2D => (t.rank === 2 ? (t as tf.Tensor2D) : t.reshape([t.shape[0], -1]));
+
+/** The fewest rows of a batch on which the RKD parts are defined: a pair for distances, a triplet for angles. */
+export const RKD_MIN_ROWS = { distance: 2, angle: 3 } as const;
+
+/** A part skipped on this batch: 0, with a zero gradient that still reaches the student (so the step's gradient exists). */
+const skipped = (studentSide: tf.Tensor): tf.Scalar => tf.add(tf.mul(tf.sum(studentSide), 0), 0) as tf.Scalar; // + 0: not -0
 
 export const TERMS = {
   kd: {
@@ -128,9 +139,12 @@ export const TERMS = {
       const tk = reads.teacher(term.teacher);
       return (s, t) => {
         const [se, te] = [flat2d(pick(s, sk)), flat2d(pick(t!, tk))];
+        // A distance needs a pair of examples, an angle a triplet: on a smaller batch (the last
+        // one of an epoch, without data.dropLast) the part is 0, where the formula gives 0/0.
+        const n = se.shape[0];
         return [
-          [rkdDistanceLoss(se, te), term.distanceWeight],
-          [rkdAngleLoss(se, te), term.angleWeight],
+          [n >= RKD_MIN_ROWS.distance ? rkdDistanceLoss(se, te) : skipped(se), term.distanceWeight],
+          [n >= RKD_MIN_ROWS.angle ? rkdAngleLoss(se, te) : skipped(se), term.angleWeight],
         ];
       };
     },
@@ -140,7 +154,9 @@ export const TERMS = {
     logitsOnly: true,
     parts: ['dkd_target', 'dkd_nontarget'],
     compile: (term) => (s, t, y, at) => {
-      const { target, nonTarget } = dkdParts(s.logits, t!.logits, y, term.temperature);
+      // The target class is the label's: unlabeled rows have none, so both parts skip them.
+      const rows = labeledRows(y);
+      const { target, nonTarget } = dkdParts(s.logits, t!.logits, rows.labels, term.temperature, rows.weights);
       // mdistiller's warm-up: min(epoch / warmup, 1) on the whole DKD loss.
       const ramp = term.warmupEpochs > 0 ? Math.min(at.epoch / term.warmupEpochs, 1) : 1;
       return [
@@ -153,9 +169,12 @@ export const TERMS = {
     usesTeacher: false,
     logitsOnly: false,
     parts: ['teacher_free'],
-    compile: (term) => (s, _t, y) => [
-      [teacherFreeLoss(s.logits, y, term.temperature, term.correctProbability), term.weight],
-    ],
+    compile: (term) => (s, _t, y) => {
+      // The virtual teacher is built from the label: unlabeled rows have none.
+      const rows = labeledRows(y);
+      const value = teacherFreeLoss(s.logits, rows.labels, term.temperature, term.correctProbability, rows.weights);
+      return [[value, term.weight]];
+    },
   },
 } satisfies { [K in TermType]: TermDefinition<K> };
 

@@ -28,6 +28,11 @@ function klSum(logP: tf.Tensor, logQ: tf.Tensor): tf.Scalar {
   return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)));
 }
 
+/** klSum of each row (sum over the last axis). */
+function klRows(logP: tf.Tensor, logQ: tf.Tensor): tf.Tensor1D {
+  return tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), -1) as tf.Tensor1D;
+}
+
 /**
  * Rows divided by max(L2 norm, eps), F.normalize(x, dim=1). Written as x / sqrt(max(Σx², eps²)),
  * the same value, so that an all-zero row has a finite gradient (tfjs's sqrt gradient at 0 is
@@ -49,12 +54,24 @@ function sameShape(a: tf.Tensor, b: tf.Tensor, what: string): void {
   }
 }
 
-/** Mean cross-entropy of logits against integer labels (PyTorch's F.cross_entropy). */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+/**
+ * The batch mean of per-row losses; with `rowWeights` (1 = labeled, 0 = unlabeled: see
+ * labeledRows.ts) the mean over the weighted rows, 0 when every weight is 0.
+ */
+function rowMean(rows: tf.Tensor1D, rowWeights?: tf.Tensor1D): tf.Scalar {
+  if (!rowWeights) return tf.div(tf.sum(rows), rows.shape[0]) as tf.Scalar;
+  return tf.div(tf.sum(tf.mul(rows, rowWeights)), tf.maximum(tf.sum(rowWeights), 1)) as tf.Scalar;
+}
+
+/**
+ * Mean cross-entropy of logits against integer labels (PyTorch's F.cross_entropy); with
+ * `rowWeights`, over the rows of weight 1 only (F.cross_entropy with ignore_index).
+ */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, rowWeights?: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
     const logProbs = tf.logSoftmax(logits);
     const oneHot = tf.oneHot(labels, logits.shape[1]);
-    return tf.neg(tf.sum(tf.mul(oneHot, logProbs))).div(logits.shape[0]) as tf.Scalar;
+    return rowMean(tf.neg(tf.sum(tf.mul(oneHot, logProbs), 1)) as tf.Tensor1D, rowWeights);
   });
 }
 
@@ -83,12 +100,17 @@ export function kdDivergence(
  * PyTorch F.cross_entropy(logits, labels, label_smoothing=epsilon): the target is
  * (1 − ε)·onehot + ε/K, mean over rows. labels int32.
  */
-export function labelSmoothedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, epsilon: number): tf.Scalar {
+export function labelSmoothedCrossEntropy(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  epsilon: number,
+  rowWeights?: tf.Tensor1D,
+): tf.Scalar {
   return tf.tidy(() => {
-    const [batch, classes] = logits.shape;
+    const classes = logits.shape[1];
     const logProbs = tf.logSoftmax(logits);
     const target = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), 1 - epsilon), epsilon / classes);
-    return tf.div(tf.neg(tf.sum(tf.mul(target, logProbs))), batch) as tf.Scalar;
+    return rowMean(tf.neg(tf.sum(tf.mul(target, logProbs), 1)) as tf.Tensor1D, rowWeights);
   });
 }
 
@@ -242,10 +264,11 @@ export function dkdParts(
   teacher: tf.Tensor2D,
   labels: tf.Tensor1D,
   temperature: number,
+  rowWeights?: tf.Tensor1D,
 ): { target: tf.Scalar; nonTarget: tf.Scalar } {
   sameShape(student, teacher, 'dkdParts');
   const [batch, classes] = student.shape;
-  const scale = (temperature * temperature) / batch;
+  const t2 = temperature * temperature;
   return tf.tidy(() => {
     const gtMask = tf.oneHot(tf.cast(labels, 'int32'), classes);
     const isOther = tf.cast(tf.sub(1, gtMask), 'bool');
@@ -266,10 +289,11 @@ export function dkdParts(
         1,
       );
     };
-    const target = tf.mul(klSum(binaryLogProbs(t), binaryLogProbs(s)), scale) as tf.Scalar;
+    // Both parts read the label: with rowWeights, the mean over the weighted (labeled) rows.
+    const target = tf.mul(rowMean(klRows(binaryLogProbs(t), binaryLogProbs(s)), rowWeights), t2) as tf.Scalar;
 
     const masked = (z: tf.Tensor) => tf.logSoftmax(tf.sub(z, tf.mul(gtMask, 1000)));
-    const nonTarget = tf.mul(klSum(masked(t), masked(s)), scale) as tf.Scalar;
+    const nonTarget = tf.mul(rowMean(klRows(masked(t), masked(s)), rowWeights), t2) as tf.Scalar;
     return { target, nonTarget };
   });
 }
@@ -288,8 +312,9 @@ export function teacherFreeLoss(
   labels: tf.Tensor1D,
   temperature: number,
   correctProbability: number,
+  rowWeights?: tf.Tensor1D,
 ): tf.Scalar {
-  const [batch, classes] = student.shape;
+  const classes = student.shape[1];
   if (classes < 2)
     throw new Error(`teacherFreeLoss: needs at least 2 classes, got shape [${student.shape.join(', ')}]`);
   return tf.tidy(() => {
@@ -297,6 +322,7 @@ export function teacherFreeLoss(
     const u = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), correctProbability - other), other);
     const logP = tf.logSoftmax(tf.div(u, temperature));
     const logQ = tf.logSoftmax(student);
-    return tf.div(klSum(logP, logQ), batch) as tf.Scalar;
+    // The virtual teacher is built from the label: with rowWeights, over the weighted rows only.
+    return rowMean(klRows(logP, logQ), rowWeights);
   });
 }

@@ -20,7 +20,7 @@ export type { RunOptions, RunResult } from './session.ts';
 export async function runDistillation(options: RunOptions): Promise<RunResult> {
   const loaded = loadRunConfig(options);
   seedGlobalRandom(mixSeed(loaded.config.train.seed, 'setup'));
-  const prepared = await prepare(loaded);
+  const prepared = await prepare(loaded, options.onDataProgress);
   const { objective, strategy, plan } = prepared;
   const session = RunSession.open(prepared, options);
   try {

@@ -9,10 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, DistillConfig, LayerSpec } from '../config/schema.ts';
 import { loadConfigFile, parseConfigText, type LoadedConfig } from '../config/load.ts';
 import { ConfigError, problemAt, type JsonPath } from '../config/problems.ts';
-import { loadDataset, type Dataset } from '../data/dataset.ts';
+import { loadDataset, type DataProgress, type Dataset } from '../data/dataset.ts';
 import { selectBackend } from '../backend.ts';
 import { ArchitectureError, buildModel, expandArchitecture } from '../models/build.ts';
 import { loadModel, ModelFileError } from '../models/io.ts';
+import { augmentProblems } from '../data/augment.ts';
 import { demoTeacherPath } from '../paths.ts';
 import { canonicalObjective, compileObjective, type Objective } from '../distill/objective.ts';
 import type { KernelNeeds } from '../kernels.ts';
@@ -22,6 +23,8 @@ import { openOnnxTeacher } from '../models/onnxTeacher.ts';
 import { strategyFor, type BoundStrategy, type Stage } from '../strategies/index.ts';
 import { phaseModelName, type BackendInfo, type Phase } from '../../protocol/events.ts';
 import { planRun, type RunPlan } from './plan.ts';
+import { transferSetProblems } from './transferSet.ts';
+import { UnlabeledDataError } from '../data/unlabeled.ts';
 
 /** Where a run's config comes from: a config file, or the snapshot in a run folder to resume. */
 export interface ConfigOrigin {
@@ -234,9 +237,13 @@ async function checkObjective(
 }
 
 /** Everything that can fail because of the user's input, before anything is written. */
-export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
+export async function prepare(loaded: LoadedConfig, onDataProgress?: DataProgress): Promise<Prepared> {
   const { config } = loaded;
-  const data = await loadDataset(config.data, config.train.seed);
+  const data = await loadDataset(config.data, config.train.seed, onDataProgress, config.cache.dir).catch((err) => {
+    // A transfer set that does not fit the labeled data is a problem of the config's data.unlabeled.
+    if (err instanceof UnlabeledDataError) throw new ConfigError([problemAt(loaded.source, err.at, err.message)]);
+    throw err;
+  });
   tf.env().set('PROD', true); // no debug checks, no console nags; errors still throw
   await tf.setBackend('cpu'); // shape checks need a backend; the real one is chosen below
   const strategy = strategyFor(config);
@@ -249,8 +256,13 @@ export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
         'needs validation data; expected data.validationFraction > 0',
       ),
     );
+  const augment = config.data.augment;
+  if (augment)
+    for (const p of augmentProblems(augment, data.inputShape))
+      problems.push(problemAt(loaded.source, ['data', 'augment', ...p.at], p.message));
   const objective = compileObjective(config.distill, strategy.terms());
   for (const p of strategy.check(objective)) problems.push(problemAt(loaded.source, p.at, p.message));
+  for (const p of transferSetProblems(config, objective)) problems.push(problemAt(loaded.source, p.at, p.message));
   if (problems.length) throw new ConfigError(problems);
   checkArchitecture(loaded, ['student', 'architecture'], config.student.architecture, data);
   // Every model the run trains: its layers, loss terms and optimizer decide the kernels the backend needs.
@@ -258,6 +270,7 @@ export async function prepare(loaded: LoadedConfig): Promise<Prepared> {
     layers: trainedLayers(config.student.architecture, data),
     terms: canonicalObjective(config.distill).terms.map((t) => t.type),
     optimizer: config.train.optimizer.type,
+    augment: augment !== undefined,
   };
   if (config.teacher.source === 'train') {
     checkArchitecture(loaded, ['teacher', 'architecture'], config.teacher.architecture, data);
@@ -301,14 +314,17 @@ function layerList(model: tf.LayersModel): string[] {
 }
 
 /** Everything `train` would check, without training or writing: the CLI's `validate`. */
-export async function checkConfigFully(configFile: string): Promise<{
+export async function checkConfigFully(
+  configFile: string,
+  onDataProgress?: DataProgress,
+): Promise<{
   config: DistillConfig;
   data: Dataset;
   backend: BackendInfo;
   layers: { student: string[]; teacher?: string[] };
 }> {
   const loaded = loadConfigFile(configFile);
-  const prepared = await prepare(loaded);
+  const prepared = await prepare(loaded, onDataProgress);
   const { config, data } = prepared;
   const student = buildModel(config.student.architecture, data.inputShape, data.numClasses);
   const teacherModel =

@@ -38,7 +38,21 @@ export class RunFolder {
   private readonly eventsFd: number;
 
   constructor(readonly dir: string) {
-    this.eventsFd = fs.openSync(path.join(dir, 'events.jsonl'), 'a');
+    const file = path.join(dir, 'events.jsonl');
+    this.eventsFd = fs.openSync(file, 'a');
+    // A crash mid-write leaves a line without its newline: end it, so that a resumed run's first
+    // event is a line of its own (the torn line alone is skipped by readers).
+    const size = fs.fstatSync(this.eventsFd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const fd = fs.openSync(file, 'r');
+      try {
+        fs.readSync(fd, last, 0, 1, size - 1);
+      } finally {
+        fs.closeSync(fd);
+      }
+      void last;
+    }
   }
 
   get id(): string {

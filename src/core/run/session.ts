@@ -7,19 +7,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ArchitectureSpec, DistillConfig } from '../config/schema.ts';
-import { ConfigError } from '../config/problems.ts';
-import type { Split } from '../data/dataset.ts';
+import type { DataProgress, Split } from '../data/dataset.ts';
 import { buildModel, describeModel } from '../models/build.ts';
 import { saveModel } from '../models/io.ts';
 import { modelCost, onnxModelCost } from '../models/cost.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
-import type { Objective } from '../distill/objective.ts';
+import type { Objective, TeacherOutputRequest } from '../distill/objective.ts';
 import { buildTrainingModel } from '../distill/studentOutputs.ts';
 import {
+  batchTeacher,
   computeTeacherOutputs,
   disposeTeacherTensors,
   fromCached,
   toCached,
+  type BatchTeacher,
   type Splits,
   type TeacherSource,
   type TeacherTensors,
@@ -28,8 +29,8 @@ import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from 
 import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
 import { trainPhase, DivergenceError } from '../train/loop.ts';
 import {
-  CheckpointError,
   latestCheckpoint,
+  pruneCheckpoints,
   restoreWeights,
   writeCheckpoint,
   CHECKPOINT_VERSION,
@@ -38,6 +39,7 @@ import {
 import type { Companion, ModelBuilder, Stage } from '../strategies/index.ts';
 import {
   phaseModelName,
+  type BackendInfo,
   type EvalMetrics,
   type LatencyResult,
   type Phase,
@@ -47,9 +49,27 @@ import {
 } from '../../protocol/events.ts';
 import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
 import { teacherLabel } from './plan.ts';
+import { stageRows, transferRows } from './transferSet.ts';
 import type { Prepared } from './prepare.ts';
 import { disposeTeacher } from './prepare.ts';
 import { createRunFolder, RunFolder, readRunRecord, type RunRecord, type RunStatus } from './runFolder.ts';
+import { emptyRunState, foldRun, recordView, type RunState } from '../../protocol/run.ts';
+import { readEventsText } from '../../protocol/eventLines.ts';
+import { processStamp } from './processIdentity.ts';
+import { clearStopRequest, stopFilePoller } from './stopRequest.ts';
+import { runSetup } from './runSetup.ts';
+import { failureKind } from '../failure.ts';
+import { writeJsonAtomic } from '../fsutil.ts';
+import { stepsPerEpoch as countSteps } from '../train/epochSteps.ts';
+
+/** A resumed run's earlier events, folded (lines that are not events are skipped, as the editor does). */
+function readFold(runDir: string): RunState {
+  try {
+    return foldRun(readEventsText(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).events);
+  } catch {
+    return emptyRunState();
+  }
+}
 
 export interface RunOptions {
   /** A config file for a new run. */
@@ -62,8 +82,10 @@ export interface RunOptions {
   backend?: DistillConfig['backend'];
   /** Called for every event after it is appended to events.jsonl. */
   onEvent?: (event: RunEvent) => void;
-  /** Polled between steps; when true the run checkpoints and ends as `stopped`. */
+  /** Polled between steps (with the run folder's stop.request); when true the run checkpoints and ends as `stopped`. */
   shouldStop?: () => boolean;
+  /** Progress of loading the data (decoding image folders), before the run folder exists. */
+  onDataProgress?: DataProgress;
 }
 
 export interface RunResult {
@@ -83,6 +105,8 @@ export interface PhaseJob {
   learningRate: number;
   /** The teacher's outputs it learns from (none for the teacher and the baseline). */
   teacherOut?: TeacherTensors;
+  /** With augmentation, instead: the teacher it learns from, run on each augmented batch. */
+  onlineTeacher?: BatchTeacher;
   /** Models trained with it (the strategy's companions). */
   companions?: (build: ModelBuilder) => Companion[];
 }
@@ -90,6 +114,29 @@ export interface PhaseJob {
 /** A phase trained (or restored from its final checkpoint), or stopped by a signal. */
 export type PhaseResult =
   { stopped: false; model: tf.LayersModel; test: EvalMetrics; companions: Companion[] } | { stopped: true };
+
+/**
+ * Whether tfjs computes any of the cached values of `teacher` (rather than copying them): a tfjs
+ * teacher's logits and layers, or an ONNX teacher's attention maps (see CacheKeyParts.backend).
+ */
+const computedOnTfjs = (teacher: TeacherSource, requests: TeacherOutputRequest[]) =>
+  teacher.kind !== 'onnx' || requests.some((r) => r.attentionP !== undefined);
+
+/** The tfjs backend as the teacher cache's key names it: its name, device and (webgpu) adapter. */
+const tfjsBackendKey = (backend: BackendInfo) => ({
+  name: backend.name,
+  device: backend.device,
+  ...(backend.adapter
+    ? {
+        adapter: [
+          backend.adapter.vendor,
+          backend.adapter.architecture,
+          backend.adapter.device,
+          backend.adapter.description,
+        ].join(' / '),
+      }
+    : {}),
+});
 
 /** The seed label of a phase's initial weights: the scratch and distilled students start from the same weights, so the comparison is fair. */
 const initSeed = (phase: Phase) =>
@@ -105,11 +152,20 @@ export class RunSession {
   readonly models = new Map<Phase, tf.LayersModel>();
   /** The reference teacher's outputs (every stage that learns from `teacher` reads them). */
   reference?: TeacherTensors;
+  /** The reference teacher itself: with augmentation it runs on every training batch. */
+  private referenceSource?: TeacherSource;
   private devices?: Splits<DeviceSplit>;
+  /** With `data.unlabeled`: the labeled training rows then the transfer set's, for stages that read a teacher. */
+  private transfer?: { host: Float32Array; device: DeviceSplit };
   private currentPhase?: Phase;
   private lastCheckpoint?: string;
   private readonly disposers: Array<() => unknown> = [];
   private readonly t0 = performance.now();
+  /** The run folder's stop.request, written after this process started (the editor's Stop). */
+  private readonly stopFile: () => boolean;
+  private stopFileSeen = false;
+  /** The fold of the events written (with a resumed run's earlier ones): run.json carries what the Runs view shows from it. */
+  private fold: RunState;
 
   private constructor(
     readonly prepared: Prepared,
@@ -117,7 +173,18 @@ export class RunSession {
     readonly folder: RunFolder,
     private readonly record: RunRecord,
     readonly resuming: boolean,
-  ) {}
+    fold: RunState | undefined,
+  ) {
+    this.fold = fold ?? emptyRunState();
+    this.stopFile = stopFilePoller(folder.dir, performance.timeOrigin);
+  }
+
+  /** A stop asked for by a signal (the CLI's shouldStop) or by the run folder's stop.request. */
+  private stopRequested(): boolean {
+    if (this.options.shouldStop?.()) return true;
+    this.stopFileSeen ||= this.stopFile();
+    return this.stopFileSeen;
+  }
 
   /** Creates (or reopens, to resume) the run folder: the first write of a run. */
   static open(prepared: Prepared, options: RunOptions): RunSession {
@@ -132,19 +199,31 @@ export class RunSession {
       name: config.name,
       status: 'running',
       pid: process.pid,
+      pidStart: processStamp(process.pid),
       configFile: previous?.configFile ?? path.resolve(options.configFile!),
       startedAt: previous?.startedAt ?? startedAt.toISOString(),
       updatedAt: startedAt.toISOString(),
       backend,
       normalization: data.normalization.detail,
+      setup: runSetup(config),
     };
-    const session = new RunSession(prepared, options, folder, record, resuming);
+    const session = new RunSession(
+      prepared,
+      options,
+      folder,
+      record,
+      resuming,
+      resuming ? readFold(runDir) : undefined,
+    );
     session.defer(() => disposeTeacher(prepared.teacher));
+    // A stop asked for and served (or one that came too late to matter) is not left for the next resume.
+    session.defer(() => clearStopRequest(runDir));
     session.defer(() => {
       folder.sync();
       folder.close();
     });
-    if (!resuming) fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // Resume reads it: atomic, so a crash never leaves a run folder with half a config.
+    if (!resuming) writeJsonAtomic(path.join(runDir, 'config.json'), config);
     session.saveRecord({});
     return session;
   }
@@ -160,11 +239,12 @@ export class RunSession {
   /** Appends an event to events.jsonl, then passes it on. */
   emit(event: RunEventInput): void {
     const full = this.folder.append(event);
+    this.fold = foldRun([full], this.fold);
     this.options.onEvent?.(full);
   }
 
   saveRecord(patch: Partial<RunRecord>): void {
-    Object.assign(this.record, patch, { updatedAt: new Date().toISOString() });
+    Object.assign(this.record, recordView(this.fold), patch, { updatedAt: new Date().toISOString() });
     this.folder.writeRecord(this.record);
   }
 
@@ -200,6 +280,7 @@ export class RunSession {
         inputShape: data.inputShape,
         classes: data.numClasses,
         classNames: data.classNames,
+        ...(data.unlabeled ? { unlabeled: { source: data.unlabeledSource!, examples: data.unlabeled.n } } : {}),
       },
     });
     if (backend.adapter?.software)
@@ -214,16 +295,24 @@ export class RunSession {
     };
     const devices = this.devices;
     this.defer(() => tf.dispose([devices.train, devices.validation, devices.test].flatMap((d) => [d.x, d.y])));
+    const rows = transferRows(data);
+    if (rows) {
+      const device = toDevice(rows, data.inputShape);
+      this.transfer = { host: rows.x, device };
+      this.defer(() => tf.dispose([device.x, device.y]));
+    }
     this.defer(() => disposeTeacherTensors(this.reference));
   }
 
+  /** The teacher's inputs: its `train` outputs cover the transfer set's rows too, when there is one. */
   private get deviceX(): Splits<tf.Tensor> {
-    return { train: this.device.train.x, validation: this.device.validation.x, test: this.device.test.x };
+    const train = this.transfer?.device.x ?? this.device.train.x;
+    return { train, validation: this.device.validation.x, test: this.device.test.x };
   }
 
   private get hostX(): Splits<Float32Array> {
     const { data } = this.prepared;
-    return { train: data.train.x, validation: data.validation.x, test: data.test.x };
+    return { train: this.transfer?.host ?? data.train.x, validation: data.validation.x, test: data.test.x };
   }
 
   /** Builds a model from its seed; the session disposes it. */
@@ -250,7 +339,21 @@ export class RunSession {
     const checkpoint = this.resuming ? latestCheckpoint(this.runDir, phase) : undefined;
     if (checkpoint) await restoreWeights(training.model, checkpoint);
     if (checkpoint?.progress.done) return this.trained(phase, model, checkpoint.progress.done.test, companions);
-    const stepsPerEpoch = Math.ceil(data.train.n / config.data.batchSize);
+    // A stage that reads a teacher learns on the transfer set too; pseudo-labels come from the
+    // teacher's precomputed outputs here, or per augmented batch when the teacher runs online.
+    const rows =
+      this.transfer && (teacherOut || job.onlineTeacher)
+        ? await stageRows(
+            this.transfer.device,
+            data.train.n,
+            teacherOut?.logits.train,
+            job.onlineTeacher ? undefined : config.distill.pseudoLabels?.threshold,
+          )
+        : undefined;
+    if (rows) this.defer(() => rows.dispose());
+    const trainRows = rows?.split ?? this.device.train;
+    const examples = rows?.examples ?? { labeled: data.train.n, unlabeled: 0 };
+    const stepsPerEpoch = countSteps(trainRows.n, config.data.batchSize, config.data.dropLast ?? false);
     this.emit({
       type: 'phase_started',
       phase,
@@ -266,14 +369,17 @@ export class RunSession {
         phase,
         model,
         training,
-        train: this.device.train,
+        train: trainRows,
         validation: this.device.validation,
         teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs },
+        onlineTeacher: job.onlineTeacher,
+        augment: config.data.augment,
         teacherValidation: this.reference?.logits.validation,
         loss: goal.loss,
         epochs,
         learningRate,
         batchSize: config.data.batchSize,
+        dropLast: config.data.dropLast,
         evalBatchSize: config.data.evalBatchSize,
         train_: config.train,
         resumeFrom: checkpoint,
@@ -281,7 +387,7 @@ export class RunSession {
       {
         emitStep: (e) => this.emit(e),
         emitEpoch: (e) => {
-          this.emit(e);
+          this.emit({ ...e, examples: e.examples ?? examples });
           this.saveRecord({ phase, epoch: e.epoch });
         },
         checkpoint: async (progress, optimizer, bestWeights) => {
@@ -294,9 +400,10 @@ export class RunSession {
           this.lastCheckpoint = dir;
           this.emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
           this.folder.sync();
+          this.pruneCheckpoints(phase, progress.best?.epoch);
           return dir;
         },
-        stopRequested: () => this.options.shouldStop?.() ?? false,
+        stopRequested: () => this.stopRequested(),
       },
     );
     if (outcome.stopped) return { stopped: true };
@@ -317,6 +424,7 @@ export class RunSession {
     });
     this.lastCheckpoint = finalDir;
     this.emit({ type: 'checkpoint', phase, epoch: outcome.progress.epochsDone, path: finalDir });
+    this.pruneCheckpoints(phase, outcome.progress.best?.epoch);
     this.emit({ type: 'evaluation', phase, split: 'test', metrics: test });
     this.emit({
       type: 'phase_finished',
@@ -328,6 +436,17 @@ export class RunSession {
     });
     this.folder.sync();
     return this.trained(phase, model, test, companions);
+  }
+
+  /** Deletes the checkpoints of `phase` that train.keepCheckpoints / keepBestCheckpoint do not keep. */
+  private pruneCheckpoints(phase: Phase, bestEpoch: number | undefined): void {
+    const { train } = this.prepared.config;
+    pruneCheckpoints(
+      this.runDir,
+      phase,
+      { keepLast: train.keepCheckpoints, keepBest: train.keepBestCheckpoint },
+      bestEpoch,
+    );
   }
 
   private trained(phase: Phase, model: tf.LayersModel, test: EvalMetrics, companions: Companion[]): PhaseResult {
@@ -347,15 +466,20 @@ export class RunSession {
     const { config, data } = this.prepared;
     const requests = objective.usesTeacher ? objective.teacher : [];
     let teacherOut: TeacherTensors | undefined;
+    let onlineTeacher: BatchTeacher | undefined;
     if (objective.usesTeacher) {
       const from = stage.learnsFrom;
-      if (from.length === 1 && from[0] === 'teacher') teacherOut = this.reference!;
+      const reference = from.length === 1 && from[0] === 'teacher';
+      const members = reference ? [] : from.map((p) => this.models.get(p)!);
+      const source: TeacherSource = reference
+        ? this.referenceSource!
+        : members.length === 1
+          ? { kind: 'tfjs', label: from[0], model: members[0] }
+          : { kind: 'ensemble', label: teacherLabel(from), members };
+      // Augmented batches have no precomputed outputs: the teacher runs on each one.
+      if (config.data.augment) onlineTeacher = batchTeacher(source, requests);
+      else if (reference) teacherOut = this.reference!;
       else {
-        const members = from.map((p) => this.models.get(p)!);
-        const source: TeacherSource =
-          members.length === 1
-            ? { kind: 'tfjs', label: from[0], model: members[0] }
-            : { kind: 'ensemble', label: teacherLabel(from), members };
         teacherOut = await computeTeacherOutputs(
           source,
           this.deviceX,
@@ -375,6 +499,7 @@ export class RunSession {
         epochs: stage.epochs,
         learningRate: config.train.optimizer.learningRate,
         teacherOut,
+        onlineTeacher,
         companions,
       });
     } finally {
@@ -410,13 +535,16 @@ export class RunSession {
   /**
    * The reference teacher's outputs, once for all epochs and students (exact: no augmentation),
    * from the on-disk cache when the same teacher has seen the same inputs before; then its test
-   * evaluation (unless it was trained in the run) and its summary row.
+   * evaluation (unless it was trained in the run) and its summary row. With augmentation, the
+   * training batches get the teacher's outputs online instead (trainStage), and these serve
+   * validation and test.
    */
   async teach(teacher: TeacherSource, trainedTest?: EvalMetrics): Promise<void> {
     const { config, data, objective } = this.prepared;
     const requests = objective.usesTeacher ? objective.teacher : [];
+    this.referenceSource = teacher;
     const started = performance.now();
-    const counts = { train: data.train.n, validation: data.validation.n, test: data.test.n };
+    const counts = { train: this.transfer?.device.n ?? data.train.n, validation: data.validation.n, test: data.test.n };
     const cacheable = config.cache.teacherOutputs && this.prepared.teacherFiles.length > 0;
     // An ONNX teacher's layout and logits name change what its bytes compute.
     const teacherOptions =
@@ -436,10 +564,11 @@ export class RunSession {
           topK: config.cache.topK,
           teacherOptions,
           provider: onnx?.provider,
+          backend: computedOnTfjs(teacher, requests) ? tfjsBackendKey(this.prepared.backend) : undefined,
         })
       : undefined;
     const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
-    const outputs = cached
+    let outputs = cached
       ? fromCached(cached, counts)
       : await computeTeacherOutputs(
           teacher,
@@ -449,9 +578,9 @@ export class RunSession {
           requests,
           config.data.evalBatchSize,
         );
-    this.reference = outputs;
     await outputs.logits.test.data(); // wait for the backend, so the time below is the real cost
     let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
+    const lossy = key !== undefined && config.cache.topK !== undefined && config.cache.topK < data.numClasses;
     if (key && !cached) {
       const written = writeTeacherCache(
         config.cache.dir,
@@ -465,7 +594,14 @@ export class RunSession {
         },
       );
       cache = { hit: false, dir: written.dir, bytes: written.bytes };
+      // Train on what was stored (the rebuilt top-k rows), as every later run and every --resume
+      // that reads this entry will: the exact outputs would give this run other targets.
+      if (lossy) {
+        disposeTeacherTensors(outputs);
+        outputs = fromCached(written.stored, counts);
+      }
     } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
+    this.reference = outputs;
     this.emit({
       type: 'teacher_outputs',
       examples: counts.train + counts.validation + counts.test,
@@ -473,10 +609,15 @@ export class RunSession {
       ...(cache ? { cache } : {}),
       ...onnx,
     });
-    if (cached && config.cache.topK !== undefined && config.cache.topK < data.numClasses)
+    if (lossy)
       this.emit({
         type: 'warning',
-        message: `teacher logits come from a top-${config.cache.topK} cache: exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures`,
+        message: `teacher logits come from a top-${config.cache.topK} cache (${cached ? 'read' : 'written'} now; this run, its resumes and later runs all train on the rebuilt rows): exact for the ${config.cache.topK} most likely classes at T = 1, approximate for the rest and at other temperatures`,
+      });
+    if (config.data.augment && objective.usesTeacher)
+      this.emit({
+        type: 'warning',
+        message: `data.augment is on: the teacher runs online on every augmented training batch (${countSteps(data.train.n, config.data.batchSize, config.data.dropLast ?? false)} per epoch); its ${cached ? 'cached' : 'precomputed'} outputs serve validation and test only, not training batches`,
       });
 
     let test = trainedTest;
@@ -540,7 +681,12 @@ export class RunSession {
       onnxBytes: bench?.onnxBytes,
       peakRssMiB,
     });
-    this.saveRecord({ status: 'finished', finishedAt: new Date().toISOString(), summary: this.summary });
+    this.saveRecord({
+      status: 'finished',
+      finishedAt: new Date().toISOString(),
+      summary: this.summary,
+      latency: bench?.results,
+    });
     return {
       runDir: this.runDir,
       status: 'finished',
@@ -554,7 +700,7 @@ export class RunSession {
   stop(): RunResult {
     this.emit({
       type: 'run_stopped',
-      signal: 'SIGTERM',
+      signal: this.stopFileSeen ? 'stop.request' : 'SIGTERM',
       phase: this.currentPhase,
       lastCheckpoint: this.lastCheckpoint,
     });
@@ -568,12 +714,11 @@ export class RunSession {
       err.message += this.lastCheckpoint
         ? `; the last good checkpoint is ${this.lastCheckpoint}`
         : '; no checkpoint was written before it';
-    const user = err instanceof ConfigError || err instanceof DivergenceError || err instanceof CheckpointError;
     const reason = (err as Error).message;
     try {
       this.emit({
         type: 'run_failed',
-        kind: user ? 'user' : 'internal',
+        kind: failureKind(err),
         reason,
         phase: this.currentPhase,
         lastCheckpoint: this.lastCheckpoint,

@@ -6,6 +6,7 @@
  * checkpointed with the student (one training model), evaluated and listed, not exported.
  */
 import type * as tf from '@tensorflow/tfjs';
+import { labeledRows } from '../distill/labeledRows.ts';
 import { crossEntropy, kdDivergence } from '../distill/terms.ts';
 import { studentStage, type Strategy } from './strategy.ts';
 
@@ -25,8 +26,11 @@ export const mutual: Strategy<'mutual'> = {
       // differentiate its teacher side), so one summed loss updates both as the paper's two steps do.
       loss: (s, _t, y) => {
         const peer = s.outputs.get(PEER_LOGITS) as tf.Tensor2D;
+        // The peer's label loss skips unlabeled rows (a transfer set's); the mutual KLs use them all.
+        const rows = labeledRows(y);
+        const peerHard = crossEntropy(peer, rows.labels, rows.weights);
         return [
-          [crossEntropy(peer, y), 1],
+          [peerHard, 1],
           [kdDivergence(s.logits, peer, 1, 'forward'), weight],
           [kdDivergence(peer, s.logits, 1, 'forward'), weight],
         ];

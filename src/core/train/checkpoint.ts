@@ -107,10 +107,32 @@ function writeArrays(file: string, arrays: NamedArray[]): void {
   fs.writeFileSync(file, Buffer.concat([len, header, body]));
 }
 
+/** The arrays of `file`; a damaged file (truncated, edited, unreadable) is a CheckpointError naming it. */
 function readArrays(file: string): NamedArray[] {
-  const buf = fs.readFileSync(file);
-  const headerLength = buf.readUInt32LE(0);
-  const entries = JSON.parse(buf.subarray(4, 4 + headerLength).toString()) as Array<{ name: string; shape: number[] }>;
+  const damaged = (what: string) => new CheckpointError(file, `${what}; the checkpoint is damaged`);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (err) {
+    throw damaged(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const headerLength = buf.length >= 4 ? buf.readUInt32LE(0) : -1;
+  if (headerLength < 0 || 4 + headerLength > buf.length) throw damaged(`${buf.length} bytes hold no complete header`);
+  let entries: Array<{ name: string; shape: number[] }>;
+  try {
+    entries = JSON.parse(buf.subarray(4, 4 + headerLength).toString()) as typeof entries;
+  } catch {
+    throw damaged('its header is not valid JSON');
+  }
+  const valid =
+    Array.isArray(entries) &&
+    entries.every(
+      (e) =>
+        typeof e?.name === 'string' && Array.isArray(e.shape) && e.shape.every((d) => Number.isInteger(d) && d >= 0),
+    );
+  if (!valid) throw damaged('its header does not list arrays as { name, shape }');
+  const expected = 4 + headerLength + 4 * entries.reduce((sum, e) => sum + e.shape.reduce((a, b) => a * b, 1), 0);
+  if (buf.length !== expected) throw damaged(`${buf.length} bytes, but its header describes ${expected}`);
   let offset = 4 + headerLength;
   return entries.map(({ name, shape }) => {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -163,7 +185,18 @@ export function latestCheckpoint(runDir: string, phase: Phase): LoadedCheckpoint
   const name = names.includes('final') ? 'final' : names.sort().at(-1);
   if (!name) return undefined;
   const dir = path.join(phaseDir, name);
-  const progress = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as PhaseProgress;
+  let progress: PhaseProgress;
+  try {
+    progress = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as PhaseProgress;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CheckpointError(
+      path.join(dir, 'state.json'),
+      `${code ? `cannot be read (${code})` : 'is not valid JSON'}; the checkpoint is damaged (resume needs its state: remove the folder ${dir} to resume from the one before it)`,
+    );
+  }
+  if (!progress || typeof progress !== 'object')
+    throw new CheckpointError(path.join(dir, 'state.json'), 'holds no checkpoint state; the checkpoint is damaged');
   if (progress.version !== CHECKPOINT_VERSION)
     throw new CheckpointError(
       dir,
@@ -194,4 +227,42 @@ export async function restoreWeights(model: tf.LayersModel, checkpoint: LoadedCh
   } finally {
     saved.dispose();
   }
+}
+
+/** Which checkpoints of a phase `pruneCheckpoints` keeps. */
+export interface Retention {
+  /** The most recent checkpoints kept (besides `final` and the best one); >= 1, so resume always finds the latest. */
+  keepLast: number;
+  /** Also keep the checkpoint written at the end of the best validation epoch (when one was). */
+  keepBest: boolean;
+}
+
+/**
+ * Removes the checkpoints of a phase that `retention` does not keep: it keeps `final`, the
+ * `keepLast` most recent others (names sort in training order) and, with `keepBest`, the one
+ * written at the end of epoch `bestEpoch`. Each is renamed to a hidden name before it is deleted,
+ * so a crash mid-delete never leaves a partial checkpoint that resume could pick. Returns the
+ * names removed.
+ */
+export function pruneCheckpoints(
+  runDir: string,
+  phase: Phase,
+  retention: Retention,
+  bestEpoch: number | undefined,
+): string[] {
+  const phaseDir = path.join(runDir, 'checkpoints', phase);
+  if (!fs.existsSync(phaseDir)) return [];
+  const ordered = fs
+    .readdirSync(phaseDir)
+    .filter((n) => n !== 'final' && /^epoch-\d+(-step-\d+)?$/.test(n))
+    .sort();
+  const keep = new Set(ordered.slice(-Math.max(1, retention.keepLast)));
+  if (retention.keepBest && bestEpoch !== undefined) keep.add(`epoch-${String(bestEpoch).padStart(4, '0')}`);
+  const removed = ordered.filter((n) => !keep.has(n));
+  for (const name of removed) {
+    const doomed = path.join(phaseDir, `.${name}.removed-${process.pid}`);
+    fs.renameSync(path.join(phaseDir, name), doomed);
+    fs.rmSync(doomed, { recursive: true, force: true });
+  }
+  return removed;
 }

@@ -1,12 +1,15 @@
 /**
  * One training phase (teacher, scratch student or distilled student): seeded shuffling, the
- * optimizer and schedule, per-epoch validation, early stopping, checkpoints and a graceful stop.
- * Loss sums stay on the device and are read once per `logEvery` steps, not every step.
+ * batches (augmented, with the teacher's outputs on them: batches.ts), the optimizer and
+ * schedule, per-epoch validation, early stopping, checkpoints and a graceful stop. Loss sums stay
+ * on the device and are read once per `logEvery` steps, not every step.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DistillConfig } from '../config/schema.ts';
 import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEvent } from '../../protocol/events.ts';
-import type { ObjectiveLoss, TeacherBatch } from '../distill/objective.ts';
+import type { AugmentSpec } from '../config/schema.ts';
+import type { ObjectiveLoss } from '../distill/objective.ts';
+import type { BatchTeacher } from '../distill/teacherOutputs.ts';
 import type { TrainingModel } from '../distill/studentOutputs.ts';
 import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
 import {
@@ -18,15 +21,13 @@ import {
   type LoadedCheckpoint,
   type PhaseProgress,
 } from './checkpoint.ts';
+import { batchSource, disposeBatch, type TeacherTrainOutputs } from './batches.ts';
 import { evaluate, type DeviceSplit } from './evaluate.ts';
 import { Optimizer } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
+import { stepsPerEpoch as countSteps } from './epochSteps.ts';
 
-/** The teacher's outputs on the training split, aligned with its rows (gathered per batch). */
-export interface TeacherTrainOutputs {
-  logits: tf.Tensor2D;
-  outputs: Map<string, tf.Tensor>;
-}
+export type { TeacherTrainOutputs } from './batches.ts';
 
 /** The loss went NaN or infinite: training further would be on garbage. */
 export class DivergenceError extends Error {
@@ -52,12 +53,18 @@ export interface PhaseSetup {
   validation: DeviceSplit;
   /** The teacher's outputs on `train`, computed once (exact: no augmentation). */
   teacherTrain?: TeacherTrainOutputs;
+  /** With augmentation: the teacher, run on each augmented batch. */
+  onlineTeacher?: BatchTeacher;
+  /** `data.augment`: every training batch is augmented (validation is not). */
+  augment?: AugmentSpec;
   /** The reference teacher's logits on `validation`, for agreement. */
   teacherValidation?: tf.Tensor2D;
   loss: ObjectiveLoss;
   epochs: number;
   learningRate: number;
   batchSize: number;
+  /** `data.dropLast`: leave out each epoch's last, incomplete batch. */
+  dropLast?: boolean;
   evalBatchSize: number;
   train_: DistillConfig['train'];
   resumeFrom?: LoadedCheckpoint;
@@ -80,7 +87,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     variables,
     weights.map((w) => w.originalName),
   );
-  const stepsPerEpoch = Math.ceil(train.n / setup.batchSize);
+  const stepsPerEpoch = countSteps(train.n, setup.batchSize, setup.dropLast ?? false);
   let progress: PhaseProgress = {
     version: CHECKPOINT_VERSION,
     phase,
@@ -107,6 +114,13 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       throw err instanceof MismatchError ? new CheckpointError(from.dir, err.message) : err;
     }
   }
+  const nextBatch = batchSource({
+    train,
+    seed: cfg.seed,
+    augment: setup.augment,
+    teacherTrain: setup.teacherTrain,
+    onlineTeacher: setup.onlineTeacher,
+  });
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;
   let stoppedEarly = false;
@@ -131,6 +145,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       let epochLossSums: Record<string, number> = {};
       let epochSteps = 0;
       let correct: tf.Scalar = tf.scalar(0);
+      // Unlabeled rows (label -1) have no accuracy: it is over the labeled rows only.
+      let labeled: tf.Scalar = tf.scalar(0);
       let lr = setup.learningRate;
 
       for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
@@ -140,7 +156,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           progress.stepInEpoch = s;
           progress.rngState = rng.state;
           await saveCheckpoint();
-          tf.dispose([...Object.values(lossSums), correct]);
+          tf.dispose([...Object.values(lossSums), correct, labeled]);
           return { progress, stopped: true, stoppedEarly: false, lastCheckpoint };
         }
         const start = s * setup.batchSize;
@@ -149,36 +165,37 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const at = { epoch, fraction: progress.globalStep / (stepsPerEpoch * setup.epochs) };
         const prevSums = lossSums;
         const prevCorrect = correct;
+        const prevLabeled = labeled;
+        // The batch (and any async work for it: an online ONNX teacher) before the step's scope.
+        const batch = await nextBatch(epoch, s, order.subarray(start, end));
         // One scope per step: everything the step makes is released at its end, except the running
         // sums (kept: they survive the gradient's own scope, and are read after the window).
-        tf.tidy(() => {
-          const batchIdx = tf.tensor1d(order.subarray(start, end), 'int32');
-          const { grads } = tf.variableGrads(() => {
-            const xb = tf.gather(train.x, batchIdx);
-            const yb = tf.gather(train.y, batchIdx) as tf.Tensor1D;
-            const teacher = setup.teacherTrain;
-            const tb: TeacherBatch | undefined = teacher && {
-              logits: tf.gather(teacher.logits, batchIdx) as tf.Tensor2D,
-              outputs: new Map([...teacher.outputs].map(([k, v]) => [k, tf.gather(v, batchIdx)])),
-            };
-            const student = setup.training.forward(xb, true);
-            const terms = setup.loss(student, tb, yb, at);
-            const sums: Record<string, tf.Scalar> = {};
-            for (const [k, v] of Object.entries(terms))
-              if (v) {
-                const batchSum = v.mul(end - start) as tf.Scalar;
-                sums[k] = tf.keep(prevSums[k] ? prevSums[k].add(batchSum) : batchSum);
-              }
-            lossSums = sums;
-            correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(yb).sum().cast('float32')));
-            return terms.total;
-          }, variables);
-          optimizer.apply(
-            variables.map((v) => grads[v.name]),
-            lr,
-          );
-        });
-        tf.dispose([...Object.values(prevSums), prevCorrect]);
+        try {
+          tf.tidy(() => {
+            const { grads } = tf.variableGrads(() => {
+              const student = setup.training.forward(batch.x, true);
+              const terms = setup.loss(student, batch.teacher, batch.y, at);
+              const sums: Record<string, tf.Scalar> = {};
+              for (const [k, v] of Object.entries(terms))
+                if (v) {
+                  const batchSum = v.mul(end - start) as tf.Scalar;
+                  sums[k] = tf.keep(prevSums[k] ? prevSums[k].add(batchSum) : batchSum);
+                }
+              lossSums = sums;
+              // A label of -1 never equals an argmax, so only labeled rows can count as correct.
+              correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(batch.y).sum().cast('float32')));
+              labeled = tf.keep(prevLabeled.add(batch.y.greaterEqual(0).sum().cast('float32')));
+              return terms.total;
+            }, variables);
+            optimizer.apply(
+              variables.map((v) => grads[v.name]),
+              lr,
+            );
+          });
+        } finally {
+          disposeBatch(batch);
+        }
+        tf.dispose([...Object.values(prevSums), prevCorrect, prevLabeled]);
 
         progress.globalStep += 1;
         windowSteps += 1;
@@ -221,8 +238,10 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           windowSamples = 0;
         }
       }
-      const trainAccuracy = (await correct.data())[0] / epochSamples;
-      correct.dispose();
+      const counts = tf.stack([correct, labeled]);
+      const [correctCount, labeledCount] = await counts.data();
+      tf.dispose([counts, correct, labeled]);
+      const trainAccuracy = labeledCount > 0 ? correctCount / labeledCount : 0;
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
       const seconds = (performance.now() - epochStart) / 1000;

@@ -1,62 +1,48 @@
 /**
- * Dashboard panels: one per set of runs, restored after a reload (serializer + saved state),
- * rebuilt from events.jsonl, and fed live events in batches so a fast run cannot flood them.
- * Messages from the webview are validated before anything is done with them.
+ * Dashboard panels: one per set of runs, restored after a reload (serializer + the webview's saved
+ * view state), fed by a DashboardFeed (an own tail per run: every event once, in order, a few
+ * batches a second, nothing while hidden). Messages from the webview are validated before
+ * anything is done with them.
+ *
+ * retainContextWhenHidden is on: a dashboard's runs, charts and zoom live in the webview, and
+ * rebuilding them on every tab switch costs more (the whole events file re-sent and re-folded,
+ * every chart re-created) than the memory a hidden panel keeps (a few MB; dashboards are few).
+ * The view state (x axis, log scale, zoom, scroll) is saved with the webview state API as well,
+ * for a window reload, where the webview does start afresh.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseEvents, type RunEvent } from '../../protocol/events.ts';
-import { MESSAGES_VERSION, parseWebviewMessage, type HostMessage, type RunPayload } from '../../protocol/messages.ts';
+import { parseWebviewMessage } from '../../protocol/messages.ts';
 import type { Ctx } from '../context.ts';
+import { DashboardFeed } from './feed.ts';
 import { dashboardHtml } from './html.ts';
 
 const VIEW_TYPE = 'distill.dashboard';
-const BATCH_MS = 250;
-
-function payload(dir: string): RunPayload {
-  let events: RunEvent[] = [];
-  try {
-    events = parseEvents(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
-  } catch {
-    // A run with no events yet: the dashboard fills as they come.
-  }
-  return { dir, id: path.basename(dir), events };
-}
 
 class Dashboard {
-  private pending = new Map<string, RunEvent[]>();
-  private timer: NodeJS.Timeout | undefined;
+  readonly feed: DashboardFeed;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
     readonly dirs: string[],
+    ctx: Ctx,
     onDispose: () => void,
   ) {
+    this.feed = new DashboardFeed({
+      dirs,
+      post: (m) => void panel.webview.postMessage(m),
+      isLive: (dir) => ctx.runs.runningDirs.includes(dir),
+      onProblems: (dir, problems) => {
+        if (ctx.store.noteProblems(dir, problems)) ctx.refresh();
+      },
+    });
+    this.feed.setVisible(panel.visible);
+    panel.onDidChangeViewState(() => this.feed.setVisible(panel.visible));
     panel.onDidDispose(() => {
-      if (this.timer) clearTimeout(this.timer);
+      this.feed.dispose();
       onDispose();
     });
-  }
-
-  post(m: HostMessage): void {
-    void this.panel.webview.postMessage(m);
-  }
-
-  init(): void {
-    this.post({ type: 'init', v: MESSAGES_VERSION, runs: this.dirs.map(payload) });
-  }
-
-  push(dir: string, e: RunEvent): void {
-    if (!this.dirs.includes(dir)) return;
-    const list = this.pending.get(dir) ?? [];
-    list.push(e);
-    this.pending.set(dir, list);
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      for (const [d, events] of this.pending) this.post({ type: 'events', v: MESSAGES_VERSION, dir: d, events });
-      this.pending = new Map();
-    }, BATCH_MS);
   }
 }
 
@@ -84,7 +70,7 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
       styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.webviewRoot, 'main.css')).toString(),
       title: panel.title,
     });
-    const d = new Dashboard(panel, dirs, () => this.open_.delete(key));
+    const d = new Dashboard(panel, dirs, this.ctx, () => this.open_.delete(key));
     panel.webview.onDidReceiveMessage((raw) => this.onMessage(d, raw));
     this.open_.set(key, d);
     return d;
@@ -93,7 +79,7 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
   private async onMessage(d: Dashboard, raw: unknown): Promise<void> {
     const m = parseWebviewMessage(raw);
     if (!m) return; // malformed: ignored
-    if (m.type === 'ready') d.init();
+    if (m.type === 'ready') await d.feed.init();
     else if (m.type === 'saveFile') {
       const target = await vscode.window.showSaveDialog({
         defaultUri: vscode.Uri.file(path.join(d.dirs[0], m.suggestedName)),
@@ -120,7 +106,7 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
     const title = dirs.length === 1 ? `Distill: ${path.basename(dirs[0])}` : `Distill: compare ${dirs.length} runs`;
     const panel = vscode.window.createWebviewPanel(VIEW_TYPE, title, vscode.ViewColumn.Active, {
       enableScripts: true,
-      retainContextWhenHidden: false,
+      retainContextWhenHidden: true, // see the module comment
       localResourceRoots: [this.webviewRoot],
     });
     this.setUp(panel, dirs);
@@ -141,8 +127,9 @@ export class DashboardHost implements vscode.WebviewPanelSerializer {
     for (const dir of valid) this.ctx.runs.attach(dir);
   }
 
-  push(dir: string, e: RunEvent): void {
-    for (const d of this.open_.values()) d.push(dir, e);
+  /** `dir` has new events (or its process started or ended): the dashboards showing it read what follows. */
+  notify(dir: string): void {
+    for (const d of this.open_.values()) d.feed.notify(dir);
   }
 
   dispose(): void {

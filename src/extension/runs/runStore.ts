@@ -1,7 +1,14 @@
-/** The runs under a runs folder, as the Runs tree shows them: status, progress, best accuracy. */
+/**
+ * The runs under a runs folder, as the Runs tree shows them: status, progress, best accuracy, all
+ * read from run.json (the trainer writes what the tree shows there; the events are for the
+ * dashboards). RunStore keeps the list for the tree, the CodeLens and the commands, and refreshes
+ * it asynchronously, re-reading only the run.json files that changed.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEvents, type Phase, type RunEvent } from '../../protocol/events.ts';
+import type { Phase, RunEvent } from '../../protocol/events.ts';
+import type { EventsProblem } from '../../protocol/eventLines.ts';
+import { isTrainerAlive, pidExists } from '../../core/run/processIdentity.ts';
 import {
   foldRun,
   recordAccuracy,
@@ -11,7 +18,8 @@ import {
   type RunRecord,
 } from '../../protocol/run.ts';
 
-export type RunDisplayStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped';
+/** `stopping`: a stop was asked for and the trainer is writing its checkpoint (the run manager knows it). */
+export type RunDisplayStatus = 'queued' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
 
 export interface RunView {
   dir: string;
@@ -21,6 +29,8 @@ export interface RunView {
   /** A run.json that says running but whose process is gone: killed or crashed, resumable. */
   interrupted: boolean;
   pid?: number;
+  /** The trainer's start stamp (with pid, which process it is). */
+  pidStart?: string;
   configFile?: string;
   phase?: Phase;
   epoch?: number;
@@ -34,17 +44,12 @@ export interface RunView {
   lastLoss?: number;
   error?: string;
   startedAt?: string;
+  /** Lines of its events.jsonl that were skipped (not valid events), as far as this window has read it. */
+  problems?: EventsProblem[];
 }
 
-export function isAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** A process with this pid exists (whatever it is; see isTrainerAlive for "is it the run's trainer"). */
+export const isAlive = pidExists;
 
 /** What the tree shows of a run's events, through the protocol's one fold (foldRun). */
 export function summarise(view: RunView, events: RunEvent[]): RunView {
@@ -60,15 +65,10 @@ export function summarise(view: RunView, events: RunEvent[]): RunView {
   return view;
 }
 
-/** Reads one run folder; undefined when it is not a run (no run.json). */
-export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
-  let record: RunRecord;
-  try {
-    record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunRecord;
-  } catch {
-    return undefined;
-  }
-  const interrupted = record.status === 'running' && !isAlive(record.pid);
+/** A run's view from its run.json (and, when given, its events through the fold). */
+export function viewOf(dir: string, record: RunRecord, events?: RunEvent[]): RunView {
+  // Alive means the same process: a pid reused after a reboot is not this run's trainer.
+  const interrupted = record.status === 'running' && !isTrainerAlive(record);
   const view: RunView = {
     dir,
     id: path.basename(dir),
@@ -76,14 +76,15 @@ export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
     status: interrupted ? 'stopped' : record.status,
     interrupted,
     pid: record.pid,
+    pidStart: record.pidStart,
     configFile: record.configFile,
     phase: record.phase,
     epoch: record.epoch,
     error: record.error,
     startedAt: record.startedAt,
   };
-  // A finished run's run.json has what the tree shows: no need to read its events.
-  if (!events && record.status === 'finished' && record.summary) {
+  if (events) return summarise(view, events);
+  if (record.status === 'finished' && record.summary) {
     const accuracy = recordAccuracy(record);
     return {
       ...view,
@@ -99,16 +100,24 @@ export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
             },
     };
   }
-  let evs = events;
-  if (!evs) {
-    try {
-      evs = parseEvents(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
-    } catch {
-      evs = [];
-    }
-  }
-  return summarise(view, evs);
+  if (record.epochs !== undefined) view.epochs = record.epochs;
+  if (record.progress !== undefined) view.progress = record.progress;
+  if (record.accuracy) Object.assign(view, { bestAccuracy: record.accuracy.accuracy, accuracyOf: record.accuracy });
+  return view;
 }
+
+/** Reads one run folder; undefined when it is not a run (no run.json). Only run.json is read, unless `events` are given. */
+export function readRun(dir: string, events?: RunEvent[]): RunView | undefined {
+  let record: RunRecord;
+  try {
+    record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+  return viewOf(dir, record, events);
+}
+
+const newestFirst = (a: RunView, b: RunView) => (b.startedAt ?? b.id).localeCompare(a.startedAt ?? a.id);
 
 /** Every run under `runsDir`, newest first. */
 export function listRuns(runsDir: string): RunView[] {
@@ -118,5 +127,106 @@ export function listRuns(runsDir: string): RunView[] {
     .filter((n) => !n.startsWith('.'))
     .map((n) => readRun(path.join(runsDir, n)))
     .filter((r): r is RunView => r !== undefined)
-    .sort((a, b) => (b.startedAt ?? b.id).localeCompare(a.startedAt ?? a.id));
+    .sort(newestFirst);
+}
+
+/** The runs of some runs folders, kept for synchronous readers and refreshed with async reads. */
+export class RunStore {
+  /** run.json by run folder, with the stat it was read at (re-read when that changes). */
+  private readonly records = new Map<string, { stamp: string; record: RunRecord }>();
+  private readonly problemsOf = new Map<string, EventsProblem[]>();
+  private list: RunView[] = [];
+  private shown = '';
+  private running: Promise<boolean> | undefined;
+  private queued: Promise<boolean> | undefined;
+
+  constructor(private readonly runsDirs: () => string[]) {}
+
+  /** The runs as of the last refresh, newest first. */
+  get runs(): readonly RunView[] {
+    return this.list;
+  }
+
+  /** A run's run.json as of the last refresh (the Run History's rows). */
+  recordOf(dir: string): RunRecord | undefined {
+    return this.records.get(dir)?.record;
+  }
+
+  /** Records skipped lines of a run's events.jsonl (found by whoever read them), for the tree's tooltip. */
+  noteProblems(dir: string, problems: readonly EventsProblem[]): boolean {
+    if (problems.length === 0) return false;
+    const known = this.problemsOf.get(dir) ?? [];
+    const lines = new Set(known.map((p) => p.line));
+    const added = problems.filter((p) => !lines.has(p.line));
+    if (added.length === 0) return false;
+    this.problemsOf.set(dir, [...known, ...added].sort((a, b) => a.line - b.line));
+    this.list = this.list.map((r) => (r.dir === dir ? { ...r, problems: this.problemsOf.get(dir) } : r));
+    return true;
+  }
+
+  /**
+   * Re-reads the runs folders (only the run.json files whose size or time changed); resolves true
+   * when what the tree shows changed. Calls made while one runs share a single next refresh.
+   */
+  refresh(): Promise<boolean> {
+    if (!this.running) {
+      this.running = this.load().finally(() => (this.running = undefined));
+      return this.running;
+    }
+    this.queued ??= this.running.then(() => {
+      this.queued = undefined;
+      return this.refresh();
+    });
+    return this.queued;
+  }
+
+  private async load(): Promise<boolean> {
+    const seen = new Set<string>();
+    const views: RunView[] = [];
+    for (const runsDir of this.runsDirs()) {
+      let names: string[];
+      try {
+        names = await fs.promises.readdir(runsDir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (name.startsWith('.')) continue;
+        const dir = path.join(runsDir, name);
+        if (seen.has(dir)) continue;
+        seen.add(dir);
+        const record = await this.record(dir);
+        if (record) views.push({ ...viewOf(dir, record), problems: this.problemsOf.get(dir) });
+      }
+    }
+    for (const dir of this.records.keys()) if (!seen.has(dir)) this.records.delete(dir);
+    views.sort(newestFirst);
+    this.list = views;
+    const shown = JSON.stringify(views);
+    const changed = shown !== this.shown;
+    this.shown = shown;
+    return changed;
+  }
+
+  private async record(dir: string): Promise<RunRecord | undefined> {
+    const file = path.join(dir, 'run.json');
+    let stamp: string;
+    try {
+      const st = await fs.promises.stat(file);
+      stamp = `${st.mtimeMs}:${st.size}`;
+    } catch {
+      this.records.delete(dir);
+      return undefined;
+    }
+    const cached = this.records.get(dir);
+    if (cached?.stamp === stamp) return cached.record;
+    try {
+      // run.json is replaced atomically (rename): a read sees the old file or the new one.
+      const record = JSON.parse(await fs.promises.readFile(file, 'utf8')) as RunRecord;
+      this.records.set(dir, { stamp, record });
+      return record;
+    } catch {
+      return cached?.record;
+    }
+  }
 }
