@@ -228,7 +228,7 @@ function missingBinaries(target) {
 
 /** Writes the VSIX beside `out`, then renames it there: a reader (an installer) never sees half a file. */
 async function writeZip(files, out) {
-  const partial = `${out}.${process.pid}.partial`;
+  const partial = `${out.replace(/\.vsix$/, '')}.${process.pid}.partial.vsix`;
   await new Promise((resolve, reject) => {
     const zip = new yazl.ZipFile();
     for (const f of files)

@@ -38,7 +38,8 @@ import { tensorflowAvailable } from './helpers/cli.ts';
 // Fixture: python3 scripts/golden/make_augment_fixtures.py (PyTorch pad/slice, flip and shift per image).
 interface GoldenCase {
   name: string;
-  spec: AugmentSpec;
+  /** As written in a config: `flip` may be absent. */
+  spec: Omit<AugmentSpec, 'flip'> & { flip?: boolean };
   shape: [number, number, number, number];
   x: number[];
   params: Record<keyof AugmentParams, number[]>;
@@ -65,7 +66,7 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return d;
 };
 
-const backends = ['cpu', 'wasm', ...(tensorflowAvailable() ? ['tensorflow'] : [])] as const;
+const backends = ['cpu', 'wasm', ...(tensorflowAvailable() ? (['tensorflow'] as const) : [])] as const;
 for (const backend of backends)
   test(`augmented pixels equal the PyTorch reference exactly on ${backend} (crop, flip, translate, grayscale and RGB)`, async () => {
     await selectBackend(backend, { ...INFERENCE_ONLY, augment: true });
@@ -174,7 +175,7 @@ async function assertTeacherBatch(batch: Batch, expected: Awaited<ReturnType<typ
   assert.ok(maxAbsDiff(await batch.teacher.logits.data(), await expected.logits.train.data()) <= 1e-6, what);
   assert.deepEqual([...batch.teacher.outputs.keys()].sort(), [...expected.outputs.keys()].sort(), what);
   for (const [key, t] of expected.outputs) {
-    const got = batch.teacher.outputs.get(key)!;
+    const got: tf.Tensor = batch.teacher.outputs.get(key)!;
     assert.deepEqual(got.shape, t.shape, `${what}: ${key}`);
     assert.ok(maxAbsDiff(await got.data(), await t.data()) <= 1e-6, `${what}: ${key}`);
   }

@@ -306,7 +306,7 @@ test('a pid reused by another process (a reboot, a container restart) is no runn
   }
 });
 
-test('the same process (pid and start stamp) is re-attached; ps start times identify it too; its end without a record is "interrupted"', async () => {
+test('the same process (pid and start stamp) is re-attached; ps start times identify it too; Kill Now ends it and reads "killed"', async () => {
   const dir = tempDir('rm-pid-same');
   const other = bystander();
   try {

@@ -16,6 +16,7 @@ import { compileObjective } from '../src/core/distill/objective.ts';
 import { pseudoLabel } from '../src/core/distill/pseudoLabels.ts';
 import { mutual, PEER_LOGITS } from '../src/core/strategies/mutual.ts';
 import { buildModel } from '../src/core/models/build.ts';
+import { seedGlobalRandom } from '../src/core/random.ts';
 import { loadModel } from '../src/core/models/io.ts';
 import { demoDataDir, demoTeacherPath } from '../src/core/paths.ts';
 import type { DataSpec } from '../src/core/config/schema.ts';
@@ -113,6 +114,7 @@ test('the hard-label loss of a transfer-set batch ignores the unlabeled rows, wh
   );
   assert.equal(u.x.length, 40 * 49, 'the label column is dropped, the 49 features kept');
 
+  seedGlobalRandom(15);
   const student = buildModel({ type: 'mlp', hidden: [16], activation: 'relu', dropout: 0, batchNorm: false }, [49], 10);
   const nL = 24;
   const labeledX = tf.tensor2d(data.train.x.slice(0, nL * 49), [nL, 49]);
@@ -126,16 +128,22 @@ test('the hard-label loss of a transfer-set batch ignores the unlabeled rows, wh
     outputs: new Map(),
   });
   const hardOf = (x: tf.Tensor, y: tf.Tensor1D) => () =>
-    objective.loss({ logits: student.apply(x, { training: true }) as tf.Tensor2D, outputs: new Map() }, teacher(x), y, {
-      epoch: 1,
-      fraction: 0,
-    }).hard;
+    objective.loss(
+      { logits: tf.mul(student.apply(x, { training: true }) as tf.Tensor2D, 20), outputs: new Map() },
+      teacher(x),
+      y,
+      {
+        epoch: 1,
+        fraction: 0,
+      },
+    ).hard;
 
   const alone = await gradsOf(student, hardOf(labeledX, labeledY));
   const mixed = await gradsOf(student, hardOf(mixedX, mixedY));
   assert.ok(Math.abs(alone.value - mixed.value) < 1e-6, `hard loss ${mixed.value} vs labeled-only ${alone.value}`);
   assertClose(mixed.grads, alone.grads, 1e-6, 'hard-loss gradient with unlabeled rows vs without');
-  // Had the file's labels reached the loss, it would differ: the comparison above can tell.
+  // Had the file's labels reached the loss, it would differ: the comparison above can tell
+  // (the logits are scaled by 20 so that each row's cross-entropy depends strongly on its label).
   const leaked = await gradsOf(student, hardOf(mixedX, leakedY));
   assert.ok(Math.abs(leaked.value - alone.value) > 0.05, 'adversarial labels change the hard loss');
   assert.ok(maxDiff(leaked.grads, alone.grads) > 1e-3, 'adversarial labels change its gradient');
@@ -411,4 +419,37 @@ test('an unlabeled CSV without a label column uses every column; one with a labe
   const xs = Array.from({ length: scaled.train.n }, (_, i) => scaled.train.x[i * 2]);
   assert.ok(Math.abs(xs.reduce((a, b) => a + b, 0) / xs.length) < 1e-4, 'the labeled split is centred');
   assert.ok(scaled.unlabeled!.x[0] > 3, `100 is far above the labeled mean: ${scaled.unlabeled!.x[0]}`);
+});
+
+test('with augmentation the teacher runs online and pseudo-labels each augmented batch: the count is reported per epoch', async () => {
+  const dir = tempDir('transfer-online');
+  const nU = 400;
+  const unl = demoTest(nU);
+  writeNpy(path.join(dir, 'unlabeled.npy'), unl.pixels, [nU, 28, 28]);
+  const config = smallConfig({
+    data: {
+      source: 'demo',
+      trainLimit: 300,
+      batchSize: 64,
+      augment: { crop: { padding: 1 } },
+      unlabeled: { source: 'npy', x: 'unlabeled.npy' },
+    },
+    distill: { method: 'kd', temperature: 2, alpha: 0.5, pseudoLabels: { threshold: 0.8 } },
+    train: { epochs: 2, logEvery: 5 },
+    bench: { enabled: false },
+    export: { onnx: false },
+  });
+  const r = runCli(['train', writeConfig(dir, 'online', config)], dir);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr + r.stdout, /the teacher runs online/);
+  const [run] = runFolders(dir);
+  const distilled = events(run).filter((e): e is EpochEvent => e.type === 'epoch' && e.phase === 'distill');
+  assert.equal(distilled.length, 2);
+  for (const e of distilled) {
+    assert.equal(e.examples?.labeled, 300);
+    assert.equal(e.examples?.unlabeled, nU);
+    // The demo teacher is confident on most shifted-by-one Fashion-MNIST images; none of the labeled rows count.
+    const kept = e.examples?.pseudoLabeled;
+    assert.ok(kept !== undefined && kept > nU / 4 && kept <= nU, `pseudo-labeled ${kept} of ${nU}`);
+  }
 });

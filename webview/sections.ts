@@ -55,10 +55,16 @@ function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
     if (run.state.error) section.append(el('p', { class: 'failure', role: 'alert' }, `Failed: ${run.state.error}`));
     for (const w of run.state.warnings) section.append(el('p', { class: 'warning' }, `Warning: ${w}`));
     for (const p of d.problems.get(run.dir) ?? [])
-      section.append(el('p', { class: 'warning events-problem', 'data-line': String(p.line) }, `events.jsonl: ${p.message}`));
+      section.append(
+        el('p', { class: 'warning events-problem', 'data-line': String(p.line) }, `events.jsonl: ${p.message}`),
+      );
     if (shownStatus(d, run) === 'interrupted')
       section.append(
-        el('p', { class: 'warning' }, 'The trainer is gone and the run did not end: it was interrupted. Resume it from the Runs view.'),
+        el(
+          'p',
+          { class: 'warning' },
+          'The trainer is gone and the run did not end: it was interrupted. Resume it from the Runs view.',
+        ),
       );
     const { latency: measured, onnxBytes } = run.state;
     const runtimes = [...new Set(measured.map((l) => l.runtime))];

@@ -115,7 +115,7 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         const file = await newProjectFlow();
         if (file) await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(file));
       } catch (err) {
-        void vscode.window.showErrorMessage(`New Distillation Project: ${(err as Error).message}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('New Distillation Project: {0}', (err as Error).message));
       }
     }),
 

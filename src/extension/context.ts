@@ -29,7 +29,10 @@ export function trainerEnvOf(extension: vscode.ExtensionContext): NodeJS.Process
 
 export class Ctx {
   readonly lastRunOf = new Map<string, string>();
-  private readonly channels = new Map<string, { channel: vscode.OutputChannel; offset: number }>();
+  private readonly channels = new Map<
+    string,
+    { channel: vscode.OutputChannel; offset: number; reading: Promise<void> }
+  >();
   private readonly refreshers: Array<() => void> = [];
   private setupChannel: vscode.OutputChannel | undefined;
   private logChannel_: vscode.LogOutputChannel | undefined;
@@ -147,7 +150,11 @@ export class Ctx {
   logChannel(dir: string): vscode.OutputChannel {
     let entry = this.channels.get(dir);
     if (!entry) {
-      entry = { channel: vscode.window.createOutputChannel(`Distill: ${path.basename(dir)}`), offset: 0 };
+      entry = {
+        channel: vscode.window.createOutputChannel(`Distill: ${path.basename(dir)}`),
+        offset: 0,
+        reading: Promise.resolve(),
+      };
       this.channels.set(dir, entry);
       this.extension.subscriptions.push(entry.channel);
     }
@@ -159,19 +166,27 @@ export class Ctx {
   pumpLog(dir: string): void {
     const entry = this.channels.get(dir);
     if (!entry) return;
-    try {
-      const text = fs.readFileSync(path.join(dir, 'trainer.log'));
-      if (text.length > entry.offset) {
+    // Asynchronously, only the bytes after the last read, one read at a time.
+    entry.reading = entry.reading.then(async () => {
+      let handle: fs.promises.FileHandle | undefined;
+      try {
+        handle = await fs.promises.open(path.join(dir, 'trainer.log'), 'r');
+        const size = (await handle.stat()).size;
+        if (size <= entry.offset) return;
+        const buf = Buffer.alloc(size - entry.offset);
+        const { bytesRead } = await handle.read(buf, 0, buf.length, entry.offset);
+        entry.offset += bytesRead;
         entry.channel.append(
-          text
-            .subarray(entry.offset)
+          buf
+            .subarray(0, bytesRead)
             .toString('utf8')
             .replace(/\r\x1b\[K/g, '\n'),
         );
-        entry.offset = text.length;
+      } catch {
+        // No log (a run started from the terminal): nothing to show.
+      } finally {
+        await handle?.close();
       }
-    } catch {
-      // No log (a run started from the terminal): nothing to show.
-    }
+    });
   }
 }

@@ -10,6 +10,7 @@
 import * as vscode from 'vscode';
 import { phaseModelName } from '../protocol/events.ts';
 import type { RunView } from './runs/runStore.ts';
+import { runsContext, type RunsContext } from './runsContext.ts';
 
 export interface QueuedRun {
   /** The run manager's id of the queue entry: what Stop dequeues. */
@@ -144,31 +145,6 @@ function signature(e: RunsElement): string {
   if (e instanceof RunItem) return JSON.stringify(e.run);
   if (e instanceof QueuedItem) return JSON.stringify(e.queued);
   return JSON.stringify({ ...e.header, tooltip: e.header.tooltip.value });
-}
-
-/** The context keys the palette and the menus read (package.json `when` clauses). */
-export interface RunsContext {
-  'distill.hasRuns': boolean;
-  'distill.hasRunningRuns': boolean;
-  'distill.hasQueuedRuns': boolean;
-  'distill.hasStoppableRuns': boolean;
-  'distill.hasResumableRuns': boolean;
-  'distill.hasFinishedRuns': boolean;
-  'distill.canCompareRuns': boolean;
-}
-
-export function runsContext(runs: readonly RunView[], queued: number): RunsContext {
-  const has = (...s: string[]) => runs.some((r) => s.includes(r.status));
-  const comparable = runs.filter((r) => r.status !== 'failed').length;
-  return {
-    'distill.hasRuns': runs.length > 0,
-    'distill.hasRunningRuns': has('running', 'stopping'),
-    'distill.hasQueuedRuns': queued > 0,
-    'distill.hasStoppableRuns': has('running', 'stopping') || queued > 0,
-    'distill.hasResumableRuns': has('stopped', 'failed'),
-    'distill.hasFinishedRuns': has('finished'),
-    'distill.canCompareRuns': comparable >= 2,
-  };
 }
 
 export class RunsTree implements vscode.TreeDataProvider<RunsElement> {

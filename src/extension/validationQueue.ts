@@ -34,6 +34,8 @@ export class ValidationQueue<R> {
     const state = this.files.get(file) ?? { seq: 0 };
     this.files.set(file, state);
     state.seq += 1;
+    state.controller?.abort();
+    state.controller = undefined;
     if (state.timer) clearTimeout(state.timer);
     const seq = state.seq;
     state.timer = setTimeout(() => void this.start(file, state, seq), this.delayMs);

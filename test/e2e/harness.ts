@@ -78,7 +78,11 @@ export async function closeBrowser(): Promise<void> {
 }
 
 /** Starts code-server on a fresh workspace (with `files` written into it) and opens it. */
-export async function openVsCode(files: Record<string, string>, options: { trusted?: boolean } = {}): Promise<VsCode> {
+/** `before` runs once the workspace's files are written, before VS Code starts (to train runs from the CLI, say). */
+export async function openVsCode(
+  files: Record<string, string>,
+  options: { trusted?: boolean; before?: (workspace: string) => Promise<void> } = {},
+): Promise<VsCode> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'distill-e2e-'));
   const workspace = path.join(home, 'workspace');
   const userData = path.join(home, 'user-data');
@@ -98,6 +102,7 @@ export async function openVsCode(files: Record<string, string>, options: { trust
     fs.writeFileSync(path.join(workspace, name), text);
   }
   fs.mkdirSync(workspace, { recursive: true });
+  await options.before?.(workspace);
   const port = await freePort();
   const args = [
     '--auth',
@@ -130,7 +135,8 @@ export async function openVsCode(files: Record<string, string>, options: { trust
       await new Promise((r) => setTimeout(r, 200));
     if (!log.includes('HTTP server listening')) throw new Error(`code-server did not start:\n${log}`);
     page = await (await launchBrowser()).newPage({ viewport: { width: 1400, height: 900 } });
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+    // A loaded machine takes longer than playwright's default 30 s to serve the workbench.
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`, { timeout: 120000 });
     await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
     await page.waitForTimeout(1500);
   } catch (err) {
@@ -301,9 +307,9 @@ export async function openWalkthrough(page: Page, title: string): Promise<void> 
 /** Clicks a walkthrough step's title (it expands) and then its command button. */
 export async function walkthroughStep(page: Page, stepTitle: string, button: string): Promise<void> {
   await page.locator('.gettingStartedContainer .getting-started-step', { hasText: stepTitle }).first().click();
-  // A step is itself a button; its command buttons are the other buttons with the label.
+  // A link alone on its line is rendered as a button (a .monaco-button) of the expanded step.
   await page
-    .locator('.gettingStartedContainer button:not(.getting-started-step)', {
+    .locator('.gettingStartedContainer .monaco-button', {
       hasText: new RegExp(`^\\s*${button}\\s*$`),
     })
     .first()

@@ -44,7 +44,7 @@ after(closeBrowser);
 async function withVsCode(
   files: Record<string, string>,
   fn: (vs: VsCode) => Promise<void>,
-  options: { trusted?: boolean } = {},
+  options: Parameters<typeof openVsCode>[1] = {},
 ): Promise<void> {
   const vs = await openVsCode(files, options);
   try {
@@ -482,8 +482,9 @@ test(
       const { page } = vs;
       await openFile(page, 'ending.distill.json');
       await runCommand(page, 'Distill: Start Run');
+      await showRunsView(vs);
+      await waitForRow(page, /ending.*distill \d+\/150/, 120000);
       const runsDir = path.join(vs.workspace, '.distill', 'runs');
-      await waitForStatus(runsDir, 'running', 90000);
       const [run] = fs.readdirSync(runsDir);
       const pid = JSON.parse(fs.readFileSync(path.join(runsDir, run, 'run.json'), 'utf8')).pid as number;
       await runCommand(page, 'Developer: Reload Window');
@@ -545,7 +546,7 @@ test(
       await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="wasm"]', { timeout: 120000 });
       await image(page, 'backends');
       await page.keyboard.press('Escape');
-      await page.waitForSelector('.getting-started-step.complete[data-step-id$="backends"]', { timeout: 20000 });
+      await page.waitForSelector('.gettingStartedContainer .codicon.complete[data-done-step-id$="backends"]', { timeout: 20000 });
 
       // 2. New Distillation Project: the demo with a 16-unit student, 2 epochs.
       await walkthroughStep(page, 'Create a distillation project', 'New Distillation Project');
@@ -613,7 +614,7 @@ test(
       await image(page, 'compare');
       await page.click(gettingStarted);
       for (const id of ['newProject', 'run', 'dashboard', 'compareExport'])
-        await page.waitForSelector(`.getting-started-step.complete[data-step-id$="${id}"]`, { timeout: 20000 });
+        await page.waitForSelector(`.gettingStartedContainer .codicon.complete[data-done-step-id$="${id}"]`, { timeout: 20000 });
       await shot(page, 'walkthrough-done');
     });
   },
@@ -644,9 +645,6 @@ test(
         const { page } = vs;
         const runsDir = path.join(vs.workspace, '.distill', 'runs');
         await showRunsView(vs);
-        // Two runs trained from a terminal: the view lists them as their run.json files appear.
-        await trainWithCli(vs.workspace, 'alpha.distill.json');
-        await trainWithCli(vs.workspace, 'beta.distill.json');
         const ids = fs.readdirSync(runsDir).sort();
         const alpha = ids.find((r) => r.endsWith('-alpha'))!;
         const beta = ids.find((r) => r.endsWith('-beta'))!;
@@ -661,10 +659,10 @@ test(
         await runRow(page, beta).click({ button: 'right' });
         await page.locator('.monaco-menu .action-label', { hasText: /^Compare Runs$/ }).click();
         await page.waitForSelector('.tab[aria-label*="compare 2 runs"]', { timeout: 30000 });
-        const dashboard = await dashboardFrame(page, 'table.summary');
-        await dashboard.waitForFunction(() => document.querySelectorAll('table.summary').length === 2, undefined, {
-          timeout: 30000,
-        });
+        // The comparison's frame (the first click opened alpha's own dashboard, one table): two summary tables.
+        await dashboardFrame(page, 'table.summary >> nth=1');
+        await page.mouse.move(900, 700); // off the row: no tooltip over the view
+        await page.waitForTimeout(1000);
         await shot(page, 'runs-compare');
 
         // The Run History: both runs from their run.json, sorted by seed, then the other way.
@@ -698,6 +696,14 @@ test(
           `no latency in ${cells.join(' | ')}`,
         );
         await shot(page, 'run-history');
+      },
+
+      // Two runs trained from a terminal before the window opens: the view lists them from their run.json.
+      {
+        before: async (workspace) => {
+          await trainWithCli(workspace, 'alpha.distill.json');
+          await trainWithCli(workspace, 'beta.distill.json');
+        },
       },
     );
   },

@@ -167,11 +167,12 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
 
   const loss: ObjectiveLoss = (s, t, y, at) => {
     // Unlabeled rows (label -1, a transfer set's) do not count in the hard-label term.
-    const rows = labeledRows(y);
-    const hard =
-      labelSmoothing > 0
+    const hard = tf.tidy(() => {
+      const rows = labeledRows(y);
+      return labelSmoothing > 0
         ? labelSmoothedCrossEntropy(s.logits, rows.labels, labelSmoothing, rows.weights)
         : crossEntropy(s.logits, rows.labels, rows.weights);
+    });
     const out: Record<string, tf.Scalar> = { hard };
     const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
     for (const part of parts)

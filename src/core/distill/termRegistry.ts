@@ -155,8 +155,10 @@ export const TERMS = {
     parts: ['dkd_target', 'dkd_nontarget'],
     compile: (term) => (s, t, y, at) => {
       // The target class is the label's: unlabeled rows have none, so both parts skip them.
-      const rows = labeledRows(y);
-      const { target, nonTarget } = dkdParts(s.logits, t!.logits, rows.labels, term.temperature, rows.weights);
+      const { target, nonTarget } = tf.tidy(() => {
+        const rows = labeledRows(y);
+        return dkdParts(s.logits, t!.logits, rows.labels, term.temperature, rows.weights);
+      });
       // mdistiller's warm-up: min(epoch / warmup, 1) on the whole DKD loss.
       const ramp = term.warmupEpochs > 0 ? Math.min(at.epoch / term.warmupEpochs, 1) : 1;
       return [
@@ -171,8 +173,10 @@ export const TERMS = {
     parts: ['teacher_free'],
     compile: (term) => (s, _t, y) => {
       // The virtual teacher is built from the label: unlabeled rows have none.
-      const rows = labeledRows(y);
-      const value = teacherFreeLoss(s.logits, rows.labels, term.temperature, term.correctProbability, rows.weights);
+      const value = tf.tidy(() => {
+        const rows = labeledRows(y);
+        return teacherFreeLoss(s.logits, rows.labels, term.temperature, term.correctProbability, rows.weights);
+      });
       return [[value, term.weight]];
     },
   },

@@ -51,7 +51,7 @@ export class RunFolder {
       } finally {
         fs.closeSync(fd);
       }
-      void last;
+      if (last[0] !== 0x0a) fs.writeSync(this.eventsFd, '\n');
     }
   }
 

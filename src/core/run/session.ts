@@ -374,6 +374,9 @@ export class RunSession {
         teacherTrain: teacherOut && { logits: teacherOut.logits.train, outputs: teacherOut.outputs },
         onlineTeacher: job.onlineTeacher,
         augment: config.data.augment,
+        // Online, pseudo-labels are set per augmented batch (offline ones are already in trainRows).
+        pseudoLabelThreshold: rows && job.onlineTeacher ? config.distill.pseudoLabels?.threshold : undefined,
+        examples,
         teacherValidation: this.reference?.logits.validation,
         loss: goal.loss,
         epochs,
@@ -556,6 +559,7 @@ export class RunSession {
       teacher.kind === 'onnx'
         ? { provider: teacher.onnx.provider, providerDetail: teacher.onnx.providerDetail }
         : undefined;
+    const tfjsBackend = computedOnTfjs(teacher, requests) ? tfjsBackendKey(this.prepared.backend) : undefined;
     const key = cacheable
       ? teacherCacheKey({
           teacherHash: hashFiles(this.prepared.teacherFiles),
@@ -564,7 +568,7 @@ export class RunSession {
           topK: config.cache.topK,
           teacherOptions,
           provider: onnx?.provider,
-          backend: computedOnTfjs(teacher, requests) ? tfjsBackendKey(this.prepared.backend) : undefined,
+          backend: tfjsBackend,
         })
       : undefined;
     const cached = key ? readTeacherCache(config.cache.dir, key) : undefined;
@@ -591,6 +595,7 @@ export class RunSession {
           teacher: this.prepared.teacherFiles[0],
           createdBy: this.folder.id,
           ...(onnx ? { provider: onnx.provider } : {}),
+          ...(tfjsBackend ? { backend: tfjsBackend } : {}),
         },
       );
       cache = { hit: false, dir: written.dir, bytes: written.bytes };

@@ -5,7 +5,7 @@
  * is teacher-free; with KD terms the student also learns from the teacher. The peer is
  * checkpointed with the student (one training model), evaluated and listed, not exported.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { labeledRows } from '../distill/labeledRows.ts';
 import { crossEntropy, kdDivergence } from '../distill/terms.ts';
 import { studentStage, type Strategy } from './strategy.ts';
@@ -27,8 +27,10 @@ export const mutual: Strategy<'mutual'> = {
       loss: (s, _t, y) => {
         const peer = s.outputs.get(PEER_LOGITS) as tf.Tensor2D;
         // The peer's label loss skips unlabeled rows (a transfer set's); the mutual KLs use them all.
-        const rows = labeledRows(y);
-        const peerHard = crossEntropy(peer, rows.labels, rows.weights);
+        const peerHard = tf.tidy(() => {
+          const rows = labeledRows(y);
+          return crossEntropy(peer, rows.labels, rows.weights);
+        });
         return [
           [peerHard, 1],
           [kdDivergence(s.logits, peer, 1, 'forward'), weight],

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AugmentSpec } from '../config/schema.ts';
 import { augmentBatch, augmentParams, augmentSeed } from '../data/augment.ts';
 import type { TeacherBatch } from '../distill/objective.ts';
+import { pseudoLabel } from '../distill/pseudoLabels.ts';
 import type { BatchTeacher } from '../distill/teacherOutputs.ts';
 import type { DeviceSplit } from './evaluate.ts';
 
@@ -24,6 +25,8 @@ export interface Batch {
   x: tf.Tensor;
   y: tf.Tensor1D;
   teacher?: TeacherBatch;
+  /** With online pseudo-labels: how many unlabeled rows of the batch took the teacher's class (int32 scalar). */
+  pseudoLabeled?: tf.Scalar;
 }
 
 export interface BatchSourceOptions {
@@ -35,12 +38,14 @@ export interface BatchSourceOptions {
   teacherTrain?: TeacherTrainOutputs;
   /** Online: the teacher run on each (augmented) batch. */
   onlineTeacher?: BatchTeacher;
+  /** Online with `distill.pseudoLabels`: confident unlabeled rows take the teacher's class on this batch. */
+  pseudoLabelThreshold?: number;
 }
 
 export type BatchSource = (epoch: number, step: number, rows: Int32Array) => Promise<Batch>;
 
 export function batchSource(options: BatchSourceOptions): BatchSource {
-  const { train, seed, augment, teacherTrain, onlineTeacher } = options;
+  const { train, seed, augment, teacherTrain, onlineTeacher, pseudoLabelThreshold } = options;
   if (teacherTrain && onlineTeacher)
     throw new Error('a phase learns from precomputed or online teacher outputs, not both');
   if (augment && teacherTrain)
@@ -61,12 +66,18 @@ export function batchSource(options: BatchSourceOptions): BatchSource {
       };
     });
     if (onlineTeacher) {
+      let teacher: TeacherBatch;
       try {
-        return { x, y, teacher: await onlineTeacher.run(x) };
+        teacher = await onlineTeacher.run(x);
       } catch (err) {
         tf.dispose([x, y]);
         throw err;
       }
+      if (pseudoLabelThreshold === undefined) return { x, y, teacher };
+      // The teacher saw this augmentation of the rows, so its pseudo-labels are for this batch only.
+      const { labels, kept } = pseudoLabel(teacher.logits, y, pseudoLabelThreshold);
+      y.dispose();
+      return { x, y: labels, teacher, pseudoLabeled: kept };
     }
     if (!teacherTrain) return { x, y };
     const keys = [...teacherTrain.outputs.keys()];
@@ -80,5 +91,10 @@ export function batchSource(options: BatchSourceOptions): BatchSource {
 }
 
 export function disposeBatch(batch: Batch): void {
-  tf.dispose([batch.x, batch.y, ...(batch.teacher ? [batch.teacher.logits, ...batch.teacher.outputs.values()] : [])]);
+  tf.dispose([
+    batch.x,
+    batch.y,
+    ...(batch.teacher ? [batch.teacher.logits, ...batch.teacher.outputs.values()] : []),
+    ...(batch.pseudoLabeled ? [batch.pseudoLabeled] : []),
+  ]);
 }

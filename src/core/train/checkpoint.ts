@@ -264,5 +264,8 @@ export function pruneCheckpoints(
     fs.renameSync(path.join(phaseDir, name), doomed);
     fs.rmSync(doomed, { recursive: true, force: true });
   }
+  // What a crash mid-delete left (hidden: resume never reads it).
+  for (const leftover of fs.readdirSync(phaseDir).filter((n) => /^\.epoch-\d+(-step-\d+)?\.removed-\d+$/.test(n)))
+    fs.rmSync(path.join(phaseDir, leftover), { recursive: true, force: true });
   return removed;
 }

@@ -6,7 +6,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DistillConfig } from '../config/schema.ts';
-import type { EpochEvent, EvalMetrics, EventPayload, LossValues, Phase, StepEvent } from '../../protocol/events.ts';
+import type {
+  EpochEvent,
+  EpochExamples,
+  EvalMetrics,
+  EventPayload,
+  LossValues,
+  Phase,
+  StepEvent,
+} from '../../protocol/events.ts';
 import type { AugmentSpec } from '../config/schema.ts';
 import type { ObjectiveLoss } from '../distill/objective.ts';
 import type { BatchTeacher } from '../distill/teacherOutputs.ts';
@@ -57,6 +65,10 @@ export interface PhaseSetup {
   onlineTeacher?: BatchTeacher;
   /** `data.augment`: every training batch is augmented (validation is not). */
   augment?: AugmentSpec;
+  /** With an online teacher and `distill.pseudoLabels`: the threshold, applied per augmented batch. */
+  pseudoLabelThreshold?: number;
+  /** The rows an epoch trains on (labeled, unlabeled), reported with each epoch. */
+  examples?: EpochExamples;
   /** The reference teacher's logits on `validation`, for agreement. */
   teacherValidation?: tf.Tensor2D;
   loss: ObjectiveLoss;
@@ -120,6 +132,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     augment: setup.augment,
     teacherTrain: setup.teacherTrain,
     onlineTeacher: setup.onlineTeacher,
+    pseudoLabelThreshold: setup.pseudoLabelThreshold,
   });
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;
@@ -147,6 +160,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       let correct: tf.Scalar = tf.scalar(0);
       // Unlabeled rows (label -1) have no accuracy: it is over the labeled rows only.
       let labeled: tf.Scalar = tf.scalar(0);
+      // Online pseudo-labels: unlabeled rows that took the teacher's class, summed over the epoch.
+      let pseudoLabeled: tf.Scalar = tf.scalar(0);
       let lr = setup.learningRate;
 
       for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
@@ -156,7 +171,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           progress.stepInEpoch = s;
           progress.rngState = rng.state;
           await saveCheckpoint();
-          tf.dispose([...Object.values(lossSums), correct, labeled]);
+          tf.dispose([...Object.values(lossSums), correct, labeled, pseudoLabeled]);
           return { progress, stopped: true, stoppedEarly: false, lastCheckpoint };
         }
         const start = s * setup.batchSize;
@@ -166,6 +181,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const prevSums = lossSums;
         const prevCorrect = correct;
         const prevLabeled = labeled;
+        const prevPseudoLabeled = pseudoLabeled;
         // The batch (and any async work for it: an online ONNX teacher) before the step's scope.
         const batch = await nextBatch(epoch, s, order.subarray(start, end));
         // One scope per step: everything the step makes is released at its end, except the running
@@ -185,6 +201,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
               // A label of -1 never equals an argmax, so only labeled rows can count as correct.
               correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(batch.y).sum().cast('float32')));
               labeled = tf.keep(prevLabeled.add(batch.y.greaterEqual(0).sum().cast('float32')));
+              if (batch.pseudoLabeled)
+                pseudoLabeled = tf.keep(prevPseudoLabeled.add(batch.pseudoLabeled.cast('float32')));
               return terms.total;
             }, variables);
             optimizer.apply(
@@ -195,7 +213,12 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         } finally {
           disposeBatch(batch);
         }
-        tf.dispose([...Object.values(prevSums), prevCorrect, prevLabeled]);
+        tf.dispose([
+          ...Object.values(prevSums),
+          prevCorrect,
+          prevLabeled,
+          ...(pseudoLabeled !== prevPseudoLabeled ? [prevPseudoLabeled] : []),
+        ]);
 
         progress.globalStep += 1;
         windowSteps += 1;
@@ -238,9 +261,9 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
           windowSamples = 0;
         }
       }
-      const counts = tf.stack([correct, labeled]);
-      const [correctCount, labeledCount] = await counts.data();
-      tf.dispose([counts, correct, labeled]);
+      const counts = tf.stack([correct, labeled, pseudoLabeled]);
+      const [correctCount, labeledCount, pseudoCount] = await counts.data();
+      tf.dispose([counts, correct, labeled, pseudoLabeled]);
       const trainAccuracy = labeledCount > 0 ? correctCount / labeledCount : 0;
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
@@ -262,6 +285,9 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         validation,
         seconds,
         samplesPerSecond: epochSamples / seconds,
+        ...(setup.examples && setup.pseudoLabelThreshold !== undefined
+          ? { examples: { ...setup.examples, pseudoLabeled: pseudoCount } }
+          : {}),
       });
       if (validation) {
         const improved = !progress.best || validation.accuracy > progress.best.accuracy + (early?.minDelta ?? 0);

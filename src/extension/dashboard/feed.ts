@@ -43,7 +43,14 @@ export class DashboardFeed {
     for (const [dir, tail] of tails) {
       const batch = await tail.read();
       const live = this.options.isLive(dir);
-      runs.push({ dir, id: path.basename(dir), events: batch.events, offset: batch.to, problems: batch.problems, live });
+      runs.push({
+        dir,
+        id: path.basename(dir),
+        events: batch.events,
+        offset: batch.to,
+        problems: batch.problems,
+        live,
+      });
       if (batch.problems.length) this.options.onProblems?.(dir, batch.problems);
     }
     if (generation !== this.generation || this.disposed) return;
@@ -82,7 +89,7 @@ export class DashboardFeed {
   }
 
   private async flushNow(): Promise<void> {
-    if (this.disposed) return;
+    if (!this.visible || this.disposed) return;
     const generation = this.generation;
     for (const dir of [...this.dirty]) {
       const tail = this.tails.get(dir);

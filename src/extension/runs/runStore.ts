@@ -159,7 +159,10 @@ export class RunStore {
     const lines = new Set(known.map((p) => p.line));
     const added = problems.filter((p) => !lines.has(p.line));
     if (added.length === 0) return false;
-    this.problemsOf.set(dir, [...known, ...added].sort((a, b) => a.line - b.line));
+    this.problemsOf.set(
+      dir,
+      [...known, ...added].sort((a, b) => a.line - b.line),
+    );
     this.list = this.list.map((r) => (r.dir === dir ? { ...r, problems: this.problemsOf.get(dir) } : r));
     return true;
   }
