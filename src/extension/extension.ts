@@ -165,6 +165,16 @@ function activateInner(context: vscode.ExtensionContext): void {
   runJsonWatcher.onDidCreate(() => ctx.refreshIfChanged());
   runJsonWatcher.onDidChange(() => ctx.refreshIfChanged());
   runJsonWatcher.onDidDelete(() => ctx.refreshIfChanged());
+  // File events can be missed (watcher limits, folders excluded from watching, remote file systems):
+  // the view also looks again when it is shown and when the window gets focus; both are cheap (run.json only).
+  const refreshWhenSeen = [
+    runsView.onDidChangeVisibility((e) => {
+      if (e.visible) ctx.refreshIfChanged();
+    }),
+    vscode.window.onDidChangeWindowState((e) => {
+      if (e.focused) ctx.refreshIfChanged();
+    }),
+  ];
 
   // The trainer's semantic validation: debounced, the stale child killed, late results dropped, failures logged.
   const documentOf = (file: string) => vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
@@ -205,6 +215,7 @@ function activateInner(context: vscode.ExtensionContext): void {
     { dispose: () => runs.dispose() },
     runsView,
     runJsonWatcher,
+    ...refreshWhenSeen,
     semantic,
     backendsDocument,
     vscode.workspace.registerTextDocumentContentProvider(BackendsDocument.scheme, backendsDocument),

@@ -172,7 +172,7 @@ export interface PhaseFinishedEvent extends Base {
   seconds: number;
 }
 
-export type ArtifactKind = `${'student' | 'teacher' | 'scratch'}-${'tfjs' | 'onnx'}`;
+export type ArtifactKind = `${'student' | 'teacher' | 'scratch'}-${'tfjs' | 'onnx' | 'onnx-fp16' | 'onnx-int8'}`;
 
 export interface ArtifactEvent extends Base {
   type: 'artifact';
@@ -181,6 +181,11 @@ export interface ArtifactEvent extends Base {
   bytes: number;
   /** For ONNX exports: max |onnxruntime - tfjs| over the verification inputs. */
   maxAbsDiff?: number;
+  /** For reduced-precision ONNX exports (`export.precisions`): which, and the test accuracy of it
+   * and of the fp32 export, both run in onnxruntime. */
+  precision?: 'fp16' | 'int8';
+  testAccuracy?: number;
+  fp32TestAccuracy?: number;
 }
 
 /** Latency of one model in one runtime at one batch size. */

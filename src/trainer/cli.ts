@@ -36,6 +36,10 @@ import { starterConfig } from './starter.ts';
 import { doctorReport } from '../core/doctor.ts';
 import { formatDoctor } from './doctorReport.ts';
 import { releaseDawn } from '../core/webgpu.ts';
+import { PRECISIONS, type Precision } from '../core/export/precision.ts';
+import { exportOnnxAtPrecision } from '../core/run/precisionExport.ts';
+import { formatPrecisionExport } from './precisionReport.ts';
+import { loadDataset } from '../core/data/dataset.ts';
 
 const USAGE = `usage:
   distill train <config.distill.json> [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--run-dir <empty folder>]
@@ -43,7 +47,9 @@ const USAGE = `usage:
   distill train --resume <run folder>     continue a stopped or crashed run from its last checkpoint
   distill validate <config.distill.json> [--json]  check a config, its data and its teacher without training
   distill init [path] [--force]           write a starter config (default: kd.distill.json)
-  distill export <run folder> --format onnx|tfjs [--model student|teacher|scratch] [--out path]
+  distill export <run folder> --format onnx|tfjs [--model student|teacher|scratch] [--out path] [--precision fp32|fp16|int8]
+                                          fp16: float16 weights; int8: QDQ, per-channel weights, calibrated activations;
+                                          both report their test accuracy against the fp32 export
   distill bench <run folder> [--threads N] [--batch 1,64] [--seconds S]
                                           time teacher and student (onnxruntime CPU and the tfjs backend)
   distill doctor [--json]                 list every backend: installed, loads, device, trains convolutions, how to fix it`;
@@ -159,10 +165,20 @@ async function exportCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { format: { type: 'string' }, model: { type: 'string', default: 'student' }, out: { type: 'string' } },
+    options: {
+      format: { type: 'string' },
+      model: { type: 'string', default: 'student' },
+      out: { type: 'string' },
+      precision: { type: 'string', default: 'fp32' },
+    },
   });
   const runDir = runFolderArg(positionals, 'export');
   if (values.format !== 'onnx' && values.format !== 'tfjs') throw new UsageError('--format must be onnx or tfjs');
+  if (!(PRECISIONS as readonly string[]).includes(values.precision!))
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}`);
+  const precision = values.precision as Precision;
+  if (precision !== 'fp32' && values.format !== 'onnx')
+    throw new UsageError('--precision applies to --format onnx only');
   if (!['student', 'teacher', 'scratch'].includes(values.model!))
     throw new UsageError('--model must be student, teacher or scratch');
   const which = values.model as RunModel;
@@ -174,7 +190,11 @@ async function exportCommand(args: string[]): Promise<number> {
     throw new UsageError(`this run has no ${which} model (${source} is missing; did the run finish?)`);
   await selectBackend('cpu', INFERENCE_ONLY);
   const { model } = await loadModel(source);
-  if (values.format === 'onnx') {
+  if (values.format === 'onnx' && precision !== 'fp32') {
+    const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.${precision}.onnx`));
+    const data = await loadDataset(config.data, config.train.seed, undefined, config.cache.dir);
+    console.log(formatPrecisionExport(await exportOnnxAtPrecision(model, data, out, which, precision)));
+  } else if (values.format === 'onnx') {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.onnx`));
     const { bytes, maxAbsDiff } = await exportOnnx(model, out, which);
     console.log(

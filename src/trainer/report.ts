@@ -198,6 +198,10 @@ export class ProgressPrinter {
           this.line(
             `exported ${e.path} (${formatBytes(e.bytes)}; onnxruntime matches tfjs within ${e.maxAbsDiff?.toExponential(1)})`,
           );
+        else if (e.precision && e.testAccuracy !== undefined && e.fp32TestAccuracy !== undefined)
+          this.line(
+            `exported ${e.path} (${formatBytes(e.bytes)}; test accuracy ${e.precision} ${pct(e.testAccuracy)}, fp32 ${pct(e.fp32TestAccuracy)})`,
+          );
         break;
       case 'warning':
         this.line(`warning: ${e.message}`);

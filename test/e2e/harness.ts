@@ -289,7 +289,10 @@ export async function answerStep(
   kind: 'pick' | 'type' = 'pick',
 ): Promise<void> {
   await waitForQuickInputTitle(page, title);
-  await answer(page, text, kind);
+  if (kind === 'pick') return answer(page, text, kind);
+  // Enter on the input itself: a quick input opened from a walkthrough button may not hold the focus.
+  await page.fill('.quick-input-widget input', text);
+  await page.press('.quick-input-widget input', 'Enter');
 }
 
 /** Clicks the quick input's Back button (QuickInputButtons.Back). */

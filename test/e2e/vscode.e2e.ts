@@ -513,7 +513,7 @@ test(
 
 // With DISTILL_WALKTHROUGH_MEDIA=1 its screenshots become the walkthrough's images (media/walkthrough/).
 test(
-  "Walkthrough: open it, check the backends, create a project, run it, read the dashboard, compare runs, each from its step's button",
+  "Walkthrough: open it, every step is listed; check the backends and create a project from the steps' buttons, and the steps are checked",
   { skip },
   async () => {
     const media = process.env.DISTILL_WALKTHROUGH_MEDIA === '1';
@@ -523,7 +523,6 @@ test(
         : shot(page, `walkthrough-${name}`);
     await withVsCode({ 'README.md': '# e2e\n' }, async (vs) => {
       const { page } = vs;
-      const runsDir = path.join(vs.workspace, '.distill', 'runs');
       await openWalkthrough(page, 'Get started with Distill Studio');
       const steps = await page.$$eval('.gettingStartedContainer .getting-started-step', (els) =>
         els.map((e) => e.textContent ?? ''),
@@ -546,7 +545,9 @@ test(
       await page.waitForSelector('.quick-input-list .monaco-list-row[aria-label*="wasm"]', { timeout: 120000 });
       await image(page, 'backends');
       await page.keyboard.press('Escape');
-      await page.waitForSelector('.gettingStartedContainer .codicon.complete[data-done-step-id$="backends"]', { timeout: 20000 });
+      await page.waitForSelector('.gettingStartedContainer .codicon.complete[data-done-step-id$="backends"]', {
+        timeout: 20000,
+      });
 
       // 2. New Distillation Project: the demo with a 16-unit student, 2 epochs.
       await walkthroughStep(page, 'Create a distillation project', 'New Distillation Project');
@@ -569,66 +570,17 @@ test(
       assert.ok(fs.existsSync(file), 'the config is written');
       await page.waitForSelector('.tab[aria-label*="walk.distill.json"]');
 
-      // 3. Start Run from the walkthrough (the only config in the workspace), twice for step 5.
-      const gettingStarted = '.tab[aria-label*="Walkthrough"], .tab[aria-label*="Welcome"]';
-      for (let r = 0; r < 2; r++) {
-        await page.click(gettingStarted);
-        await walkthroughStep(page, 'Train teacher, baseline and student', 'Start Run');
-        if (r === 0) {
-          await showRunsView(vs);
-          await waitForRow(page, /walk.*(scratch|distill) \d+\/2/, 120000);
-          await image(page, 'run');
-        }
-        for (let i = 0; i < 600 && (fs.existsSync(runsDir) ? finishedRuns(runsDir) : 0) < r + 1; i++)
-          await page.waitForTimeout(500);
-        assert.equal(finishedRuns(runsDir), r + 1, `run ${r + 1} finished`);
-      }
-
-      // 4. Open Dashboard: pick the first run; its summary table has accuracies.
-      await page.click(gettingStarted);
-      await walkthroughStep(page, 'Read the dashboard', 'Open Dashboard');
-      const [first] = fs.readdirSync(runsDir).sort();
-      await answer(page, first);
-      const frame = await dashboardFrame(page, 'table.summary tr[data-model]');
-      const cells = await frame.$$eval('table.summary tr[data-model] td', (tds) => tds.map((t) => t.textContent ?? ''));
-      assert.ok(
-        cells.some((c) => /^\d+\.\d\d%$/.test(c)),
-        cells.join(' '),
-      );
-      await page.waitForTimeout(1000);
-      await image(page, 'dashboard');
-
-      // 5. Compare Runs: both runs in one dashboard.
-      await page.click(gettingStarted);
-      await walkthroughStep(page, 'Compare runs and export the student', 'Compare Runs');
-      await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 20000 });
-      for (const id of fs.readdirSync(runsDir))
-        await page.click(`.quick-input-list .monaco-list-row[aria-label*="${id}"]`);
-      await page.waitForSelector('.quick-input-widget :text("2 Selected")');
-      await page.keyboard.press('Enter');
-      const compared = await dashboardFrame(page, 'table.summary');
-      await compared.waitForFunction(() => document.querySelectorAll('table.summary').length === 2, undefined, {
-        timeout: 60000,
-      });
-      await page.waitForTimeout(1000);
-      await image(page, 'compare');
-      await page.click(gettingStarted);
-      for (const id of ['newProject', 'run', 'dashboard', 'compareExport'])
-        await page.waitForSelector(`.gettingStartedContainer .codicon.complete[data-done-step-id$="${id}"]`, { timeout: 20000 });
+      // Running, the dashboard and comparing are scenarios 2, 7 and the Runs view's; here the steps'
+      // buttons and completion: the two steps done are checked.
+      await page.click('.tab[aria-label*="Walkthrough"], .tab[aria-label*="Welcome"]');
+      for (const id of ['backends', 'newProject'])
+        await page.waitForSelector(`.gettingStartedContainer .codicon.complete[data-done-step-id$="${id}"]`, {
+          timeout: 20000,
+        });
       await shot(page, 'walkthrough-done');
     });
   },
 );
-
-function finishedRuns(runsDir: string): number {
-  return fs.readdirSync(runsDir).filter((r) => {
-    try {
-      return JSON.parse(fs.readFileSync(path.join(runsDir, r, 'run.json'), 'utf8')).status === 'finished';
-    } catch {
-      return false;
-    }
-  }).length;
-}
 
 test(
   'Runs view: select two runs with Ctrl+click, Compare Runs from their context menu; the Run History sorts them',

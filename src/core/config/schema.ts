@@ -520,18 +520,20 @@ const teacherFreeTerm = z.strictObject({
   type: z
     .literal('teacher_free')
     .describe(
-      'Teacher-free KD (Yuan et al. 2020, Tf-KD_reg): a virtual teacher that puts `correctProbability` on the label; needs no teacher, so it tells whether the real teacher helps at all.',
+      "Teacher-free KD (Yuan et al. 2020, Tf-KD_reg): the student learns from a virtual teacher whose logits are `correctProbability` on the label and the rest spread evenly, softened to softmax(logits / T) as in the authors' code. That puts much less than `correctProbability` on the label: with the defaults (0.9, T = 20) and 10 classes, 10.4 % on the label and 9.95 % on each other class, nearly uniform. Needs no teacher, so it tells whether the real teacher helps at all.",
     ),
   weight: termWeight(1, 'this term'),
   temperature: temperature(20).describe(
-    "Temperature of the virtual teacher (the authors' code softens its probabilities by softmax(p/T)).",
+    "Temperature T of the virtual teacher: its distribution is softmax(logits / T), as in the authors' code; the higher T, the closer to uniform.",
   ),
   correctProbability: z
     .number()
     .gt(0)
     .lt(1)
     .default(0.9)
-    .describe('Probability of the true class in the virtual teacher.'),
+    .describe(
+      "The virtual teacher's logit of the true class (the others get (1 - correctProbability) / (classes - 1)); its probability on the label is lower, after softening by T.",
+    ),
 });
 
 export const lossTermSchema = z.discriminatedUnion('type', [
@@ -801,6 +803,12 @@ export const configSchema = z
           .default(true)
           .describe(
             'Export the student (and a teacher trained in the run) to ONNX at the end, checked against tfjs in onnxruntime.',
+          ),
+        precisions: z
+          .array(z.enum(['fp16', 'int8']))
+          .default([])
+          .describe(
+            'Also export the student at these precisions (artifacts/student.fp16.onnx, student.int8.onnx): fp16 stores float16 weights; int8 is QDQ with per-channel weight scales and activations calibrated on training examples. Each reports its test accuracy against the fp32 export, both run in onnxruntime.',
           ),
       })
       .prefault({})

@@ -299,6 +299,24 @@ export function dkdParts(
 }
 
 /**
+ * The Tf-KD_reg virtual teacher's log-distribution, log softmax(u / T) with u = correctProbability
+ * on the label and (1 − correctProbability)/(K − 1) elsewhere. Softening an already-normalised u
+ * puts far less than correctProbability on the label (10.4 % at 0.9, T = 20, K = 10).
+ */
+export function virtualTeacherLogProbabilities(
+  labels: tf.Tensor1D,
+  classes: number,
+  temperature: number,
+  correctProbability: number,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const other = (1 - correctProbability) / (classes - 1);
+    const u = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), correctProbability - other), other);
+    return tf.logSoftmax(tf.div(u, temperature)) as tf.Tensor2D;
+  });
+}
+
+/**
  * Teacher-free KD (Yuan et al. 2020, Tf-KD_reg, yuanli2333/Teacher-free-Knowledge-Distillation
  * my_loss_function.py loss_kd_regularization): virtual teacher u = correctProbability on the label
  * and (1 − correctProbability)/(K − 1) elsewhere; its distribution is softmax(u / T), exactly as the
@@ -318,9 +336,7 @@ export function teacherFreeLoss(
   if (classes < 2)
     throw new Error(`teacherFreeLoss: needs at least 2 classes, got shape [${student.shape.join(', ')}]`);
   return tf.tidy(() => {
-    const other = (1 - correctProbability) / (classes - 1);
-    const u = tf.add(tf.mul(tf.oneHot(tf.cast(labels, 'int32'), classes), correctProbability - other), other);
-    const logP = tf.logSoftmax(tf.div(u, temperature));
+    const logP = virtualTeacherLogProbabilities(labels, classes, temperature, correctProbability);
     const logQ = tf.logSoftmax(student);
     // The virtual teacher is built from the label: with rowWeights, over the weighted rows only.
     return rowMean(klRows(logP, logQ), rowWeights);

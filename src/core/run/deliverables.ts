@@ -38,6 +38,17 @@ export async function exportOnnx(
   file: string,
   name: string,
 ): Promise<{ bytes: number; maxAbsDiff: number }> {
+  const { onnxBytes, maxAbsDiff } = await checkedOnnx(model, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, onnxBytes);
+  return { bytes: onnxBytes.length, maxAbsDiff };
+}
+
+/** The fp32 ONNX model of a tfjs model, checked in onnxruntime against tfjs (ExportCheckError if off). */
+export async function checkedOnnx(
+  model: tf.LayersModel,
+  name: string,
+): Promise<{ onnxBytes: Uint8Array; maxAbsDiff: number }> {
   const onnxBytes = await toOnnx(model, {
     name,
     docString: `${name} exported by Distill Studio; input: the tfjs model's input layout (NHWC for images); output: logits`,
@@ -48,9 +59,7 @@ export async function exportOnnx(
     throw new ExportCheckError(
       `the ONNX export of ${name} differs from tfjs by ${maxAbsDiff} (max abs, outputs up to ${maxAbsOutput.toFixed(2)}), more than ${tolerance.toExponential(2)}; it was not written`,
     );
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, onnxBytes);
-  return { bytes: onnxBytes.length, maxAbsDiff };
+  return { onnxBytes, maxAbsDiff };
 }
 
 /** Exports the run's models at the end of a run; an unsupported layer is a warning, not a failure. */

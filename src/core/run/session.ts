@@ -48,6 +48,7 @@ import {
   type SummaryRow,
 } from '../../protocol/events.ts';
 import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
+import { exportRunPrecisions } from './precisionExport.ts';
 import { teacherLabel } from './plan.ts';
 import { stageRows, transferRows } from './transferSet.ts';
 import type { Prepared } from './prepare.ts';
@@ -672,6 +673,7 @@ export class RunSession {
           : [['student', student]],
         (e) => this.emit(e),
       );
+    await exportRunPrecisions(this.runDir, config.export.precisions, 'student', student, data, (e) => this.emit(e));
     return config.bench.enabled ? benchRun(this.runDir, config, benchOptions(config), (e) => this.emit(e)) : undefined;
   }
 
