@@ -12,7 +12,7 @@ import { readCsv } from './csv.ts';
 import { DataError } from './dataError.ts';
 import { readIdx } from './idx.ts';
 import { readImageFolder } from './images.ts';
-import { loadNpyArray, type NdArray } from './npy.ts';
+import { readNpyExamples } from './npyExamples.ts';
 
 /** The transfer set before normalisation: `n * prod(shape)` values in the labeled examples' layout. */
 export interface RawUnlabeled {
@@ -79,35 +79,6 @@ function checkFinite(file: string, x: Float32Array, per: number): void {
 /** An example's shape from an array's dims after the count: 2-D images get a channel axis. */
 const exampleShape = (dims: number[]) => (dims.length === 2 ? [...dims, 1] : dims);
 
-/** A NumPy array of examples [n, ...] as float32 in NHWC order. */
-function npyExamples(
-  array: NdArray,
-  file: string,
-  layout: 'nhwc' | 'nchw',
-): { x: Float32Array; dims: number[]; bytes: boolean } {
-  if (array.shape.length < 2)
-    throw new DataError(
-      file,
-      `holds an array of shape ${shapeText(array.shape)}, not a set of examples`,
-      'an array [n, ...], e.g. [n, 28, 28] images or [n, features] rows',
-    );
-  if (array.dtype === 'bool')
-    throw new DataError(file, 'holds a bool array', 'numbers: integer or float pixels or features');
-  const src = array.data;
-  const values = src instanceof BigInt64Array || src instanceof BigUint64Array ? Float32Array.from(src, Number) : src;
-  const x = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
-  const [n, ...dims] = array.shape;
-  if (dims.length !== 3 || layout === 'nhwc') return { x, dims, bytes: array.dtype === 'uint8' };
-  // NCHW (PyTorch) -> NHWC.
-  const [c, h, w] = dims;
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < n; i++)
-    for (let ch = 0; ch < c; ch++)
-      for (let r = 0; r < h; r++)
-        for (let col = 0; col < w; col++) out[((i * h + r) * w + col) * c + ch] = x[((i * c + ch) * h + r) * w + col];
-  return { x: out, dims: [h, w, c], bytes: array.dtype === 'uint8' };
-}
-
 async function readRaw(
   spec: UnlabeledSpec,
   data: DataSpec,
@@ -138,9 +109,10 @@ async function readRaw(
       return { x: table.features, n: table.n, shape: [table.numFeatures], bytes: false };
     }
     case 'npy': {
-      const array = loadNpyArray({ file: spec.x, key: spec.xKey, keyField: 'data.unlabeled.xKey' });
-      const { x, dims, bytes } = npyExamples(array, spec.x, spec.layout);
-      return { x, n: array.shape[0], shape: exampleShape(dims), bytes };
+      // The labeled npy source's conventions (shapes, NCHW, refusals), so both read an array alike.
+      const ref = { file: spec.x, key: spec.xKey, keyField: 'data.unlabeled.xKey' };
+      const { x, n, shape, bytes } = readNpyExamples(ref, spec.layout, 'data.unlabeled.x');
+      return { x, n, shape, bytes };
     }
     case 'images': {
       const [height, width, channels] = labeled.inputShape;
