@@ -6,10 +6,12 @@
 // `distill doctor` reports as not loading, or a webgpu whose only adapter is a software one, is
 // listed as "unavailable: <reason>" and not run. Then, per backend, the online teacher's cost per
 // batch (data.augment: gather + augment + teacher forward, against the offline gather of precomputed
-// outputs; scripts/bench-online-teacher.ts). Writes .distill/bench/<time>.json.
+// outputs; scripts/bench-online-teacher.ts), and the first run's distilled student at fp32, fp16 and
+// int8 (size, test accuracy against fp32, latency in onnxruntime-node and onnxruntime-web wasm).
+// Writes .distill/bench/<time>.json.
 // usage: npm run bench -- [--repeat 3] [--backends tensorflow,wasm] [--epochs 5] [--threads 2] [--no-torch]
 //                         [--torch online,cached] [--python python3] [--allow-software]
-//                         [--no-online-teacher | --online-teacher-only]
+//                         [--no-online-teacher | --online-teacher-only] [--no-precisions]
 //   e.g. on a GPU machine: npm run bench -- --backends webgpu,tensorflow-gpu
 //        image-folder decoding: npm run bench -- --only images [--images 10000] (see scripts/bench-images.ts)
 import { spawnSync } from 'node:child_process';
@@ -19,6 +21,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
 import type { DoctorReport } from '../src/protocol/backends.ts';
+import { foldRun } from '../src/protocol/run.ts';
+import type { BenchReport } from '../src/core/run/deliverables.ts';
+import { formatPrecisionBench } from '../src/trainer/precisionReport.ts';
 
 const root = path.join(__dirname, '..');
 // `--only images`: image-folder decoding throughput instead (scripts/bench-images.ts, its own options).
@@ -49,6 +54,7 @@ const { values } = parseArgs({
     'allow-software': { type: 'boolean', default: false },
     'no-online-teacher': { type: 'boolean', default: false },
     'online-teacher-only': { type: 'boolean', default: false },
+    'no-precisions': { type: 'boolean', default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -85,7 +91,11 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function ours(backend: string, seed: number, teacherModel?: string): { m: Measure; teacherArtifact: string } {
+function ours(
+  backend: string,
+  seed: number,
+  teacherModel?: string,
+): { m: Measure; teacherArtifact: string; runDir: string } {
   const config = {
     name: `bench-${backend}`,
     data: { source: 'idx', dir: dataDir, validationFraction: 0, batchSize: 128, evalBatchSize: 1000 },
@@ -138,6 +148,7 @@ function ours(backend: string, seed: number, teacherModel?: string): { m: Measur
       device: started?.type === 'run_started' ? started.backend.device : undefined,
     },
     teacherArtifact: teacherModel ?? path.join(runDir, 'artifacts', 'teacher', 'model.json'),
+    runDir,
   };
 }
 
@@ -261,6 +272,41 @@ function onlineTeacherCosts(backends: string[]): OnlineTeacherCost[] {
   return costs;
 }
 
+/**
+ * The first run's distilled student at fp32, fp16 and int8: `distill export --precision` (each
+ * measured on the test split in onnxruntime), then `distill bench` (onnxruntime-node CPU and
+ * onnxruntime-web wasm), each in its own process after the timed jobs.
+ */
+function printPrecisions(run: { backend: string; runDir: string }): BenchReport | undefined {
+  const cliRun = (args: string[]) =>
+    spawnSync(process.execPath, [cli, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    });
+  for (const precision of ['fp16', 'int8']) {
+    const r = cliRun(['export', run.runDir, '--format', 'onnx', '--precision', precision]);
+    if (r.status !== 0) {
+      console.error(`bench: ${precision} export failed: ${r.stderr.trim().split('\n').at(-1)}`);
+      return undefined;
+    }
+  }
+  const b = cliRun(['bench', run.runDir]);
+  if (b.status !== 0) {
+    console.error(`bench: distill bench failed: ${b.stderr.trim().split('\n').at(-1)}`);
+    return undefined;
+  }
+  const report = JSON.parse(fs.readFileSync(path.join(run.runDir, 'bench.json'), 'utf8')) as BenchReport;
+  const exports = foldRun(parseEvents(fs.readFileSync(path.join(run.runDir, 'events.jsonl'), 'utf8'))).precisionExports;
+  console.log('');
+  console.log(
+    formatPrecisionBench('student', report.results, report.onnxBytes.student, report.precisionFiles, exports ?? []),
+  );
+  console.log(
+    `  the distilled student of the first ${run.backend} run (\`distill export --precision fp16|int8\`, then \`distill bench\`)${report.webUnavailable ? `; onnxruntime-web: ${report.webUnavailable}` : ''}`,
+  );
+  return report;
+}
+
 function printOnlineTeacher(costs: OnlineTeacherCost[]): void {
   if (costs.length === 0) return;
   const header = ['online teacher, ms per batch', ...costs.map((c) => c.backend)];
@@ -294,6 +340,8 @@ if (values['online-teacher-only']) {
   process.exit(0);
 }
 let teacherForOthers: string | undefined;
+/** The first measured run: its distilled student is exported at each precision and timed (printPrecisions). */
+let firstRun: { backend: string; runDir: string } | undefined;
 for (const backend of requested) {
   const why = unavailable(backend, report);
   if (why) {
@@ -318,6 +366,7 @@ for (const backend of requested) {
     try {
       const r = ours(backend, i, needsTeacher ? teacherForOthers : undefined);
       if (!needsTeacher) teacherForOthers ??= r.teacherArtifact;
+      firstRun ??= { backend, runDir: r.runDir };
       runs.push(r.m);
       console.error(`bench: ${backend} run ${i + 1}/${repeat}: job ${r.m.jobS.toFixed(1)} s`);
     } catch (err) {
@@ -368,27 +417,36 @@ const fmt = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v
 const rows: string[][] = [
   ['', ...oursNames.flatMap((n) => [n, ...torchNames.map((t) => `vs ${short(t)}`)]), ...torchNames],
 ];
-const line = (label: string, f: (m: Measure, name: string) => number | undefined, d = 1, ratio = true) => {
+// Times carry their spread: the median, then (min-max) over the repeated runs.
+const line = (
+  label: string,
+  f: (m: Measure, name: string) => number | undefined,
+  d = 1,
+  ratio = true,
+  spread = false,
+) => {
   const ratioTo = (v: number | undefined, t: string) => {
     const tv = f(results[t].median, t);
     return ratio && v !== undefined && tv ? `${(v / tv).toFixed(2)}x` : '';
   };
+  const cell = (n: string) => {
+    const v = f(results[n].median, n);
+    const xs = results[n].runs.map((m) => f(m, n)).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+    return spread && xs.length > 1 ? `${fmt(v, d)} (${fmt(Math.min(...xs), d)}-${fmt(Math.max(...xs), d)})` : fmt(v, d);
+  };
   rows.push([
     label,
-    ...oursNames.flatMap((n) => {
-      const v = f(results[n].median, n);
-      return [fmt(v, d), ...torchNames.map((t) => ratioTo(v, t))];
-    }),
-    ...torchNames.map((t) => fmt(f(results[t].median, t), d)),
+    ...oursNames.flatMap((n) => [cell(n), ...torchNames.map((t) => ratioTo(f(results[n].median, n), t))]),
+    ...torchNames.map(cell),
   ]);
 };
 const kdFlops = (n: string) =>
   !n.startsWith('pytorch') ? flops.kdOurs : n.endsWith(TORCH_LABEL.cached) ? flops.kdTorchCached : flops.kdTorch;
-line('teacher training, s', (m) => m.teacherS);
-line('scratch student training, s', (m) => m.scratchS);
-line('KD: teacher outputs + student training, s', (m) => m.kdS);
-line('  of which teacher outputs, s', (m) => m.kdTeacherS, 1, false);
-line('whole job (process wall time), s', (m) => m.jobS);
+line('teacher training, s', (m) => m.teacherS, 1, true, true);
+line('scratch student training, s', (m) => m.scratchS, 1, true, true);
+line('KD: teacher outputs + student training, s', (m) => m.kdS, 1, true, true);
+line('  of which teacher outputs, s', (m) => m.kdTeacherS, 1, false, true);
+line('whole job (process wall time), s', (m) => m.jobS, 1, true, true);
 line('teacher training, samples/s', (m) => (m.teacherS ? (N_TRAIN * epochs) / m.teacherS : undefined), 0, false);
 line('scratch training, samples/s', (m) => (N_TRAIN * epochs) / m.scratchS, 0, false);
 line('KD phase, samples/s', (m) => (N_TRAIN * epochs) / m.kdS, 0, false);
@@ -418,15 +476,20 @@ if (names.length) {
   );
 }
 console.log(
-  `\nmedians of ${repeat} run(s); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratios are ours / PyTorch (below 1 is faster):`,
+  `\nmedians of ${repeat} run(s), times with their (min-max); ${epochs} epochs, batch 128, T = 4, alpha = 0.5; ratios are ours / PyTorch (below 1 is faster):`,
 );
 console.log(`  vs ${TORCH_LABEL.online}: the anchor as written, the teacher's forward inside every KD step`);
 console.log(
   `  vs ${TORCH_LABEL.cached}: the anchor with --cache-teacher, its logits computed once before the KD phase (the same work as our offline KD)`,
 );
+console.log(
+  `    (its KD phase includes that logits pass, done in chunks of 1000 images, which some PyTorch CPU builds run far slower than chunks of 128: python3 scripts/torch/teacher-logits-chunks.py times it)`,
+);
 for (const n of oursNames)
   for (const t of torchNames)
     console.log(`KD phase, ${n} / ${t}: ${(results[n].median.kdS / results[t].median.kdS).toFixed(2)}x`);
+
+const precisionBench = values['no-precisions'] || !firstRun ? undefined : printPrecisions(firstRun);
 
 const onlineTeacher = values['no-online-teacher'] ? [] : onlineTeacherCosts(measurable);
 console.log('');
@@ -444,7 +507,11 @@ fs.mkdirSync(outDir, { recursive: true });
 const out = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 fs.writeFileSync(
   out,
-  JSON.stringify({ machine, epochs, repeat, flops, backends: backendStatus, results, onlineTeacher }, null, 2),
+  JSON.stringify(
+    { machine, epochs, repeat, flops, backends: backendStatus, results, precisions: precisionBench, onlineTeacher },
+    null,
+    2,
+  ),
 );
 console.log(`wrote ${path.relative(root, out)}`);
 fs.rmSync(work, { recursive: true, force: true });

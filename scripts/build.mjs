@@ -15,7 +15,7 @@ const node = {
   target: 'node20',
   format: 'cjs',
   sourcemap: true,
-  external: ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'vscode', 'webgpu'],
+  external: ['@tensorflow/*', 'onnxruntime-node', 'onnxruntime-web', 'sharp', 'vscode', 'webgpu'],
   logLevel: 'warning',
   // jsonc-parser's UMD build hides its requires from the bundler; its ESM build bundles cleanly.
   mainFields: ['module', 'main'],
@@ -32,8 +32,12 @@ const bundles = await Promise.all([
   }),
   esbuild.build({
     metafile: true,
-    // The dashboard, and the Run History panel (its own small bundle: a table, no charts).
-    entryPoints: { 'webview/main': 'webview/main.ts', 'webview/history': 'webview/history/main.ts' },
+    // The dashboard, the Run History panel and the sweep view (each its own small bundle).
+    entryPoints: {
+      'webview/main': 'webview/main.ts',
+      'webview/history': 'webview/history/main.ts',
+      'webview/sweep': 'webview/sweep/main.ts',
+    },
     outdir: out,
     bundle: true,
     platform: 'browser',
@@ -57,6 +61,7 @@ fs.writeFileSync(
     fs.readFileSync('webview/style.css', 'utf8'),
 );
 fs.copyFileSync('webview/history/style.css', path.join(out, 'webview', 'history.css'));
+fs.copyFileSync('webview/sweep/style.css', path.join(out, 'webview', 'sweep.css'));
 
 const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm')))

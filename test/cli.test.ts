@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
 import { loadModel } from '../src/core/models/io.ts';
+import { loadDataset } from '../src/core/data/dataset.ts';
+import { evaluate } from '../src/core/train/evaluate.ts';
 import { runCli, root, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
 
 test('validate accepts the demo config and reports the data it would use', () => {
@@ -114,6 +116,21 @@ test('train runs the whole job on the embedded data and leaves a complete run fo
   // The saved student is a loadable tfjs model that reproduces the reported test accuracy.
   const { model } = await loadModel(path.join(run, 'artifacts', 'student', 'model.json'));
   assert.equal(model.countParams(), 12730);
+  // Evaluated here (tfjs cpu) on the run's test split, loaded again from its config.json.
+  const saved = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+  const data = await loadDataset(saved.data, saved.train.seed);
+  const testSplit = {
+    x: tf.tensor(data.test.x, [data.test.n, ...data.inputShape]),
+    y: tf.tensor1d(data.test.y, 'int32'),
+    n: data.test.n,
+  };
+  const { accuracy } = await evaluate(model, testSplit, 256);
+  tf.dispose([testSplit.x, testSplit.y]);
+  // The backends' float differences may flip one borderline example, no more.
+  assert.ok(
+    Math.abs(accuracy - distilled.accuracy) <= 1 / data.test.n + 1e-9,
+    `saved student ${accuracy}, reported ${distilled.accuracy}`,
+  );
   tf.dispose(model.weights.map((w) => w.read()));
   assert.ok(fs.existsSync(path.join(run, 'checkpoints', 'distill', 'final', 'state.json')));
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).data.trainLimit, 600);

@@ -336,9 +336,10 @@ test(
     rows = await page.$$eval('#stages table.stages tr[data-model]', (trs) =>
       trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
     );
+    // BAN-E (the test-time ensemble of the generations) follows the final student once it is evaluated.
     assert.deepEqual(
       rows.map((r) => r[0]),
-      [...stages, 'scratch (reference)'],
+      [...stages, 'ban-ensemble', 'scratch (reference)'],
     );
     for (const [i, model] of stages.entries()) {
       const s = summary.find((r) => r.model === model)!;
@@ -352,7 +353,14 @@ test(
     }
     assert.deepEqual(
       rows.map((r) => r[1]),
-      ['–', 'teacher', 'generation-1', 'generation-2', 'labels only'],
+      [
+        '–',
+        'teacher',
+        'generation-1',
+        'generation-2',
+        'mean softmax of generation-1, generation-2, distilled',
+        'labels only',
+      ],
     );
     // The chart: a group per stage, in run order, showing its name, accuracy and parameters.
     const drawn = await page.$$eval('#stages svg g.stage', (gs) =>
@@ -363,7 +371,7 @@ test(
     );
     assert.deepEqual(
       drawn.map((g) => g.model),
-      stages,
+      [...stages, 'ban-ensemble'],
     );
     for (const g of drawn) {
       const s = summary.find((r) => r.model === g.model)!;
@@ -384,7 +392,7 @@ test(
     );
     assert.deepEqual(
       table.map((r) => r[0]),
-      ['teacher', 'scratch', 'generation-1', 'generation-2', 'distilled'],
+      ['teacher', 'scratch', 'generation-1', 'generation-2', 'distilled', 'ban-ensemble'],
     );
     const ratio = (summary[0].params / summary.find((s) => s.model === 'generation-1')!.params).toFixed(1);
     assert.equal(table[2].at(-1), `${ratio}× smaller`);

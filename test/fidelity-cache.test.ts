@@ -8,10 +8,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { once } from 'node:events';
 import { teacherCacheKey } from '../src/core/distill/teacherCache.ts';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
-import { runCli, runFolders, smallConfig, startCli, tempDir, writeConfig } from './helpers/cli.ts';
+import {
+  runCli,
+  runFolders,
+  signalStopped,
+  smallConfig,
+  startCli,
+  stopWhen,
+  tempDir,
+  writeConfig,
+} from './helpers/cli.ts';
 
 const events = (run: string): RunEvent[] => parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
 
@@ -74,17 +82,12 @@ test('a cache miss and a later hit train on the same targets; both warn that the
 test('stopped after a cache miss, then --resume (a hit): it ends exactly as the uninterrupted run', async () => {
   const dir = tempDir('topk-resume');
   const child = startCli(['train', writeConfig(dir, 'topk', topKConfig(tempDir('topk-fresh-cache')))], dir);
-  let run: string | undefined;
-  for (const deadline = Date.now() + 180_000; !run && Date.now() < deadline;) {
-    await new Promise((r) => setTimeout(r, 50));
-    const [r] = runFolders(dir);
-    if (!r || !fs.existsSync(path.join(r, 'events.jsonl'))) continue;
-    const es = events(r);
-    if (es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step') run = r;
-  }
-  assert.ok(run, 'the run reached its first distillation checkpoint');
-  child.kill('SIGTERM');
-  const [code] = await once(child, 'exit');
+  const run = await stopWhen(
+    child,
+    dir,
+    (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step',
+  );
+  const [code] = await signalStopped(child, 'SIGTERM');
   assert.equal(code, 143, 'stopped by the signal, not finished before it');
   assert.equal(cacheEvent(run).hit, false);
   const resumed = runCli(['train', '--resume', run], dir);

@@ -10,9 +10,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { once } from 'node:events';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
-import { cliPath, runCli, runFolders, smallConfig, startCli, tempDir, writeConfig } from './helpers/cli.ts';
+import {
+  cliPath,
+  runCli,
+  runFolders,
+  signalStopped,
+  smallConfig,
+  startCli,
+  stopWhen,
+  tempDir,
+  writeConfig,
+} from './helpers/cli.ts';
 
 const events = (run: string): RunEvent[] => parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
 
@@ -111,18 +120,13 @@ test('keepBestCheckpoint false: only the final and the last 2 remain', () => {
 test('keepCheckpoints 1, SIGTERM mid-phase, --resume: at most the latest and the best are left, and the run ends as the uninterrupted one', async () => {
   const dir = tempDir('prune-resume');
   const child = startCli(['train', writeConfig(dir, 'prune', config(1))], dir);
-  let run: string | undefined;
-  for (const deadline = Date.now() + 180_000; !run && Date.now() < deadline;) {
-    await new Promise((r) => setTimeout(r, 50));
-    const [r] = runFolders(dir);
-    if (!r || !fs.existsSync(path.join(r, 'events.jsonl'))) continue;
-    const es = events(r);
-    if (es.filter((e) => e.type === 'checkpoint' && e.phase === 'distill').length >= 3 && es.at(-1)?.type === 'step')
-      run = r;
-  }
-  assert.ok(run, 'the run reached its third distillation checkpoint');
-  child.kill('SIGTERM');
-  const [code] = await once(child, 'exit');
+  const run = await stopWhen(
+    child,
+    dir,
+    (es) =>
+      es.filter((e) => e.type === 'checkpoint' && e.phase === 'distill').length >= 3 && es.at(-1)?.type === 'step',
+  );
+  const [code] = await signalStopped(child, 'SIGTERM');
   assert.equal(code, 143);
   const left = checkpointsOf(run);
   assert.ok(left.length <= 2, `latest + best at most: ${left.join(', ')}`);

@@ -11,6 +11,10 @@ import { root, runCli, runFolders, smallConfig, tempDir, writeConfig } from './h
 import { loadModel } from '../src/core/models/io.ts';
 import { demoTeacherPath } from '../src/core/paths.ts';
 import { exportOnnx } from '../src/core/run/deliverables.ts';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset } from '../src/core/data/dataset.ts';
+import { ensembleLogits } from '../src/core/models/ensemble.ts';
+import { evaluateLogits } from '../src/core/train/evaluate.ts';
 
 function events(runDir: string): RunEvent[] {
   return parseEvents(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8'));
@@ -96,12 +100,14 @@ test('combined loss terms on a CNN student: every term is logged, hints get a pr
   );
 });
 
-test('born-again generations with an ensemble teacher: each generation trained, evaluated and listed with whom it learned from', () => {
+test('born-again generations with a mean-of-earlier teacher: each generation trained, evaluated and listed with whom it learned from; BAN-E evaluated, sized and timed', async () => {
   const dir = tempDir('born-again');
   const config = smallConfig({
     ...fast,
-    strategy: { type: 'born_again', generations: 3, ensemble: true },
+    strategy: { type: 'born_again', generations: 3, generationTeacher: 'mean-of-earlier' },
     train: { epochs: 2, logEvery: 5 },
+    // Timed briefly: the BAN-E row's latency is every generation's.
+    bench: { enabled: true, batchSizes: [1], warmup: 1, minRuns: 3, minSeconds: 0.01 },
   });
   const r = runCli(['train', writeConfig(dir, 'ban', config)], dir);
   assert.equal(r.code, 0, r.stderr);
@@ -123,6 +129,7 @@ test('born-again generations with an ensemble teacher: each generation trained, 
       ['generation-1', 'teacher'],
       ['generation-2', 'generation-1'],
       ['distilled', 'ensemble of generation-1, generation-2'],
+      ['ban-ensemble', 'mean softmax of generation-1, generation-2, distilled'],
     ],
   );
   for (const phase of ['generation-1', 'generation-2', 'distill'])
@@ -130,8 +137,30 @@ test('born-again generations with an ensemble teacher: each generation trained, 
       evs.some((e) => e.type === 'evaluation' && e.phase === phase && e.split === 'test'),
       `${phase} evaluated`,
     );
-  // Generations learn from different teachers, so they differ.
-  assert.notEqual(summary[2].accuracy, summary[3].accuracy);
+  // BAN-E: the mean softmax of the three generations, recomputed here from their final checkpoints.
+  const ban = summary[5];
+  const generations = await Promise.all(
+    ['generation-1', 'generation-2', 'distill'].map(
+      async (p) => (await loadModel(path.join(run, 'checkpoints', p, 'final', 'model', 'model.json'))).model,
+    ),
+  );
+  const saved = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+  const data = await loadDataset(saved.data, saved.train.seed);
+  const testX = tf.tensor(data.test.x, [data.test.n, ...data.inputShape]);
+  const testY = tf.tensor1d(data.test.y, 'int32');
+  const logits = ensembleLogits(generations, testX, 256);
+  const { accuracy } = await evaluateLogits(logits, testY);
+  tf.dispose([testX, testY, logits]);
+  assert.ok(
+    Math.abs(accuracy - ban.accuracy) <= 1 / data.test.n + 1e-9,
+    `BAN-E ${ban.accuracy}, recomputed ${accuracy}`,
+  );
+  assert.equal(ban.params, 3 * summary[4].params);
+  assert.equal(ban.bytes, 3 * summary[4].bytes);
+  // Timed running all three generations, in onnxruntime and tfjs, and shown in the table.
+  const runtimes = (finished(evs).latency ?? []).filter((l) => l.model === 'ban-ensemble').map((l) => l.runtime);
+  assert.ok(runtimes.includes('onnxruntime cpu') && runtimes.some((rt) => rt.startsWith('tfjs')), runtimes.join());
+  assert.match(r.stdout, /^ban-ensemble\s.*mean softmax of generation-1, generation-2, distilled.*\d+\.\d+ \/ \d/m);
   assert.match(r.stdout, /learned from/);
 });
 
@@ -188,10 +217,10 @@ test('methods that cannot work are refused before anything is written, at the fi
     [
       'ensemble-hint',
       {
-        strategy: { type: 'born_again', generations: 3, ensemble: true },
+        strategy: { type: 'born_again', generations: 3, generationTeacher: 'mean-of-earlier' },
         distill: { method: 'combined', terms: [{ type: 'hint', student: 'dense_1', teacher: 'dense_1' }] },
       },
-      /strategy\.ensemble.*logits only/,
+      /strategy\.generationTeacher.*logits only/,
     ],
     [
       'chain-without-teacher',

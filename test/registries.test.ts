@@ -42,12 +42,20 @@ const configOf = (overrides: Partial<DistillConfigInput>) =>
 test("the registries hold exactly the schema's term and strategy types", () => {
   const termTypes = lossTermSchema.options.map((o) => o.shape.type.value);
   assert.deepEqual(Object.keys(TERMS).sort(), [...termTypes].sort());
-  assert.deepEqual(Object.keys(STRATEGIES).sort(), ['assistants', 'born_again', 'mutual', 'single']);
+  assert.deepEqual(Object.keys(STRATEGIES).sort(), [
+    'assistants',
+    'born_again',
+    'multi_teacher',
+    'mutual',
+    'rocket',
+    'single',
+    'staged',
+  ]);
 });
 
 test('messages that list terms are computed from the registry', () => {
-  assert.equal(teacherTermsText(), 'kd, hint, attention, rkd or dkd');
-  assert.equal(logitTermsText(), 'kd, dkd, rkd on logits');
+  assert.equal(teacherTermsText(), 'kd, hint, attention, rkd, dkd, activation_boundary or crd');
+  assert.equal(logitTermsText(), 'kd, dkd, rkd on logits, crd on logits');
 });
 
 test("each term logs its parts, a repeated term with _2, and a strategy's terms come after them", () => {
@@ -162,7 +170,7 @@ test("who teaches whom: chains, ensembles, and the stages' epochs", () => {
     strategyFor(configOf({ train: { epochs: 7 }, ...overrides }))
       .stages()
       .map((s) => [s.phase, s.learnsFrom.join('+'), s.epochs, s.role]);
-  assert.deepEqual(stages({ strategy: { type: 'born_again', generations: 4, ensemble: true } }), [
+  assert.deepEqual(stages({ strategy: { type: 'born_again', generations: 4, generationTeacher: 'mean-of-earlier' } }), [
     ['generation-1', 'teacher', 7, 'student'],
     ['generation-2', 'generation-1', 7, 'student'],
     ['generation-3', 'generation-1+generation-2', 7, 'student'],
@@ -195,7 +203,7 @@ test('strategy checks: chains need a teacher-reading term, an ensemble logits-on
   assert.deepEqual(
     problems({ strategy: { type: 'born_again' }, distill: { method: 'combined', terms: [{ type: 'teacher_free' }] } }),
     [
-      'strategy.type: "born_again" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with kd, hint, attention, rkd or dkd',
+      'strategy.type: "born_again" passes knowledge from model to model, but no loss term reads a teacher; expected "single", or a distill method with kd, hint, attention, rkd, dkd, activation_boundary or crd',
     ],
   );
   assert.equal(
@@ -207,23 +215,23 @@ test('strategy checks: chains need a teacher-reading term, an ensemble logits-on
   );
   assert.deepEqual(
     problems({
-      strategy: { type: 'born_again', generations: 3, ensemble: true },
+      strategy: { type: 'born_again', generations: 3, generationTeacher: 'mean-of-earlier' },
       distill: { method: 'combined', terms: [{ type: 'rkd', teacher: 'dense_1' }] },
     }),
     [
-      'strategy.ensemble: an ensemble of generations gives logits only, but a loss term reads intermediate teacher outputs; expected false, or only logit-based terms (kd, dkd, rkd on logits)',
+      'strategy.generationTeacher: the mean of earlier generations gives logits only, but a loss term reads intermediate teacher outputs; expected "previous", or only logit-based terms (kd, dkd, rkd on logits, crd on logits)',
     ],
   );
   assert.deepEqual(
     problems({
-      strategy: { type: 'born_again', generations: 3, ensemble: true },
+      strategy: { type: 'born_again', generations: 3, generationTeacher: 'mean-of-earlier' },
       distill: { method: 'combined', terms: [{ type: 'rkd' }, { type: 'dkd' }] },
     }),
     [],
   );
   assert.deepEqual(
     problems({
-      strategy: { type: 'born_again', generations: 2, ensemble: true },
+      strategy: { type: 'born_again', generations: 2, generationTeacher: 'mean-of-earlier' },
       distill: { method: 'combined', terms: [{ type: 'hint', student: 'dense_1', teacher: 'dense_1' }] },
     }),
     [],

@@ -2,9 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { once } from 'node:events';
 import { parseEvents, type RunEvent, type RunFinishedEvent } from '../src/protocol/events.ts';
-import { runCli, startCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
+import {
+  runCli,
+  startCli,
+  tempDir,
+  writeConfig,
+  smallConfig,
+  runFolders,
+  stopWhen,
+  signalStopped,
+} from './helpers/cli.ts';
 
 const config = smallConfig({
   backend: 'wasm',
@@ -14,17 +22,6 @@ const config = smallConfig({
 
 function events(run: string): RunEvent[] {
   return parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
-}
-
-/** Waits until the run's events satisfy `ready`, polling the file the way the extension tails it. */
-async function waitFor(dir: string, ready: (es: RunEvent[]) => boolean): Promise<string> {
-  // Generous: a loaded CI machine runs the wasm backend slowly; a stuck run still fails.
-  for (const deadline = Date.now() + 180_000; Date.now() < deadline;) {
-    const [run] = runFolders(dir);
-    if (run && fs.existsSync(path.join(run, 'events.jsonl')) && ready(events(run))) return run;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('the run never reached the expected point');
 }
 
 function finalSummary(run: string) {
@@ -49,12 +46,12 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     // Stop inside the distillation phase, after its first checkpoint and in the middle of an epoch.
-    const run = await waitFor(
+    const run = await stopWhen(
+      child,
       dir,
       (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step',
     );
-    child.kill(signal);
-    const [code, sig] = await once(child, 'exit');
+    const [code, sig] = await signalStopped(child, signal);
     const record = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     if (signal === 'SIGTERM') {
       assert.equal(code, 143, stderr);
@@ -116,17 +113,17 @@ test('a born-again chain with a hint projection, stopped in its last generation:
   const chainReference = finalSummary(runFolders(refDir)[0]);
   assert.deepEqual(
     chainReference.map((s) => s.model),
-    ['teacher', 'generation-1', 'distilled'],
+    ['teacher', 'generation-1', 'distilled', 'ban-ensemble'],
   );
 
   const dir = tempDir('chain-resume');
   const child = startCli(['train', writeConfig(dir, 'chain', chain)], dir);
-  const run = await waitFor(
+  const run = await stopWhen(
+    child,
     dir,
     (es) => es.some((e) => e.type === 'checkpoint' && e.phase === 'distill') && es.at(-1)?.type === 'step',
   );
-  child.kill('SIGTERM');
-  const [code] = await once(child, 'exit');
+  const [code] = await signalStopped(child, 'SIGTERM');
   assert.equal(code, 143, 'stopped by the signal, not finished before it');
   const resumed = runCli(['train', '--resume', run], dir);
   assert.equal(resumed.code, 0, resumed.stderr);

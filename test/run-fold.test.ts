@@ -4,7 +4,6 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { once } from 'node:events';
 import {
   parseEvents,
   type EpochEvent,
@@ -18,7 +17,16 @@ import {
 import { foldRun, runAccuracy, runProgress, type RunState } from '../src/protocol/run.ts';
 import { readRun, summarise } from '../src/extension/runs/runStore.ts';
 import { snapshot, statusText } from '../src/extension/dashboard/runText.ts';
-import { runCli, startCli, tempDir, writeConfig, smallConfig, runFolders } from './helpers/cli.ts';
+import {
+  runCli,
+  startCli,
+  tempDir,
+  writeConfig,
+  smallConfig,
+  runFolders,
+  stopWhen,
+  signalStopped,
+} from './helpers/cli.ts';
 
 const readEvents = (run: string): RunEvent[] => parseEvents(fs.readFileSync(path.join(run, 'events.jsonl'), 'utf8'));
 const recorded: Record<'finished' | 'failed' | 'resumed', { dir: string; events: RunEvent[] }> = {} as never;
@@ -58,23 +66,10 @@ before(async () => {
   });
   const dir = tempDir('fold-resumed');
   const child = startCli(['train', writeConfig(dir, 'resumed', config)], dir);
-  let run: string | undefined;
-  for (
-    const deadline = Date.now() + 180_000;
-    !run && Date.now() < deadline;
-    await new Promise((r) => setTimeout(r, 20))
-  ) {
-    const [r] = runFolders(dir);
-    if (
-      r &&
-      fs.existsSync(path.join(r, 'events.jsonl')) &&
-      readEvents(r).some((e) => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 3)
-    )
-      run = r;
-  }
-  assert.ok(run, 'the run reached its third distillation epoch');
-  child.kill('SIGKILL');
-  await once(child, 'exit');
+  const run = await stopWhen(child, dir, (es) =>
+    es.some((e) => e.type === 'epoch' && e.phase === 'distill' && e.epoch === 3),
+  );
+  await signalStopped(child, 'SIGKILL');
   const resumed = runCli(['train', '--resume', run], dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   recorded.resumed = { dir: run, events: readEvents(run) };

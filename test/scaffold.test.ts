@@ -18,8 +18,14 @@ import {
   teacherChoices,
   teacherLayerNames,
   termChoices,
+  PRE_TRAINING_TERMS,
+  CONFIG_ONLY_DATA_SOURCES,
+  CONFIG_ONLY_TERMS,
+  CONFIG_ONLY_STRATEGIES,
   unlabeledChoices,
   TERM_USES_TEACHER,
+  DEFAULT_METHOD,
+  methodConfig,
   type DataAnswer,
   type MethodAnswer,
   type ScaffoldAnswers,
@@ -64,6 +70,11 @@ test('the demo project: a config the trainer accepts, with the answers in it', (
   assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).$schema, undefined, 'the extension binds the schema itself');
   const r = runCli(['validate', file]);
   assert.equal(r.code, 0, r.stderr);
+});
+
+test("the wizard's first method is the demo's tuned kd setting", () => {
+  const demo = JSON.parse(fs.readFileSync(path.join(root, 'media', 'demo', 'demo.distill.json'), 'utf8'));
+  assert.deepEqual(methodConfig({ ...DEFAULT_METHOD }), demo.distill);
 });
 
 test('IDX folder, tfjs teacher and a teacher trained here: paths are written relative to the config', () => {
@@ -112,16 +123,24 @@ test('refuses to overwrite, and refuses answers the trainer would refuse, writin
 });
 
 test('the wizard offers every loss term, strategy and method of the schema, and every data source it has', () => {
-  const schemaSources = dataSchema.options.map((o) => o.shape.source.value as string);
+  const schemaSources = dataSchema.options
+    .map((o) => o.shape.source.value as string)
+    .filter((s) => !CONFIG_ONLY_DATA_SOURCES.includes(s));
   // A source added to the schema that the wizard does not know fails here.
   assert.deepEqual([...dataChoices()].sort(), [...schemaSources].sort());
   const cnn = { preset: 'cnn' as const, width: 8 };
   const demo: TeacherAnswer = { source: 'demo' };
-  const terms = lossTermSchema.options.map((o) => o.shape.type.value as string);
+  // Pre-training terms and strategies with stage lists or further teachers are written in the config.
+  const terms = lossTermSchema.options
+    .map((o) => o.shape.type.value as string)
+    .filter((t) => !PRE_TRAINING_TERMS.includes(t as never) && !CONFIG_ONLY_TERMS.includes(t as never));
   assert.deepEqual([...termChoices(cnn, demo)].sort(), [...terms].sort());
   const reached = new Set(methodChoices(cnn, demo).flatMap((id) => methodTerms({ id, terms: [] })));
   for (const t of terms) assert.ok(reached.has(t as never), `no method of the wizard trains with "${t}"`);
-  const strategies = configSchema.shape.strategy.unwrap().options.map((o) => o.shape.type.value as string);
+  const strategies = configSchema.shape.strategy
+    .unwrap()
+    .options.map((o) => o.shape.type.value as string)
+    .filter((s) => !CONFIG_ONLY_STRATEGIES.includes(s as never));
   assert.deepEqual([...strategyChoices(kd)].sort(), [...strategies].sort());
   const methods = configSchema.shape.distill.unwrap().options.map((o) => o.shape.method.value as string);
   const written = new Set(methodChoices(cnn, demo).map((id) => scaffoldMethod(id)));

@@ -248,9 +248,10 @@ test('a truncated payload, an edited payload or an edited manifest reads as abse
 test('a write leaves no temp folder behind, also when it replaces an entry or fails', () => {
   const dir = path.join(tempDir(), 'nested', 'cache');
   writeTeacherCache(dir, KEY, outputs(50), undefined, {});
+  fs.writeFileSync(path.join(dir, KEY, 'payload.bin'), 'damaged');
   writeTeacherCache(dir, KEY, outputs(60), 2, {});
   assert.deepEqual(fs.readdirSync(dir), [KEY]);
-  assert.equal(readTeacherCache(dir, KEY)!.logits.train.length, 600);
+  assert.equal(readTeacherCache(dir, KEY)!.logits.train.length, 600, 'the damaged entry was replaced');
   const bad = outputs(50);
   bad.features.x = { data: new Float32Array(5), shape: [2, 3] };
   assert.throws(() => writeTeacherCache(dir, 'd'.repeat(64), bad, undefined, {}), /do not fill shape/);

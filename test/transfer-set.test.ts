@@ -206,9 +206,10 @@ test('soft-target terms use every row; dkd, teacher-free KD and a mutual peer re
   assert.ok(Math.abs((await v(all.kd)) - (await v(onlyL.kd))) > 1e-3, 'and the unlabeled rows change it');
 
   // Deep mutual learning: the peer's label loss skips unlabeled rows; the mutual KLs use them all.
-  const config = { strategy: { type: 'mutual', weight: 1 } } as unknown as Parameters<
-    NonNullable<typeof mutual.terms>
-  >[0];
+  const config = {
+    strategy: { type: 'mutual', weight: 1, update: 'joint' },
+    distill: { method: 'none', labelSmoothing: 0 },
+  } as unknown as Parameters<NonNullable<typeof mutual.terms>>[0];
   const ext = mutual.terms!(config);
   const batch = (logits: tf.Tensor2D, p: tf.Tensor2D) => ({ logits, outputs: new Map([[PEER_LOGITS, p]]) });
   const [peerHardAll, mutualAll] = ext.loss(batch(s, peer), undefined, y, at);

@@ -36,6 +36,8 @@ before(() => {
           export: { onnx: false },
           bench: { batchSizes: [1, 4], minRuns: 3, minSeconds: 0.02, warmup: 1 },
           train: { epochs: 3, logEvery: 2 },
+          // Annealed from 4 to 1, so that the epochs carry the temperature the dashboard draws.
+          distill: { method: 'kd', temperature: 4, finalTemperature: 1, alpha: 0.5 },
         }),
       ),
     ],
@@ -217,7 +219,7 @@ test('the chart specs: every loss term of each phase by step, train and validati
   const byStep = chartSpecs([m], 'step', true);
   assert.deepEqual(
     byStep.map((s) => s.id),
-    ['loss', 'accuracy', 'agreement', 'lr'],
+    ['loss', 'accuracy', 'agreement', 'lr', 'temperature'],
   );
   assert.equal(byStep[0].log, true);
   const labels = byStep[0].lines.map((l) => l.label);
@@ -231,6 +233,28 @@ test('the chart specs: every loss term of each phase by step, train and validati
   // Every line's ys as long as its xs.
   for (const spec of [...byStep, ...byEpoch])
     for (const l of spec.lines) assert.equal(l.ys.length, l.xs.length, `${spec.id} ${l.label}`);
+});
+
+test('an annealed temperature is drawn by epoch, as the epoch events give it; runs without one have no such chart', () => {
+  const m = model(run.events);
+  const epochs = run.events.filter((e) => e.type === 'epoch' && e.phase === 'distill');
+  const logged = epochs.map((e) => (e.type === 'epoch' ? e.temperatures?.kd : undefined));
+  assert.equal(logged.length, 3);
+  assert.ok(
+    logged.every((t) => t !== undefined && t >= 1 && t <= 4),
+    String(logged),
+  );
+  const spec = chartSpecs([m], 'step', false).find((s) => s.id === 'temperature');
+  assert.ok(spec, 'a temperature chart');
+  assert.equal(spec.xLabel, 'epoch');
+  assert.deepEqual(
+    spec.lines.map((l) => [l.label, Array.from(l.xs), Array.from(l.ys)]),
+    [['distilled kd', [1, 2, 3], logged]],
+  );
+  const plain = model(
+    run.events.map((e) => (e.type === 'epoch' ? { ...e, temperatures: undefined } : e)) as RunEvent[],
+  );
+  assert.ok(!chartSpecs([plain], 'epoch', false).some((s) => s.id === 'temperature'));
 });
 
 test('the state object: init replaces the runs (a new generation), events grow one run, unknown runs are ignored', () => {

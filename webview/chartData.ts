@@ -143,7 +143,10 @@ export const chartKey = (spec: ChartSpec, lines: Line[]) =>
     lines.map((l) => [l.label, l.group, l.variant]),
   ]);
 
-/** The four charts of the runs shown: loss (every term), accuracy, agreement, learning rate; by step or by epoch. */
+/**
+ * The charts of the runs shown: loss (every term), accuracy, agreement, learning rate, by step or
+ * by epoch, and where a term anneals its temperature, that temperature by epoch.
+ */
 export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): ChartSpec[] {
   const multi = list.length > 1;
   const name = (run: RunModel, phase: Phase, what = '') =>
@@ -152,6 +155,7 @@ export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): C
   const acc: Line[] = [];
   const agree: Line[] = [];
   const lr: Line[] = [];
+  const temperature: Line[] = [];
   let group = 0;
   for (const run of list)
     for (const s of orderedSeries(run)) {
@@ -180,8 +184,11 @@ export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): C
       });
       if (s.phase !== 'teacher')
         agree.push({ label: name(run, s.phase), xs: ep.xs, ys: ep.agreement, group: g, variant: 0 });
+      let v = 0;
+      for (const [term, ys] of ep.temperature)
+        temperature.push({ label: name(run, s.phase, ` ${term}`), xs: ep.xs, ys, group: g, variant: v++ });
     }
-  return [
+  const specs: ChartSpec[] = [
     { id: 'loss', title: `Loss (every term) by ${xAxis}`, lines: loss, xLabel: xAxis, yLabel: 'loss', log: logScale },
     { id: 'accuracy', title: 'Accuracy by epoch', lines: acc, xLabel: 'epoch', yLabel: 'accuracy', percent: true },
     {
@@ -194,4 +201,14 @@ export function chartSpecs(list: RunModel[], xAxis: XAxis, logScale: boolean): C
     },
     { id: 'lr', title: `Learning rate by ${xAxis}`, lines: lr, xLabel: xAxis, yLabel: 'learning rate', exp: true },
   ];
+  // Only runs that anneal a temperature (`finalTemperature`) have one to draw: no empty chart otherwise.
+  if (temperature.length > 0)
+    specs.push({
+      id: 'temperature',
+      title: "Temperature of each annealed term by epoch (at the epoch's last step)",
+      lines: temperature,
+      xLabel: 'epoch',
+      yLabel: 'temperature',
+    });
+  return specs;
 }

@@ -6,6 +6,7 @@
 import {
   phaseModelName,
   type EvalMetrics,
+  type MeasuredModel,
   type Phase,
   type RunEvent,
   type SummaryRow,
@@ -26,6 +27,8 @@ export interface EpochPoint {
   trainAccuracy: number;
   validation: EvalMetrics | null;
   learningRate: number;
+  /** The temperature of each annealed term at the epoch's last step, by its logged name. */
+  temperatures?: Record<string, number>;
 }
 
 /**
@@ -49,6 +52,8 @@ export interface EpochColumns {
   validationAccuracy: Array<number | null>;
   agreement: Array<number | null>;
   learningRate: Array<number | null>;
+  /** Each annealed term's temperature in the order it first appeared; null where an epoch lacks it. */
+  temperature: Map<string, Array<number | null>>;
 }
 
 export interface PhaseSeries {
@@ -68,6 +73,8 @@ export interface RunModel {
   state: RunState;
   /** The curves: phases with step or epoch events. */
   series: Map<Phase, PhaseSeries>;
+  /** The run's config.json as the host sent it (the config diff of compared runs). */
+  config?: unknown;
 }
 
 export function emptyRun(dir: string, id: string): RunModel {
@@ -99,23 +106,30 @@ const emptyEpochColumns = (): EpochColumns => ({
   validationAccuracy: [],
   agreement: [],
   learningRate: [],
+  temperature: new Map(),
 });
 const last = (xs: number[]) => (xs.length === 0 ? -Infinity : xs[xs.length - 1]);
+
+/** Appends one point's values to columns by name (`n` points before it); a new name gets nulls before it. */
+function pushNamed(columns: Map<string, Array<number | null>>, n: number, values: Record<string, number>): void {
+  for (const [name, ys] of columns) ys.push(values[name] ?? null);
+  for (const name of Object.keys(values))
+    if (!columns.has(name)) {
+      const ys: Array<number | null> = new Array(n).fill(null);
+      ys.push(values[name] ?? null);
+      columns.set(name, ys);
+    }
+}
 
 function pushStep(c: StepColumns, p: StepPoint): void {
   const n = c.xs.length;
   c.xs.push(p.step);
   c.learningRate.push(p.learningRate);
-  for (const [term, ys] of c.loss) ys.push(p.loss[term] ?? null);
-  for (const term of Object.keys(p.loss))
-    if (!c.loss.has(term)) {
-      const ys: Array<number | null> = new Array(n).fill(null);
-      ys.push(p.loss[term] ?? null);
-      c.loss.set(term, ys);
-    }
+  pushNamed(c.loss, n, p.loss);
 }
 
 function pushEpoch(c: EpochColumns, p: EpochPoint): void {
+  pushNamed(c.temperature, c.xs.length, p.temperatures ?? {});
   c.xs.push(p.epoch);
   c.trainLoss.push(p.trainLoss ?? null);
   c.validationLoss.push(p.validation?.loss ?? null);
@@ -167,6 +181,7 @@ export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
         trainAccuracy: e.train.accuracy,
         validation: e.validation,
         learningRate: e.learningRate,
+        ...(e.temperatures ? { temperatures: e.temperatures } : {}),
       };
       if (s.epochCols && e.epoch > last(s.epochCols.xs)) pushEpoch(s.epochCols, p);
       else s.epochCols = undefined;
@@ -179,18 +194,21 @@ export function applyEvents(run: RunModel, events: RunEvent[]): RunModel {
 /** Sorted points of a map, for charts. */
 export const sorted = <T>(m: Map<number, T>): Array<[number, T]> => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
-/** An intermediate model of a teacher-assistant chain or a born-again run. */
-export const isStage = (model: string): boolean => /^(assistant|generation)-\d+$/.test(model);
+/** An intermediate model of a teacher-assistant chain, a born-again run or a staged run's pre-training. */
+export const isStage = (model: string): boolean => /^(assistant|generation|pretrain)-\d+$/.test(model);
 
 /**
- * Where a model (a summary row's name) goes in tables: teacher, scratch, the assistants from the
- * largest (assistant-1), the generations in order, the distilled student, then anything unknown.
+ * Where a model (a summary row's name) goes in tables: teacher, the further teachers (teacher-2,
+ * ...), scratch, the assistants from the largest (assistant-1), the generations in order, the
+ * pre-training stages in order, the distilled student, then anything unknown.
  */
 export function modelRank(model: string): number {
   if (model === 'teacher') return 0;
+  const further = /^teacher-(\d+)$/.exec(model);
+  if (further) return Number(further[1]) / 1e3;
   if (model === 'scratch') return 1;
-  const m = /^(assistant|generation)-(\d+)$/.exec(model);
-  if (m) return (m[1] === 'assistant' ? 1e6 : 2e6) + Number(m[2]);
+  const m = /^(assistant|generation|pretrain)-(\d+)$/.exec(model);
+  if (m) return (m[1] === 'assistant' ? 1e6 : m[1] === 'generation' ? 2e6 : 2.5e6) + Number(m[2]);
   if (model === 'distilled') return 3e6;
   return 4e6;
 }
@@ -247,9 +265,10 @@ export function stagesOf(run: RunModel): { stages: Stage[]; scratch?: Row } | un
   return { stages, scratch: rows.find((r) => r.model === 'scratch') };
 }
 
-/** Which latency and ONNX numbers belong to a row: scratch has the student's architecture; intermediate models were not measured. */
-export function measuredAs(model: string): 'teacher' | 'student' | undefined {
-  return model === 'teacher' ? 'teacher' : model === 'distilled' || model === 'scratch' ? 'student' : undefined;
+/** Which latency and ONNX numbers belong to a row: scratch has the student's architecture; intermediate models were not measured; a born-again ensemble is timed running all its generations. */
+export function measuredAs(model: string): MeasuredModel | undefined {
+  if (model === 'teacher' || model === 'ban-ensemble') return model;
+  return model === 'distilled' || model === 'scratch' ? 'student' : undefined;
 }
 
 /** The comparison table as CSV (RFC 4180), one block per run. */
@@ -275,7 +294,7 @@ export function summaryCsv(runs: RunModel[]): string {
   for (const r of runs)
     for (const s of r.state.summary ?? []) {
       const which = measuredAs(s.model);
-      const lat = which ? r.state.latency.filter((l) => l.model === which) : [];
+      const lat = which ? r.state.latency.filter((l) => l.model === which && !l.precision) : [];
       const base = [
         r.id,
         s.model,

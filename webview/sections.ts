@@ -1,5 +1,5 @@
 /** The dashboard's sections besides the charts: comparison table, stages, latency, per-class accuracy. */
-import { phaseModelName } from '../src/protocol/events.ts';
+import { phaseModelName, type MeasuredModel } from '../src/protocol/events.ts';
 import { el, svg } from './dom.ts';
 import { bytes, compact, int, ms, pct } from './format.ts';
 import {
@@ -14,6 +14,7 @@ import {
 } from './model.ts';
 import { shownStatus, type Dashboard } from './state.ts';
 import { renderTrainingData } from './trainingData.ts';
+import { renderConfigDiff } from './configDiffSection.ts';
 
 export type SectionBuilder = (d: Dashboard, list: RunModel[], width: number) => HTMLElement;
 
@@ -69,8 +70,8 @@ function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
     const { latency: measured, onnxBytes } = run.state;
     const runtimes = [...new Set(measured.map((l) => l.runtime))];
     const b1 = Math.min(...measured.map((l) => l.batch));
-    const latency = (model: 'teacher' | 'student' | undefined, rt: string) =>
-      model ? measured.find((x) => x.model === model && x.runtime === rt && x.batch === b1) : undefined;
+    const latency = (model: MeasuredModel | undefined, rt: string) =>
+      model ? measured.find((x) => x.model === model && x.runtime === rt && x.batch === b1 && !x.precision) : undefined;
     const rows = modelRows(run);
     const teacher = rows.find((r) => r.model === 'teacher');
     // Compression and speed-up of each model relative to the teacher (latency is measured for the teacher and the student's architecture only).
@@ -327,16 +328,30 @@ function renderStages(_d: Dashboard, list: RunModel[], width: number): HTMLEleme
 function renderLatency(_d: Dashboard, list: RunModel[]): HTMLElement {
   const section = el('section', { id: 'latency' });
   const rows = list.flatMap((r) => r.state.latency.map((l) => ({ run: r.id, ...l })));
-  if (rows.length === 0) return section;
+  const precisions = list.flatMap((r) => precisionTables(r, list.length > 1));
+  if (rows.length === 0) {
+    section.append(...precisions);
+    return section;
+  }
   section.append(el('h2', {}, 'Latency'));
   const t = el('table', {});
   t.append(
     el(
       'tr',
       {},
-      ...['run', 'model', 'runtime', 'threads', 'batch', 'p50 ms', 'p90 ms', 'p99 ms', 'samples/s', 'runs'].map((h) =>
-        el('th', {}, h),
-      ),
+      ...[
+        'run',
+        'model',
+        'precision',
+        'runtime',
+        'threads',
+        'batch',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'samples/s',
+        'runs',
+      ].map((h) => el('th', {}, h)),
     ),
   );
   for (const l of rows)
@@ -347,6 +362,7 @@ function renderLatency(_d: Dashboard, list: RunModel[]): HTMLElement {
         ...[
           l.run,
           l.model,
+          l.precision ?? 'fp32',
           l.runtime,
           l.threads,
           String(l.batch),
@@ -358,8 +374,65 @@ function renderLatency(_d: Dashboard, list: RunModel[]): HTMLElement {
         ].map((c) => el('td', {}, c)),
       ),
     );
-  section.append(t);
+  section.append(t, ...precisions);
   return section;
+}
+
+/** Each model exported at reduced precision: fp32, fp16 and int8 side by side (size, test accuracy, ONNX latency). */
+function precisionTables(run: RunModel, named: boolean): HTMLElement[] {
+  const exports = run.state.precisionExports ?? [];
+  const { latency, onnxBytes } = run.state;
+  const tables: HTMLElement[] = [];
+  for (const model of ['student', 'teacher'] as const) {
+    const mine = exports.filter((e) => e.model === model);
+    if (mine.length === 0) continue;
+    const onnx = latency.filter((l) => l.model === model && l.runtime.startsWith('onnxruntime'));
+    const runtimes = [...new Set(onnx.map((l) => l.runtime))];
+    const b1 = Math.min(...onnx.map((l) => l.batch));
+    const fp32Accuracy = mine.find((e) => e.fp32TestAccuracy !== undefined)?.fp32TestAccuracy;
+    const t = el('table', { class: 'precisions', 'data-model': model });
+    t.append(
+      el(
+        'tr',
+        {},
+        ...[
+          'precision',
+          'ONNX file',
+          'test accuracy',
+          'vs fp32',
+          ...runtimes.map((rt) => `${rt} p50 ms (batch ${b1})`),
+        ].map((h) => el('th', {}, h)),
+      ),
+    );
+    const row = (precision: 'fp32' | 'fp16' | 'int8', size: number | undefined, accuracy: number | undefined) => {
+      const delta =
+        precision !== 'fp32' && accuracy !== undefined && fp32Accuracy !== undefined
+          ? `${accuracy >= fp32Accuracy ? '+' : ''}${((accuracy - fp32Accuracy) * 100).toFixed(2)} points`
+          : '–';
+      const at = (rt: string) =>
+        onnx.find((l) => l.runtime === rt && l.batch === b1 && (l.precision ?? 'fp32') === precision);
+      return el(
+        'tr',
+        { 'data-precision': precision },
+        ...[
+          precision,
+          bytes(size),
+          pct(accuracy),
+          delta,
+          ...runtimes.map((rt) => {
+            const l = at(rt);
+            return l ? ms(l.p50Ms) : '–';
+          }),
+        ].map((c) => el('td', {}, c)),
+      );
+    };
+    t.append(
+      row('fp32', onnxBytes[model], fp32Accuracy),
+      ...mine.map((e) => row(e.precision, e.bytes, e.testAccuracy)),
+    );
+    tables.push(el('h3', {}, `${model} at each precision${named ? ` — ${run.id}` : ''}`), t);
+  }
+  return tables;
 }
 
 function renderPerClass(_d: Dashboard, list: RunModel[]): HTMLElement {
@@ -394,6 +467,7 @@ function renderPerClass(_d: Dashboard, list: RunModel[]): HTMLElement {
 /** The sections besides the charts, in page order around them; each is replaced only when its markup changes. */
 export const BEFORE_CHARTS: Array<[string, SectionBuilder]> = [
   ['summary', renderSummary],
+  ['config-diff', renderConfigDiff],
   ['stages', renderStages],
   ['training-data', renderTrainingData],
 ];

@@ -126,7 +126,9 @@ export function receive(d: Dashboard, m: HostMessage): 'init' | 'applied' | 'ign
     d.live.clear();
     d.generation += 1;
     for (const r of m.runs) {
-      d.runs.set(r.dir, applyEvents(emptyRun(r.dir, r.id), r.events));
+      const run = applyEvents(emptyRun(r.dir, r.id), r.events);
+      if (r.config !== undefined) run.config = r.config;
+      d.runs.set(r.dir, run);
       d.offsets.set(r.dir, r.offset);
       d.problems.set(r.dir, [...(r.problems ?? [])]);
       d.live.set(r.dir, r.live);

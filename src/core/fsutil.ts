@@ -60,11 +60,59 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+export interface WriteDirOptions {
+  /**
+   * For a folder whose name determines its contents (a cache entry named by a hash of what it
+   * holds): whether the folder found at `dir` is whole. Several processes may then write the same
+   * folder at once (Slurm array tasks sharing a cache): the first rename wins, and a later writer
+   * that finds the folder present and complete drops its own copy and succeeds. A folder present
+   * but not complete (damaged) is replaced. Without it, an existing folder is always replaced.
+   */
+  isComplete?: (dir: string) => boolean;
+}
+
+/** Attempts at placing a shared folder when other writers keep moving it (each round trip is a rename). */
+const SHARED_PLACE_ATTEMPTS = 8;
+
+/** Errors of a rename onto a folder that exists and is not empty (EPERM on Windows). */
+function isPresentError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOTEMPTY' || code === 'EEXIST' || (process.platform === 'win32' && code === 'EPERM');
+}
+
+/** Puts the whole folder `tmp` at `dir`, or keeps a complete one another writer put there first. */
+function placeShared(tmp: string, dir: string, isComplete: (dir: string) => boolean): void {
+  const parent = path.dirname(dir);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      fs.renameSync(tmp, dir);
+      fsyncDir(parent);
+      return;
+    } catch (err) {
+      if (!isPresentError(err) || attempt >= SHARED_PLACE_ATTEMPTS) throw err;
+    }
+    if (isComplete(dir)) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return;
+    }
+    // Present but damaged: move it aside (unless another writer just did) and try again.
+    const old = `${tmp}.old-${attempt}`;
+    try {
+      fs.renameSync(dir, old);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      continue;
+    }
+    fs.rmSync(old, { recursive: true, force: true });
+  }
+}
+
 /**
  * Fills a folder through `fill(tmpDir)` and renames it into place, so readers see either the
- * whole folder or none of it. An existing folder at `dir` is replaced.
+ * whole folder or none of it. An existing folder at `dir` is replaced, unless
+ * `options.isComplete` says it is whole (see WriteDirOptions).
  */
-export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
+export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void, options: WriteDirOptions = {}): void {
   const parent = path.dirname(dir);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
@@ -72,7 +120,8 @@ export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): voi
   try {
     fill(tmp);
     fsyncTree(tmp); // the folder's contents are on disk before it appears under its name
-    if (fs.existsSync(dir)) {
+    if (options.isComplete) placeShared(tmp, dir, options.isComplete);
+    else if (fs.existsSync(dir)) {
       const old = `${tmp}.old`;
       fs.renameSync(dir, old);
       fs.renameSync(tmp, dir);

@@ -39,12 +39,23 @@ async function kernelsOf(fn: () => void | Promise<void>): Promise<Set<string>> {
 
 const without = (a: Set<string>, b: Set<string>) => [...a].filter((k) => !b.has(k)).sort();
 
-/** A forward and backward pass of `layers` on [2, 6, 6, 2] inputs, with the loss of a run. */
+/**
+ * A forward and backward pass of `layers` on [2, 6, 6, 2] inputs (text layers: two right-padded
+ * rows of 6 token ids of a 10-word vocabulary), with the loss of a run.
+ */
 async function stepKernels(layers: LayerSpec[], labelSmoothing = 0): Promise<Set<string>> {
-  const flat = layers.some((l) => l.type === 'flatten') ? layers : [...layers, { type: 'flatten' } as LayerSpec];
-  const model = buildModel({ type: 'layers', layers: flat }, [6, 6, 2], 3);
+  const text = layers[0]?.type === 'embedding';
+  // buildModel flattens a text model's output itself where it needs to.
+  const flat =
+    text || layers.some((l) => l.type === 'flatten') ? layers : [...layers, { type: 'flatten' } as LayerSpec];
+  const model = buildModel({ type: 'layers', layers: flat }, text ? [6] : [6, 6, 2], 3, '', text ? 10 : undefined);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const x = tf.randomUniform([2, 6, 6, 2], 0, 1, 'float32', 1);
+  const x = text
+    ? tf.tensor2d([
+        [1, 2, 3, 9, 0, 0],
+        [4, 5, 0, 0, 0, 0],
+      ])
+    : tf.randomUniform([2, 6, 6, 2], 0, 1, 'float32', 1);
   const y = tf.tensor1d([0, 2], 'int32');
   const objective = compileObjective({ method: 'none', labelSmoothing });
   const used = await kernelsOf(() => {
@@ -84,6 +95,31 @@ const LAYER_PROBES: Record<LayerSpec['type'], LayerSpec[]> = {
   avgpool: [conv('linear'), { type: 'avgpool', poolSize: 2, padding: 'valid' }],
   flatten: [conv('linear')],
   dropout: [conv('linear'), { type: 'dropout', rate: 0.5 }],
+  // Text layers after an embedding (its own kernels, with and without the padding mask, are subtracted).
+  embedding: [{ type: 'embedding', dim: 3, maskPadding: false }],
+  conv1d: [
+    { type: 'embedding', dim: 3, maskPadding: false },
+    { type: 'conv1d', filters: 2, kernelSize: 3, padding: 'same', activation: 'linear' },
+  ],
+  meanpool: [{ type: 'embedding', dim: 3, maskPadding: true }, { type: 'meanpool' }],
+  globalmaxpool1d: [{ type: 'embedding', dim: 3, maskPadding: false }, { type: 'globalmaxpool1d' }],
+  lstm: [
+    { type: 'embedding', dim: 3, maskPadding: true },
+    { type: 'lstm', units: 2, bidirectional: false },
+  ],
+  gru: [
+    { type: 'embedding', dim: 3, maskPadding: true },
+    { type: 'gru', units: 2, bidirectional: false },
+  ],
+};
+
+/** The layers of a probe whose variants need kernels of their own (a bidirectional RNN reverses its input). */
+const probeVariants = (probe: LayerSpec[]): LayerSpec[][] => {
+  const last = probe.at(-1)!;
+  if (last.type === 'lstm' || last.type === 'gru')
+    return [probe, [...probe.slice(0, -1), { ...last, bidirectional: true }]];
+  if (last.type === 'embedding') return [probe, [{ ...last, maskPadding: true }, { type: 'meanpool' }]];
+  return [probe];
 };
 
 /** Each term with its defaults, on logits and a [2, 3, 3, 2] feature map where it reads features. */
@@ -94,6 +130,18 @@ const TERM_PROBES: Record<LossTermSpec['type'], LossTermSpec> = {
   rkd: { type: 'rkd', distanceWeight: 25, angleWeight: 50, student: 'logits', teacher: 'logits' },
   dkd: { type: 'dkd', alpha: 1, beta: 8, temperature: 4, warmupEpochs: 0 },
   teacher_free: { type: 'teacher_free', weight: 1, temperature: 20, correctProbability: 0.9 },
+  activation_boundary: { type: 'activation_boundary', weight: 0.003, student: 'f', teacher: 'f', margin: 1 },
+  crd: {
+    type: 'crd',
+    weight: 0.8,
+    student: 'f',
+    teacher: 'f',
+    featureDim: 4,
+    negatives: 3,
+    temperature: 0.07,
+    momentum: 0.5,
+    sampling: 'other_classes',
+  },
 };
 
 async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Set<string>> {
@@ -108,9 +156,14 @@ async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Se
   const y = tf.tensor1d([0, 3, 1], 'int32');
   const teacherLogits = tf.randomNormal([3, 4], 0, 1, 'float32', 4) as tf.Tensor2D;
   const teacherFeatures = tf.randomNormal([3, 3, 3, 2], 0, 1, 'float32', 5);
-  const outputs = (f: tf.Tensor) => new Map<string, tf.Tensor>(objective.student.map((r) => [r.key, f]));
+  // CRD's embedding heads give [batch, featureDim] (4 in its probe); its memory bank is stepped with the batch.
+  const embedded = tf.variable(tf.randomNormal([3, 4], 0, 1, 'float32', 6));
+  const outputs = (f: tf.Tensor) =>
+    new Map<string, tf.Tensor>(objective.student.map((r) => [r.key, r.embedding ? embedded : f]));
+  const state = objective.phaseState?.({ phase: 'probe', n: 6, labels: Int32Array.of(0, 3, 1, 2, 0, 3), seed: 0 });
   let teacherOutputs = new Map<string, tf.Tensor>();
   const used = await kernelsOf(() => {
+    state?.beforeStep(Int32Array.of(0, 1, 2), 1, 0);
     // The teacher's attention maps are computed once per run, outside the step: measured here too.
     teacherOutputs = new Map(
       objective.teacher.map((r) => [
@@ -124,11 +177,13 @@ async function termKernels(term: LossTermSpec, extra?: LossTermSpec): Promise<Se
           epoch: 1,
           fraction: 0,
         }).total,
-      [logits, features],
+      [logits, features, embedded],
     );
     tf.dispose([value, ...Object.values(grads)]);
+    state?.afterStep();
   });
-  tf.dispose([logits, features, y, teacherLogits, teacherFeatures, ...teacherOutputs.values()]);
+  state?.dispose();
+  tf.dispose([logits, features, embedded, y, teacherLogits, teacherFeatures, ...teacherOutputs.values()]);
   return used;
 }
 
@@ -189,12 +244,15 @@ export async function profileKernels(): Promise<KernelTable> {
     for (const k of [...(await stepKernels([])), ...(await stepKernels([], 0.1))]) common.add(k);
     const layers = {} as KernelTable['layers'];
     const convKernels = await stepKernels([conv('linear')]);
+    const embeddingKernels = await stepKernels(LAYER_PROBES.embedding);
     for (const [type, probe] of Object.entries(LAYER_PROBES) as Array<[LayerSpec['type'], LayerSpec[]]>) {
-      const used = await stepKernels(probe);
+      const used = new Set<string>();
+      for (const variant of probeVariants(probe)) for (const k of await stepKernels(variant)) used.add(k);
+      const before = probe[0].type === 'embedding' ? embeddingKernels : convKernels;
       layers[type] =
-        type === 'conv2d' || type === 'dense'
+        type === 'conv2d' || type === 'dense' || type === 'embedding'
           ? without(used, common)
-          : without(used, new Set([...common, ...convKernels]));
+          : without(used, new Set([...common, ...before]));
     }
     const activations = {} as KernelTable['activations'];
     for (const fn of ACTIVATIONS)

@@ -55,6 +55,7 @@ export function trainsConvolutions(config: DistillConfig): boolean {
   if (config.teacher.source === 'train') archs.push(config.teacher.architecture);
   if (config.strategy.type === 'assistants') archs.push(...config.strategy.assistants.map((a) => a.architecture));
   if (config.strategy.type === 'mutual' && config.strategy.peer) archs.push(config.strategy.peer);
+  if (config.strategy.type === 'rocket') archs.push(config.strategy.booster);
   return archs.some(archTrainsConvs);
 }
 

@@ -156,6 +156,11 @@ export function registerCommands(ctx: Ctx): vscode.Disposable[] {
         }
         throw err;
       }
+      // A config with `seeds` or `sweep` is several runs: it goes through the sweep runner.
+      if (config.seeds !== undefined || config.sweep !== undefined) {
+        await vscode.commands.executeCommand('distill.runSweep', uri);
+        return;
+      }
       ctx.rememberRunsDir(config.output.dir);
       ctx.backendView?.started(uri.fsPath);
       const backend = ctx.settings().backend;

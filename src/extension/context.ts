@@ -9,6 +9,8 @@ import type { ConfigDiagnostics } from './diagnostics.ts';
 import type { TrainerCommand } from './trainerCli.ts';
 import { BackendState } from './backendState.ts';
 import { NATIVE_DIR_ENV } from '../core/nativeModules.ts';
+import { SweepStore } from './sweeps/sweepStore.ts';
+import { SweepRunner } from './sweeps/sweepRunner.ts';
 
 export interface DashboardOpener {
   open(runDirs: string[]): void;
@@ -38,7 +40,16 @@ export class Ctx {
   private logChannel_: vscode.LogOutputChannel | undefined;
   /** The runs the Runs view, the CodeLens and the commands list: run.json files, read asynchronously. */
   readonly store = new RunStore(() => this.runsDirs());
+  /** The sweeps under the same folders (a folder with sweep.json), their tasks' runs with the run manager's view of them. */
+  readonly sweeps = new SweepStore(
+    () => this.runsDirs(),
+    (r) => this.withManager(r),
+  );
   dashboards!: DashboardOpener;
+  /** Runs, stops and submits sweeps through the trainer CLI. */
+  readonly sweepRunner = new SweepRunner(() => this.trainer());
+  /** The sweep panels (one per sweep folder). */
+  sweepPanels!: { open(dir: string): void };
   backendView?: BackendViewLike;
   backendsDocument?: { refresh(): void };
   /** The Runs view's selection (Compare Runs from its title bar). */
@@ -111,15 +122,21 @@ export class Ctx {
     if (!dirs.has(dir)) void this.extension.workspaceState.update('distill.runsDirs', [...dirs, dir]);
   }
 
-  /** The runs as of the store's last refresh (no file is read here). */
+  /** The runs that are no sweep's task, as of the store's last refresh (no file is read here): the Runs view's top level. */
+  topRuns(): RunView[] {
+    return this.store.runs.map((r) => this.withManager(r));
+  }
+
+  /** Every run, sweep tasks included, as of the last refresh: what the commands pick from. */
   allRuns(): RunView[] {
-    // The run manager knows more than run.json: a trainer it launched that has not written it yet,
-    // and a stop it asked for (the run is "stopping" until the trainer exits).
-    return this.store.runs.map((r) => {
-      if (!this.runs.runningDirs.includes(r.dir)) return r;
-      const status = this.runs.isStopping(r.dir) ? ('stopping' as const) : ('running' as const);
-      return r.status === status ? r : { ...r, status, interrupted: false };
-    });
+    return [...this.topRuns(), ...this.sweeps.views.flatMap((v) => v.tasks.flatMap((t) => (t.run ? [t.run] : [])))];
+  }
+
+  /** The run manager knows more than run.json: a trainer it launched that has not written it yet, and a stop it asked for (the run is "stopping" until the trainer exits). */
+  private withManager(r: RunView): RunView {
+    if (!this.runs.runningDirs.includes(r.dir)) return r;
+    const status = this.runs.isStopping(r.dir) ? ('stopping' as const) : ('running' as const);
+    return r.status === status ? r : { ...r, status, interrupted: false };
   }
 
   onRefresh(fn: () => void): void {
@@ -128,7 +145,7 @@ export class Ctx {
 
   /** Re-reads the runs (asynchronously), then redraws what lists them. */
   refresh(): void {
-    void this.store.refresh().then(
+    void Promise.all([this.store.refresh(), this.sweeps.refresh()]).then(
       () => this.redraw(),
       (err: unknown) => this.log().error('reading the runs folders failed', err),
     );
@@ -136,8 +153,8 @@ export class Ctx {
 
   /** Re-reads the runs; redraws only when what they show changed (the 5 s poll, run.json changes). */
   refreshIfChanged(): void {
-    void this.store.refresh().then(
-      (changed) => changed && this.redraw(),
+    void Promise.all([this.store.refresh(), this.sweeps.refresh()]).then(
+      ([runs, sweeps]) => (runs || sweeps) && this.redraw(),
       (err: unknown) => this.log().error('reading the runs folders failed', err),
     );
   }

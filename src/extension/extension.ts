@@ -18,6 +18,8 @@ import { RunHistoryPanel } from './history/historyPanel.ts';
 import { ActiveRunView } from './dashboard/sidebar.ts';
 import { BackendsDocument, BackendView } from './backends.ts';
 import { registerTasks } from './tasks.ts';
+import { registerSweepCommands } from './sweeps/sweepCommands.ts';
+import { SweepPanels } from './sweeps/sweepPanel.ts';
 
 export function activate(context: vscode.ExtensionContext): void {
   try {
@@ -41,8 +43,9 @@ function activateInner(context: vscode.ExtensionContext): void {
   const ctx = new Ctx(context, runs, diagnostics);
   let backendView: BackendView | undefined;
   const tree = new RunsTree({
-    runs: () => ctx.allRuns(),
+    runs: () => ctx.topRuns(),
     queued: () => [...runs.queued],
+    sweeps: () => ctx.sweeps.views,
     plan: () => backendView?.header(),
   });
   const runsView = tree.createView('distill.runs');
@@ -72,6 +75,9 @@ function activateInner(context: vscode.ExtensionContext): void {
   ctx.history = history;
   ctx.onRefresh(() => history.update());
   ctx.onRefresh(() => lens.refresh());
+  const sweepPanels = new SweepPanels(context, ctx);
+  ctx.sweepPanels = sweepPanels;
+  ctx.onRefresh(() => sweepPanels.update());
 
   runs.on('event', (dir, e) => {
     status.update(dir, e);
@@ -88,14 +94,68 @@ function activateInner(context: vscode.ExtensionContext): void {
   // Runs started from a terminal show up through their run.json; while runs are live, a 5 s poll
   // also notices a trainer that died without a word. Nothing runs: no poll.
   let poll: NodeJS.Timeout | undefined;
+  // A sweep's tasks are started by its runner, not by the run manager: the poll runs while one is live.
+  const sweepLive = () =>
+    ctx.sweepRunner.runningDirs.length > 0 ||
+    ctx.sweeps.views.some((v) => v.counts.running + v.counts.stopping > 0) ||
+    ctx.sweeps.submittedUnfinished.length > 0;
   const updatePoll = () => {
-    if (runs.runningDirs.length > 0) poll ??= setInterval(() => ctx.refreshIfChanged(), 5000);
+    if (runs.runningDirs.length > 0 || sweepLive()) poll ??= setInterval(() => ctx.refreshIfChanged(), 5000);
     else if (poll) {
       clearInterval(poll);
       poll = undefined;
     }
   };
   context.subscriptions.push({ dispose: () => poll && clearInterval(poll) });
+  ctx.onRefresh(() => updatePoll());
+  // Submitted sweeps: Slurm's view of their tasks (queued, running, ended by Slurm) through
+  // `distill sweep status --json`, asynchronously, one query at a time, at most every 15 s.
+  let slurmQuery: Promise<void> | undefined;
+  let slurmQueriedAt = 0;
+  ctx.onRefresh(() => {
+    const due = ctx.sweeps.submittedUnfinished;
+    if (slurmQuery || due.length === 0 || !vscode.workspace.isTrusted || Date.now() - slurmQueriedAt < 15_000) return;
+    slurmQueriedAt = Date.now();
+    slurmQuery = (async () => {
+      let changed = false;
+      for (const v of due) {
+        try {
+          changed = ctx.sweeps.setSlurmStatuses(v.dir, await ctx.sweepRunner.status(v.dir)) || changed;
+        } catch (err) {
+          ctx.log().warn(`distill sweep status ${v.dir} failed:`, err);
+        }
+      }
+      if (changed) {
+        tree.refresh();
+        sweepPanels.update();
+      }
+    })().finally(() => (slurmQuery = undefined));
+  });
+  ctx.sweepRunner.on('changed', () => {
+    updatePoll();
+    ctx.refresh();
+  });
+  ctx.sweepRunner.on('exited', (dir, code, tail) => {
+    const id = path.basename(dir);
+    // The runner's exit codes (src/trainer/sweepCli.ts): 0 all finished, 130/143 stopped by a signal.
+    if (code === 0)
+      void vscode.window
+        .showInformationMessage(`Distill sweep ${id} finished and was aggregated.`, 'Open Sweep View')
+        .then((a) => a && sweepPanels.open(dir));
+    else if (code === 130 || code === 143)
+      void vscode.window.showInformationMessage(
+        `Distill sweep ${id} stopped: its running tasks wrote a checkpoint. Resume Sweep continues it.`,
+      );
+    else
+      void vscode.window
+        .showErrorMessage(
+          `Distill sweep ${id} ended with code ${code ?? 'unknown'}: ${tail.split('\n').at(-1) ?? ''}`,
+          'Show Log',
+        )
+        .then((a) => {
+          if (a) void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(path.join(dir, 'sweep.log')));
+        });
+  });
   runs.on('changed', (dir) => {
     if (dir) status.changed(dir);
     updatePoll();
@@ -151,11 +211,12 @@ function activateInner(context: vscode.ExtensionContext): void {
   // same trainer (pid and start stamp), and only in a trusted workspace (otherwise on trust).
   const reattach = () => {
     if (!vscode.workspace.isTrusted) return;
-    for (const r of ctx.allRuns()) if (r.status === 'running') runs.attach(r.dir);
+    for (const r of ctx.topRuns()) if (r.status === 'running') runs.attach(r.dir);
   };
-  void ctx.store.refresh().then(
+  void Promise.all([ctx.store.refresh(), ctx.sweeps.refresh()]).then(
     () => {
       reattach();
+      updatePoll();
       tree.refresh();
       lens.refresh();
     },
@@ -212,6 +273,8 @@ function activateInner(context: vscode.ExtensionContext): void {
     status,
     dashboards,
     history,
+    sweepPanels,
+    { dispose: () => ctx.sweepRunner.dispose() },
     { dispose: () => runs.dispose() },
     runsView,
     runJsonWatcher,
@@ -222,6 +285,7 @@ function activateInner(context: vscode.ExtensionContext): void {
     vscode.window.registerWebviewViewProvider('distill.activeRun', activeRun),
     vscode.languages.registerCodeLensProvider({ pattern: '**/*.distill.json' }, lens),
     ...registerCommands(ctx),
+    ...registerSweepCommands(ctx),
     registerTasks(ctx),
     vscode.workspace.onDidOpenTextDocument((d) => {
       if (isConfig(d)) validateSemantics(d);

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { demoTeacherPath } from '../core/paths.ts';
 import { MultiStepInput, type PickItem, type Step } from './multiStepInput.ts';
 import {
+  DEFAULT_METHOD,
   dataChoices,
   defaultLayerPair,
   methodChoices,
@@ -101,6 +102,8 @@ const TERM_ITEMS: Record<TermType, string> = {
   rkd: t('rkd: relational distances and angles'),
   dkd: t('dkd: decoupled target / non-target KD'),
   teacher_free: t('teacher_free: a virtual teacher'),
+  crd: t('crd: contrastive representation distillation'),
+  activation_boundary: t('activation_boundary: neuron activation boundaries (a pre-training stage)'),
 };
 
 const STRATEGY_ITEMS: Record<StrategyType, Omit<PickItem<StrategyType>, 'value'>> = {
@@ -116,6 +119,18 @@ const STRATEGY_ITEMS: Record<StrategyType, Omit<PickItem<StrategyType>, 'value'>
   mutual: {
     label: t('Deep mutual learning (Zhang et al. 2018)'),
     description: t('the student and a peer teach each other'),
+  },
+  staged: {
+    label: t('Staged objectives (two-stage FitNets, activation boundaries)'),
+    description: t('pre-training stages with their own loss terms, then the distillation'),
+  },
+  multi_teacher: {
+    label: t('Multi-teacher KD'),
+    description: t('the teacher and further teachers, weighted by their confidence'),
+  },
+  rocket: {
+    label: t('Rocket launching (Zhou et al. 2018)'),
+    description: t('the student and a larger booster train together, sharing lower layers'),
   },
 };
 
@@ -692,7 +707,7 @@ export async function newProjectFlow(): Promise<string | undefined> {
     dataSource: 'demo',
     teacherKind: 'demo',
     student: { preset: 'mlp', width: 64 },
-    method: { id: 'kd', temperature: 2, alpha: 0.1, labelSmoothing: 0.1, terms: ['kd'] },
+    method: { ...DEFAULT_METHOD, terms: [...DEFAULT_METHOD.terms] },
     strategy: 'single',
     epochs: 30,
   };

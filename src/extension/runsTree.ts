@@ -11,6 +11,8 @@ import * as vscode from 'vscode';
 import { phaseModelName } from '../protocol/events.ts';
 import type { RunView } from './runs/runStore.ts';
 import { runsContext, type RunsContext } from './runsContext.ts';
+import type { SweepTaskView, SweepView } from './sweeps/sweepStore.ts';
+import { sweepRow, taskExtra, taskLabel } from './sweeps/sweepRows.ts';
 
 export interface QueuedRun {
   /** The run manager's id of the queue entry: what Stop dequeues. */
@@ -23,6 +25,8 @@ export interface QueuedRun {
 export interface RunsSource {
   runs(): RunView[];
   queued(): QueuedRun[];
+  /** The sweeps (a folder with sweep.json): one group each, its tasks as children. */
+  sweeps?(): readonly SweepView[];
   /** The backend the next run will use, for the header row; undefined before the first check. */
   plan?(): BackendHeader | undefined;
 }
@@ -64,6 +68,38 @@ export class RunItem {
   }
 }
 
+/** A task of a sweep whose run folder exists: a run (every run command applies) shown with its setting and seed. */
+export class SweepTaskItem extends RunItem {
+  constructor(
+    run: RunView,
+    public taskView: SweepTaskView,
+    public sweepDir: string,
+  ) {
+    super(run);
+  }
+}
+
+/** A task of a sweep that has not started: nothing to open yet. */
+export class PendingTaskItem {
+  constructor(
+    public taskView: SweepTaskView,
+    public sweepDir: string,
+  ) {}
+
+  get id(): string {
+    return `task:${this.taskView.dir}`;
+  }
+}
+
+/** A sweep: the group of its tasks. */
+export class SweepItem {
+  constructor(public sweep: SweepView) {}
+
+  get id(): string {
+    return `sweep:${this.sweep.dir}`;
+  }
+}
+
 /** A config waiting for a free slot (distill.maxConcurrentRuns). */
 export class QueuedItem {
   constructor(public queued: QueuedRun) {}
@@ -79,7 +115,7 @@ export class BackendHeaderItem {
   constructor(public header: BackendHeader) {}
 }
 
-export type RunsElement = RunItem | QueuedItem | BackendHeaderItem;
+export type RunsElement = RunItem | QueuedItem | BackendHeaderItem | SweepItem | PendingTaskItem;
 
 /** The row of a run: label, icon, description, tooltip and the context value its menus read. */
 export function runTreeItem(element: RunItem): vscode.TreeItem {
@@ -113,6 +149,46 @@ export function runTreeItem(element: RunItem): vscode.TreeItem {
   // Context values drive which actions the item's menus show (package.json `viewItem` clauses).
   item.contextValue = `run.${status}`;
   item.command = { command: 'distill.openDashboard', title: 'Open Dashboard', arguments: [element] };
+  if (element instanceof SweepTaskItem) {
+    item.label = taskLabel(element.taskView);
+    item.description = [taskExtra(element.taskView), item.description].filter(Boolean).join(' · ');
+  }
+  return item;
+}
+
+const SWEEP_ICONS: Record<ReturnType<typeof sweepRow>['status'], [string, string | undefined]> = {
+  running: ['sync~spin', 'charts.blue'],
+  unfinished: ['circle-large-outline', 'charts.yellow'],
+  finished: ['pass-filled', 'testing.iconPassed'],
+};
+
+function sweepTreeItem(element: SweepItem): vscode.TreeItem {
+  const row = sweepRow(element.sweep);
+  const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = element.id;
+  item.description = row.description;
+  item.tooltip = new vscode.MarkdownString(row.tooltip.join('\n\n'));
+  const [icon, color] = SWEEP_ICONS[row.status];
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  item.contextValue = row.contextValue;
+  return item;
+}
+
+function pendingTreeItem(element: PendingTaskItem): vscode.TreeItem {
+  const t = element.taskView;
+  const item = new vscode.TreeItem(taskLabel(t), vscode.TreeItemCollapsibleState.None);
+  item.id = element.id;
+  item.description = taskExtra(t);
+  item.iconPath = new vscode.ThemeIcon(t.slurmJob ? 'clock' : 'circle-outline');
+  item.tooltip = new vscode.MarkdownString(
+    [
+      `**task ${t.task.index}** of the sweep — ${t.slurmJob ? `submitted to Slurm as ${t.slurmJob}${t.slurmState ? ` (${t.slurmState})` : ''}` : 'not started'}`,
+      `setting: ${t.setting}`,
+      `seed: ${t.task.seed}`,
+      `folder (once it starts): \`${t.dir}\``,
+    ].join('\n\n'),
+  );
+  item.contextValue = 'sweepTask.pending';
   return item;
 }
 
@@ -142,7 +218,10 @@ function headerTreeItem(h: BackendHeader): vscode.TreeItem {
 
 /** What a row shows, as a string: equal strings, no redraw. */
 function signature(e: RunsElement): string {
+  if (e instanceof SweepTaskItem) return JSON.stringify([e.run, e.taskView.slurmJob, e.taskView.slurmState]);
   if (e instanceof RunItem) return JSON.stringify(e.run);
+  if (e instanceof SweepItem) return JSON.stringify(sweepRow(e.sweep));
+  if (e instanceof PendingTaskItem) return JSON.stringify(e.taskView);
   if (e instanceof QueuedItem) return JSON.stringify(e.queued);
   return JSON.stringify({ ...e.header, tooltip: e.header.tooltip.value });
 }
@@ -150,13 +229,13 @@ function signature(e: RunsElement): string {
 export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
   private readonly changed = new vscode.EventEmitter<RunsElement | RunsElement[] | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  /** The elements shown, in order, with the signature of their row. */
-  private shown: Array<{ element: RunsElement; signature: string }> = [];
+  /** The elements shown, in order, with the signature of their row (a sweep's children follow it, under their parent). */
+  private shown: Array<{ element: RunsElement; signature: string; parent?: SweepItem }> = [];
   private context: Partial<Record<keyof RunsContext, boolean>> = {};
   private view: vscode.TreeView<RunsElement> | undefined;
 
   constructor(private readonly source: RunsSource) {
-    this.shown = this.read().map((element) => ({ element, signature: signature(element) }));
+    this.shown = this.read();
   }
 
   /** Creates the view (multi-select) and keeps its badge and the context keys up to date. */
@@ -175,8 +254,16 @@ export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
     return (this.view?.selection ?? []).filter((e): e is RunItem => e instanceof RunItem).map((e) => e.run);
   }
 
+  /** The sweep items shown (for the e2e and the commands that name a sweep by folder). */
+  sweepItem(dir: string): SweepItem | undefined {
+    return this.shown.find(
+      (s): s is { element: SweepItem; signature: string } =>
+        s.element instanceof SweepItem && s.element.sweep.dir === dir,
+    )?.element;
+  }
+
   /** The elements as the source has them now, reusing those already shown (the same object per id). */
-  private read(): RunsElement[] {
+  private read(): Array<{ element: RunsElement; signature: string; parent?: SweepItem }> {
     const previous = new Map(this.shown.map((s) => [s.element.id, s.element]));
     const reuse = <T extends RunsElement>(fresh: T, update: (old: T) => void): T => {
       const old = previous.get(fresh.id);
@@ -186,11 +273,27 @@ export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
     };
     const items: RunsElement[] = [
       ...this.source.queued().map((q) => reuse(new QueuedItem(q), (old) => (old.queued = q))),
+      ...(this.source.sweeps?.() ?? []).map((v) => reuse(new SweepItem(v), (old) => (old.sweep = v))),
       ...this.source.runs().map((r) => reuse(new RunItem(r), (old) => (old.run = r))),
     ];
     const plan = this.source.plan?.();
-    if (items.length === 0 || !plan) return items;
-    return [reuse(new BackendHeaderItem(plan), (old) => (old.header = plan)), ...items];
+    const top =
+      items.length === 0 || !plan
+        ? items
+        : [reuse(new BackendHeaderItem(plan), (old) => (old.header = plan)), ...items];
+    return top.flatMap((element) => {
+      const row = { element, signature: signature(element) };
+      if (!(element instanceof SweepItem)) return [row];
+      const children = element.sweep.tasks.map((t): RunsElement => {
+        if (!t.run) return reuse(new PendingTaskItem(t, element.sweep.dir), (old) => (old.taskView = t));
+        const run = t.run;
+        return reuse(new SweepTaskItem(run, t, element.sweep.dir), (old) => {
+          old.run = run;
+          old.taskView = t;
+        });
+      });
+      return [row, ...children.map((c) => ({ element: c, signature: signature(c), parent: element }))];
+    });
   }
 
   /**
@@ -199,8 +302,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
    */
   refresh(): void {
     const before = this.shown;
-    const elements = this.read();
-    this.shown = elements.map((element) => ({ element, signature: signature(element) }));
+    this.shown = this.read();
     this.updateView();
     const sameList = before.length === this.shown.length && before.every((b, i) => b.element === this.shown[i].element);
     if (!sameList) {
@@ -208,6 +310,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
       return;
     }
     const changed = this.shown.filter((s, i) => s.signature !== before[i].signature).map((s) => s.element);
+    // A task's row changed: its sweep's row (counts) changed with it, and is redrawn with its children.
     if (changed.length > 0) this.changed.fire(changed);
   }
 
@@ -228,18 +331,21 @@ export class RunsTree implements vscode.TreeDataProvider<RunsElement> {
 
   getTreeItem(element: RunsElement): vscode.TreeItem {
     if (element instanceof RunItem) return runTreeItem(element);
+    if (element instanceof SweepItem) return sweepTreeItem(element);
+    if (element instanceof PendingTaskItem) return pendingTreeItem(element);
     if (element instanceof QueuedItem) return queuedTreeItem(element.queued, element.id);
     return headerTreeItem(element.header);
   }
 
   getChildren(element?: RunsElement): RunsElement[] {
     // An empty array lets the view's welcome content (viewsWelcome) show.
-    return element ? [] : this.shown.map((s) => s.element);
+    if (!element) return this.shown.filter((s) => !s.parent).map((s) => s.element);
+    return element instanceof SweepItem ? this.shown.filter((s) => s.parent === element).map((s) => s.element) : [];
   }
 
-  /** Lets `reveal` find an element's parent: the view is flat. */
-  getParent(): undefined {
-    return undefined;
+  /** Lets `reveal` find an element's parent: a sweep's task has its sweep, everything else is top-level. */
+  getParent(element: RunsElement): SweepItem | undefined {
+    return this.shown.find((s) => s.element === element)?.parent;
   }
 
   dispose(): void {

@@ -91,6 +91,19 @@ export interface MethodAnswer {
   pseudoLabels?: number;
 }
 
+/**
+ * The method the wizard proposes first: kd at the demo's setting (media/demo/demo.distill.json),
+ * T = 1 and alpha = 0.1, the best validation accuracy of media/demo/tune.sweep.json (T in 1, 2, 4,
+ * alpha in 0.1, 0.5, three seeds each), so that a new project starts from the tuned setting.
+ */
+export const DEFAULT_METHOD: Readonly<MethodAnswer> = {
+  id: 'kd',
+  temperature: 1,
+  alpha: 0.1,
+  labelSmoothing: 0.1,
+  terms: ['kd'],
+};
+
 export interface ScaffoldAnswers {
   name: string;
   data: DataAnswer;
@@ -112,6 +125,8 @@ export const STRATEGY_TYPES = strategySchema.options.map((o) => o.shape.type.val
 export const DISTILL_METHODS = distillSchema.options.map((o) => o.shape.method.value);
 
 const WIZARD_DATA_SOURCES: DataSource[] = ['demo', 'idx', 'csv', 'images', 'npy'];
+/** Sources written in the config by hand: text data needs a tokenizer, columns and a text student the wizard does not ask for. */
+export const CONFIG_ONLY_DATA_SOURCES: string[] = ['text'];
 const SCHEMA_DATA_SOURCES = dataSchema.options.map((o) => o.shape.source.value as string);
 
 /** The data sources the wizard offers: those it knows that the schema has. */
@@ -169,6 +184,8 @@ export const TERM_USES_TEACHER: Record<TermType, boolean> = {
   rkd: true,
   dkd: true,
   teacher_free: false,
+  crd: true,
+  activation_boundary: true,
 };
 
 /** The terms a method trains with (none for `kd`, `label_smoothing` and `none`: no `combined` block). */
@@ -202,14 +219,30 @@ export function methodChoices(student: StudentAnswer, teacher: TeacherAnswer): M
   return METHODS.filter((m) => m !== 'attention' || attentionPossible(student, teacher));
 }
 
+/** A pre-training term (a staged run's, written in the config), not offered for the one objective the wizard writes. */
+export const PRE_TRAINING_TERMS: TermType[] = ['activation_boundary'];
+
+/** Terms whose settings the wizard does not ask (CRD's layers and memory bank): written in the config. */
+export const CONFIG_ONLY_TERMS: TermType[] = ['crd'];
+
 export function termChoices(student: StudentAnswer, teacher: TeacherAnswer): TermType[] {
-  return TERM_TYPES.filter((t) => t !== 'attention' || attentionPossible(student, teacher));
+  return TERM_TYPES.filter(
+    (t) =>
+      !PRE_TRAINING_TERMS.includes(t) &&
+      !CONFIG_ONLY_TERMS.includes(t) &&
+      (t !== 'attention' || attentionPossible(student, teacher)),
+  );
 }
+
+/** Strategies whose stage lists or further teachers the wizard does not ask for: written in the config. */
+export const CONFIG_ONLY_STRATEGIES: StrategyType[] = ['staged', 'multi_teacher'];
 
 /** Strategies that pass knowledge from model to model need a method that reads a teacher. */
 export function strategyChoices(method: Pick<MethodAnswer, 'id' | 'terms'>): StrategyType[] {
   const chain: StrategyType[] = ['born_again', 'assistants'];
-  return STRATEGY_TYPES.filter((s) => methodUsesTeacher(method) || !chain.includes(s));
+  return STRATEGY_TYPES.filter(
+    (s) => !CONFIG_ONLY_STRATEGIES.includes(s) && (methodUsesTeacher(method) || !chain.includes(s)),
+  );
 }
 
 // ---- Layer names (for hint and attention) ----
@@ -400,6 +433,13 @@ export function methodConfig(m: MethodAnswer, pseudoLabels = false): NonNullable
 function strategyConfig(type: StrategyType, student: StudentAnswer): StrategyInput {
   if (type === 'assistants')
     return { type: 'assistants', assistants: [{ architecture: assistantArchitecture(student) }] };
+  // A booster as large as an assistant, sharing the student's first layer (presetLayerNames).
+  if (type === 'rocket')
+    return {
+      type: 'rocket',
+      shared: student.preset === 'cnn' ? 'conv2d_1' : 'dense_1',
+      booster: assistantArchitecture(student),
+    };
   return strategySchema.parse({ type }) as StrategyInput;
 }
 

@@ -12,9 +12,11 @@ export const EVENTS_VERSION = 1;
 /**
  * Training phases of a run, in the order they run: the teacher (when trained in the run), the
  * teacher assistants of a chain (`assistant-1` is the largest), the from-scratch baseline, the
- * earlier generations of a born-again run (`generation-1`, ...), and the final student (`distill`).
+ * earlier generations of a born-again run (`generation-1`, ...), the pre-training stages of a
+ * staged run (`pretrain-1`, ...), and the final student (`distill`).
  */
-export type Phase = 'teacher' | 'scratch' | 'distill' | `assistant-${number}` | `generation-${number}`;
+export type Phase =
+  'teacher' | 'scratch' | 'distill' | `assistant-${number}` | `generation-${number}` | `pretrain-${number}`;
 export const BASE_PHASES: readonly Phase[] = ['teacher', 'scratch', 'distill'];
 
 /** The summary-row and display name of a phase: `distill` is the distilled student. */
@@ -133,6 +135,8 @@ export interface EpochEvent extends Base {
   samplesPerSecond: number;
   /** The examples trained on (absent in older runs). */
   examples?: EpochExamples;
+  /** The temperature of each annealed term (`finalTemperature`) at the epoch's last step, by its logged name (`kd`, `kd_2`). */
+  temperatures?: Record<string, number>;
 }
 
 export interface CheckpointEvent extends Base {
@@ -170,6 +174,11 @@ export interface PhaseFinishedEvent extends Base {
   stoppedEarly: boolean;
   /** Training time, without the final test evaluation. */
   seconds: number;
+  /**
+   * How its training steps ran: `dense`, the dense student's gradient written out as TensorFlow
+   * ops; `tape`, tfjs's automatic differentiation, with why the dense step did not apply.
+   */
+  step?: { kind: 'dense' } | { kind: 'tape'; reason: string };
 }
 
 export type ArtifactKind = `${'student' | 'teacher' | 'scratch'}-${'tfjs' | 'onnx' | 'onnx-fp16' | 'onnx-int8'}`;
@@ -189,9 +198,17 @@ export interface ArtifactEvent extends Base {
 }
 
 /** Latency of one model in one runtime at one batch size. */
+/**
+ * The models a run times and exports: the teacher, the student (whose architecture the scratch
+ * baseline shares), and a born-again run's test-time ensemble of its generations (BAN-E).
+ */
+export type MeasuredModel = 'teacher' | 'student' | 'ban-ensemble';
+
 export interface LatencyResult {
-  model: 'teacher' | 'student';
+  model: MeasuredModel;
   runtime: string;
+  /** A reduced-precision ONNX export of the model (artifacts/<model>.<precision>.onnx); absent: fp32. */
+  precision?: 'fp16' | 'int8';
   batch: number;
   threads: string;
   runs: number;
@@ -215,7 +232,17 @@ export interface WarningEvent extends Base {
 
 export interface SummaryRow {
   /** The final student is `distilled`; chain and born-again runs add their intermediate models. */
-  model: 'teacher' | 'scratch' | 'distilled' | 'peer' | `assistant-${number}` | `generation-${number}`;
+  model:
+    | 'teacher'
+    | `teacher-${number}`
+    | 'scratch'
+    | 'distilled'
+    | 'peer'
+    | 'booster'
+    | 'ban-ensemble'
+    | `assistant-${number}`
+    | `generation-${number}`
+    | `pretrain-${number}`;
   /** For intermediate and final students: the model they learned from (`teacher`, `assistant-1`, `generation-2`, `ensemble of generation-1, generation-2`, `distilled (mutual)`). */
   learnedFrom?: string;
   accuracy: number;
@@ -232,8 +259,8 @@ export interface RunFinishedEvent extends Base {
   summary: SummaryRow[];
   /** Latency of teacher and student, when the benchmark ran. */
   latency?: LatencyResult[];
-  /** Sizes of the ONNX exports in bytes, when written. */
-  onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
+  /** Sizes of the ONNX exports in bytes, when written (the ensemble's: its members' together). */
+  onnxBytes?: Partial<Record<MeasuredModel, number>>;
   /** Peak resident memory of the trainer process. */
   peakRssMiB?: number;
 }

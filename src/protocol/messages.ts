@@ -22,6 +22,8 @@ export interface RunPayload {
   problems?: EventsProblem[];
   /** Its trainer process is alive: a run whose events stop short of their end is running only then (absent: not known). */
   live?: boolean;
+  /** The run folder's config.json (the resolved config it trained with), for the config diff of compared runs; absent when unreadable. */
+  config?: unknown;
 }
 
 /** Host -> webview. */

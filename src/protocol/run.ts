@@ -17,6 +17,7 @@ import type {
   EpochExamples,
   EvalMetrics,
   LatencyResult,
+  MeasuredModel,
   Phase,
   RunEvent,
   SummaryRow,
@@ -124,7 +125,9 @@ export interface RunState {
   byPhase: Partial<Record<Phase, PhaseState>>;
   summary?: SummaryRow[];
   latency: LatencyResult[];
-  onnxBytes: Partial<Record<'teacher' | 'student', number>>;
+  onnxBytes: Partial<Record<MeasuredModel, number>>;
+  /** Reduced-precision ONNX exports (artifact events with a precision), latest per model and precision. */
+  precisionExports?: PrecisionExport[];
   warnings: string[];
   /** Why the run failed. */
   error?: string;
@@ -133,6 +136,15 @@ export interface RunState {
   lastLoss?: number;
   /** How many events were folded. */
   events: number;
+}
+
+/** A reduced-precision ONNX export of a run's model, with its test accuracy and its fp32 export's, both measured in onnxruntime. */
+export interface PrecisionExport {
+  model: 'student' | 'teacher' | 'scratch';
+  precision: 'fp16' | 'int8';
+  bytes: number;
+  testAccuracy?: number;
+  fp32TestAccuracy?: number;
 }
 
 export const emptyRunState = (): RunState => ({
@@ -240,10 +252,26 @@ export function foldRun(events: readonly RunEvent[], previous?: RunState): RunSt
       case 'benchmark':
         s.latency = [
           ...s.latency.filter(
-            (l) => !(l.model === e.result.model && l.runtime === e.result.runtime && l.batch === e.result.batch),
+            (l) =>
+              !(
+                l.model === e.result.model &&
+                l.runtime === e.result.runtime &&
+                l.batch === e.result.batch &&
+                l.precision === e.result.precision
+              ),
           ),
           e.result,
         ];
+        break;
+      case 'artifact':
+        if (e.precision) {
+          const model = e.kind.slice(0, e.kind.indexOf('-')) as PrecisionExport['model'];
+          const { precision, bytes, testAccuracy, fp32TestAccuracy } = e;
+          s.precisionExports = [
+            ...(s.precisionExports ?? []).filter((x) => !(x.model === model && x.precision === precision)),
+            { model, precision, bytes, testAccuracy, fp32TestAccuracy },
+          ];
+        }
         break;
       case 'warning':
         s.warnings = [...s.warnings, e.message];

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, problemAt, type ConfigProblem } from '../core/config/problems.ts';
-import { validateConfigText } from '../core/config/load.ts';
+import { loadConfigFile, validateConfigText } from '../core/config/load.ts';
 import { DataError } from '../core/data/dataError.ts';
 import { BackendError } from '../core/backend.ts';
 import { classifyFailure } from '../core/failure.ts';
@@ -38,8 +38,12 @@ import { formatDoctor } from './doctorReport.ts';
 import { releaseDawn } from '../core/webgpu.ts';
 import { PRECISIONS, type Precision } from '../core/export/precision.ts';
 import { exportOnnxAtPrecision } from '../core/run/precisionExport.ts';
-import { formatPrecisionExport } from './precisionReport.ts';
+import { formatPrecisionBench, formatPrecisionExport } from './precisionReport.ts';
+import { foldRun } from '../protocol/run.ts';
+import { readEventsText } from '../protocol/eventLines.ts';
 import { loadDataset } from '../core/data/dataset.ts';
+import { UsageError } from './usageError.ts';
+import { parseSeeds, sweepCommand, SWEEP_USAGE, trainSeeds } from './sweepCli.ts';
 
 const USAGE = `usage:
   distill train <config.distill.json> [--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu] [--run-dir <empty folder>]
@@ -52,22 +56,48 @@ const USAGE = `usage:
                                           both report their test accuracy against the fp32 export
   distill bench <run folder> [--threads N] [--batch 1,64] [--seconds S]
                                           time teacher and student (onnxruntime CPU and the tfjs backend)
-  distill doctor [--json]                 list every backend: installed, loads, device, trains convolutions, how to fix it`;
+  distill doctor [--json]                 list every backend: installed, loads, device, trains convolutions, how to fix it
+  distill train <config> --seeds 0,1,2 [--parallel N]
+                                          the same setting once per seed (also: "seeds" in the config), then
+                                          each model's mean ± sd and the paired gain with its 95 % CI
+${SWEEP_USAGE}`;
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
-
-class UsageError extends Error {}
 
 async function train(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { resume: { type: 'string' }, 'run-dir': { type: 'string' }, backend: { type: 'string' } },
+    options: {
+      resume: { type: 'string' },
+      'run-dir': { type: 'string' },
+      backend: { type: 'string' },
+      seeds: { type: 'string' },
+      parallel: { type: 'string' },
+      threads: { type: 'string' },
+    },
   });
   if (values.backend !== undefined && !(['auto', ...BACKEND_NAMES] as string[]).includes(values.backend))
     throw new UsageError(`--backend must be auto, ${BACKEND_NAMES.join(', ')}`);
   if (values.resume ? positionals.length > 0 : positionals.length !== 1)
     throw new UsageError('train takes one config file, or --resume <run folder>');
+  const benchThreads = values.threads === undefined ? undefined : Number(values.threads);
+  if (benchThreads !== undefined && !(Number.isInteger(benchThreads) && benchThreads >= 1))
+    throw new UsageError(`--threads must be an integer >= 1, found "${values.threads}"`);
+  // Repeats over seeds (`seeds` in the config, or --seeds) are a sweep of one setting.
+  const seeds = values.seeds !== undefined ? parseSeeds(values.seeds) : undefined;
+  const config = values.resume ? undefined : loadConfigFile(positionals[0]).config;
+  if (config?.sweep)
+    throw new UsageError(`${positionals[0]} has a "sweep": run it with distill sweep run ${positionals[0]}`);
+  if (seeds || config?.seeds) {
+    if (values['run-dir'] || values.backend || values.threads)
+      throw new UsageError('--run-dir, --backend and --threads apply to one run, not to repeats over seeds');
+    const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
+    if (parallel !== undefined && !(Number.isInteger(parallel) && parallel >= 1))
+      throw new UsageError(`--parallel must be an integer >= 1, found "${values.parallel}"`);
+    return trainSeeds(path.resolve(positionals[0]), seeds, parallel);
+  }
+  if (values.parallel !== undefined) throw new UsageError('--parallel applies to repeats over seeds (--seeds)');
   const runDir = values['run-dir'] ? path.resolve(values['run-dir']) : undefined;
   if (runDir && (!fs.existsSync(runDir) || fs.existsSync(path.join(runDir, 'run.json'))))
     throw new UsageError(`--run-dir ${runDir} must be an existing folder that holds no run`);
@@ -87,6 +117,7 @@ async function train(args: string[]): Promise<number> {
     resumeDir: values.resume ? path.resolve(values.resume) : undefined,
     runDir,
     backend: values.backend as BackendPreference | undefined,
+    benchThreads,
     onEvent: (e) => printer.handle(e),
     shouldStop: () => signal !== undefined,
     onDataProgress: decodeProgressPrinter(),
@@ -193,7 +224,25 @@ async function exportCommand(args: string[]): Promise<number> {
   if (values.format === 'onnx' && precision !== 'fp32') {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.${precision}.onnx`));
     const data = await loadDataset(config.data, config.train.seed, undefined, config.cache.dir);
-    console.log(formatPrecisionExport(await exportOnnxAtPrecision(model, data, out, which, precision)));
+    const r = await exportOnnxAtPrecision(model, data, out, which, precision);
+    // Recorded in the run (as export.precisions records its exports), so its dashboard and `distill bench` show it.
+    if (out === path.join(path.resolve(runDir), 'artifacts', `${which}.${precision}.onnx`)) {
+      const folder = new RunFolder(runDir);
+      try {
+        folder.append({
+          type: 'artifact',
+          kind: `${which}-onnx-${precision}`,
+          path: out,
+          bytes: r.bytes,
+          precision,
+          testAccuracy: r.testAccuracy,
+          fp32TestAccuracy: r.fp32TestAccuracy,
+        });
+      } finally {
+        folder.close();
+      }
+    }
+    console.log(formatPrecisionExport(r));
   } else if (values.format === 'onnx') {
     const out = path.resolve(values.out ?? path.join(runDir, 'artifacts', `${which}.onnx`));
     const { bytes, maxAbsDiff } = await exportOnnx(model, out, which);
@@ -233,10 +282,24 @@ async function benchCommand(args: string[]): Promise<number> {
   );
   const folder = new RunFolder(runDir);
   try {
-    const report = await benchRun(runDir, config, benchOptions(config, overrides), (e) => folder.append(e));
+    const report = await benchRun(runDir, config, benchOptions(config, overrides), (e) => folder.append(e), {
+      web: true,
+    });
     const summary = record.summary ?? [];
+    const events = readEventsText(fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')).events;
+    const precisions = (['student', 'teacher'] as const)
+      .map((m) =>
+        formatPrecisionBench(
+          m,
+          report.results,
+          report.onnxBytes[m],
+          report.precisionFiles,
+          foldRun(events).precisionExports ?? [],
+        ),
+      )
+      .filter(Boolean);
     console.log(
-      `${formatSummary(summary, report.results, report.onnxBytes)}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}; onnxruntime ${report.machine.onnxruntime}, tfjs ${report.machine.tfjs} on ${backend.name}\nwrote ${path.join(runDir, 'bench.json')}`,
+      `${formatSummary(summary, report.results, report.onnxBytes)}${precisions.map((p) => `\n\n${p}`).join('')}${report.webUnavailable ? `\n\nonnxruntime-web wasm: not timed: ${report.webUnavailable}` : ''}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.platform}; onnxruntime ${report.machine.onnxruntime}, tfjs ${report.machine.tfjs} on ${backend.name}\nwrote ${path.join(runDir, 'bench.json')}`,
     );
   } finally {
     folder.close();
@@ -291,6 +354,8 @@ export async function main(argv: string[]): Promise<number> {
         return await benchCommand(rest);
       case 'doctor':
         return await doctor(rest);
+      case 'sweep':
+        return await sweepCommand(rest);
       case undefined:
       case '-h':
       case '--help':

@@ -1,5 +1,5 @@
 /** What the CLI prints: progress while training and the comparison table at the end. */
-import type { LatencyResult, RunEvent, SummaryRow } from '../protocol/events.ts';
+import type { LatencyResult, MeasuredModel, RunEvent, SummaryRow } from '../protocol/events.ts';
 import { examplesText, unlabeledText } from '../protocol/examples.ts';
 
 const pct = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-' : `${(v * 100).toFixed(2)}%`);
@@ -11,7 +11,7 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows
     .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '))
@@ -21,8 +21,9 @@ function table(rows: string[][]): string {
 const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(1));
 const ratio = (a: number, b: number) => `${(a / b).toFixed(a / b < 10 ? 1 : 0)}x`;
 
-function latencyAt(latency: LatencyResult[], model: 'teacher' | 'student', runtime: string, batch: number) {
-  return latency.find((l) => l.model === model && l.runtime === runtime && l.batch === batch);
+function latencyAt(latency: LatencyResult[], model: MeasuredModel, runtime: string, batch: number) {
+  // fp32 only: a reduced-precision export's rows are in the precision table.
+  return latency.find((l) => l.model === model && l.runtime === runtime && l.batch === batch && !l.precision);
 }
 
 /**
@@ -32,7 +33,7 @@ function latencyAt(latency: LatencyResult[], model: 'teacher' | 'student', runti
 export function formatSummary(
   summary: SummaryRow[],
   latency: LatencyResult[] = [],
-  onnxBytes: Partial<Record<'teacher' | 'student', number>> = {},
+  onnxBytes: Partial<Record<MeasuredModel, number>> = {},
 ): string {
   const runtimes = [...new Set(latency.map((l) => l.runtime))];
   const batches = [...new Set(latency.map((l) => l.batch))].sort((a, b) => a - b);
@@ -51,12 +52,16 @@ export function formatSummary(
   ];
   const rows = [head];
   for (const r of summary) {
-    // Latency and ONNX size are measured for the teacher and the final student; generations and
-    // the scratch baseline share the student's architecture, assistants have their own.
-    const which =
-      r.model === 'teacher'
-        ? 'teacher'
-        : r.model.startsWith('assistant-') || r.model === 'peer'
+    // Latency and ONNX size are measured for the teacher, the final student and a born-again
+    // ensemble (all its generations run); generations and the scratch baseline share the
+    // student's architecture, assistants have their own.
+    const which: MeasuredModel | undefined =
+      r.model === 'teacher' || r.model === 'ban-ensemble'
+        ? r.model
+        : r.model.startsWith('assistant-') ||
+            r.model.startsWith('teacher-') ||
+            r.model === 'peer' ||
+            r.model === 'booster'
           ? undefined
           : 'student';
     const onnx = which && onnxBytes[which];
@@ -101,10 +106,13 @@ export function formatSummary(
     );
   }
   if (latency.length > 0) {
-    const lrows = [['latency', 'runtime', 'threads', 'batch', 'p50 ms', 'p90 ms', 'p99 ms', 'samples/s', 'runs']];
+    const lrows = [
+      ['latency', 'precision', 'runtime', 'threads', 'batch', 'p50 ms', 'p90 ms', 'p99 ms', 'samples/s', 'runs'],
+    ];
     for (const l of latency)
       lrows.push([
         l.model,
+        l.precision ?? 'fp32',
         l.runtime,
         l.threads,
         String(l.batch),
@@ -167,8 +175,12 @@ export class ProgressPrinter {
           : '';
         // The examples are named where a transfer set adds to them.
         const examples = e.examples && e.examples.unlabeled > 0 ? `  ${examplesText(e.examples)}` : '';
+        // An annealed temperature, as the epoch's last step used it.
+        const temperatures = Object.entries(e.temperatures ?? {})
+          .map(([term, t]) => `  T ${term} ${t.toFixed(2)}`)
+          .join('');
         this.line(
-          `  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s${examples}`,
+          `  ${e.phase} epoch ${e.epoch}/${e.epochs}  loss ${e.train.loss.total.toFixed(4)}  train acc ${pct(e.train.accuracy)}${val}  ${temperatures}  ${e.seconds.toFixed(1)}s  ${Math.round(e.samplesPerSecond)} samples/s${examples}`,
         );
         break;
       }
@@ -192,6 +204,10 @@ export class ProgressPrinter {
       case 'phase_finished':
         if (e.stoppedEarly)
           this.line(`  ${e.phase} stopped early after ${e.epochs} epochs (best epoch ${e.bestEpoch})`);
+        if (e.step)
+          this.line(
+            `  ${e.phase} trained ${e.step.kind === 'dense' ? 'with the written-out dense step' : `with tfjs's tape (${e.step.reason})`} in ${e.seconds.toFixed(1)}s`,
+          );
         break;
       case 'artifact':
         if (e.kind.endsWith('-onnx'))

@@ -723,3 +723,44 @@ test(
     });
   },
 );
+
+test(
+  'Sweep: Run Sweep on a *.sweep.json: the group and its tasks appear in the Runs view, the sweep view opens',
+  { skip },
+  async () => {
+    const sweep = {
+      config: 'tiny.distill.json',
+      name: 'tiny',
+      seeds: [0],
+      grid: { 'distill.temperature': [1, 4] },
+      // Small and quick: the scenario is about the editor, not the training.
+      set: { 'bench.enabled': false, 'data.trainLimit': 300 },
+    };
+    await withVsCode(
+      { 'tiny.distill.json': demoConfig('tiny', 2), 'tiny.sweep.json': `${JSON.stringify(sweep, null, 2)}\n` },
+      async (vs) => {
+        const { page } = vs;
+        await openFile(page, 'tiny.sweep.json');
+        await runCommand(page, 'Distill: Run Sweep');
+        await showRunsView(vs);
+        await waitForRow(page, /tiny.*grid: 2 settings × 1 seed/, 90000);
+        // The group expands to its tasks: each with its setting and seed.
+        await runRow(page, 'grid: 2 settings').click();
+        await waitForRow(page, /#0 distill\.temperature=1 · seed 0/, 30000);
+        await waitForRow(page, /#1 distill\.temperature=4 · seed 0/, 30000);
+        await waitForRow(page, /tiny.*2\/2 finished/, 300000);
+        await notificationText(page, /sweep .* finished and was aggregated/, 60000);
+        await shot(page, 'sweep-runs-view');
+        await runCommand(page, 'Distill: Open Sweep View');
+        const frame = await dashboardFrame(page, 'table.settings tbody tr', 60000);
+        assert.equal((await frame.$$('table.settings tbody tr')).length, 2);
+        assert.match(
+          (await frame.textContent('#chosen'))!,
+          /Chosen on validation accuracy: distill\.temperature=(1|4)/,
+        );
+        assert.equal((await frame.$$('svg.parallel polyline.pc-line')).length, 2);
+        await shot(page, 'sweep-view');
+      },
+    );
+  },
+);

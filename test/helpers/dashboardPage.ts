@@ -27,8 +27,8 @@ export function loadPlaywright(): typeof import('playwright-core') | undefined {
   }
 }
 
-/** Serves the dashboard HTML (the extension's own, with its CSP) and the built bundle. */
-export async function serveDashboard(): Promise<{ base: string; close: () => void }> {
+/** Serves the dashboard HTML (the extension's own, with its CSP) and the built bundle (`main`, or another panel's: `sweep`, `history`). */
+export async function serveDashboard(bundle = 'main'): Promise<{ base: string; close: () => void }> {
   const webview = path.join(root, 'dist', 'webview');
   let base = '';
   const server = http.createServer((req, res) => {
@@ -38,8 +38,8 @@ export async function serveDashboard(): Promise<{ base: string; close: () => voi
       res.end(
         dashboardHtml({
           cspSource: base,
-          scriptUri: `${base}/main.js`,
-          styleUri: `${base}/main.css`,
+          scriptUri: `${base}/${bundle}.js`,
+          styleUri: `${base}/${bundle}.css`,
           title: 'dashboard',
         }),
       );

@@ -1,6 +1,7 @@
 /** The JSON Schema and the Markdown config reference, both generated from the zod schema. */
 import { z } from 'zod';
 import { configSchema } from './schema.ts';
+import { sweepFileSchema } from '../sweep/schema.ts';
 
 type JsonSchema = {
   type?: string | string[];
@@ -30,6 +31,76 @@ export function configJsonSchema(): JsonSchema {
   schema.$id = 'https://distill-studio.dev/schema/distill.schema.json';
   schema.title = 'Distill Studio config (*.distill.json)';
   return schema;
+}
+
+/** Keys a sweep may not set (the seed is `seeds`). */
+const UNSWEPT = new Set(['$schema', 'seeds', 'sweep', 'train.seed']);
+
+/**
+ * Every key path of a config with the JSON Schema of its value, for the editor's completion of
+ * swept keys: leaves in full (a key of several variants gets each variant's schema), objects as
+ * `object` only (their keys are listed themselves).
+ */
+function configKeyPaths(): Map<string, JsonSchema> {
+  const found = new Map<string, JsonSchema[]>();
+  const add = (key: string, schema: JsonSchema) => {
+    const list = found.get(key) ?? [];
+    if (!list.some((s) => JSON.stringify(s) === JSON.stringify(schema))) list.push(schema);
+    found.set(key, list);
+  };
+  const walk = (s: JsonSchema, key: string) => {
+    const alts = s.anyOf ?? s.oneOf;
+    const objects = alts?.filter((a) => a.type === 'object' && a.properties);
+    if ((s.type === 'object' && s.properties) || (objects && objects.length > 0)) {
+      if (key) add(key, { type: 'object', ...(s.description ? { description: s.description } : {}) });
+      for (const o of s.properties ? [s] : objects!)
+        for (const [k, p] of Object.entries(o.properties!)) {
+          const name = key ? `${key}.${k}` : k;
+          if (!UNSWEPT.has(name)) walk(p, name);
+        }
+      return;
+    }
+    add(key, s);
+  };
+  walk(configJsonSchema(), '');
+  // Large values (lists of layers, of terms, of stages) keep their type only: the config's own
+  // tasks are checked by the config validation when the sweep is planned, and the file stays small.
+  const brief = (s: JsonSchema): JsonSchema =>
+    JSON.stringify(s).length > 3000 ? { ...(s.type ? { type: s.type } : {}), description: s.description } : s;
+  return new Map(
+    [...found].map(([key, list]) => [
+      key,
+      brief(list.length === 1 ? list[0] : { anyOf: list, description: list.find((s) => s.description)?.description }),
+    ]),
+  );
+}
+
+/**
+ * Draft-07 JSON Schema of a `*.sweep.json` (the same zod source as the config's `sweep` key), with
+ * every config key path listed under `grid`, `set` and `random.space`, so the editor completes
+ * swept keys and checks grid values against the key's own schema.
+ */
+export function sweepJsonSchema(): JsonSchema {
+  const schema = z.toJSONSchema(sweepFileSchema, { io: 'input', target: 'draft-7' }) as JsonSchema;
+  schema.$id = 'https://distill-studio.dev/schema/sweep.schema.json';
+  schema.title = 'Distill Studio sweep (*.sweep.json)';
+  const keys = [...configKeyPaths()];
+  const definitions: Record<string, JsonSchema> = {};
+  keys.forEach(([key, value]) => (definitions[key] = value));
+  schema.definitions = definitions;
+  const ref = (key: string): JsonSchema => ({ $ref: `#/definitions/${encodeURIComponent(key).replace(/~/g, '~0')}` });
+  const props = schema.properties!;
+  props.grid.properties = Object.fromEntries(
+    keys.map(([key, v]) => [key, { type: 'array', minItems: 1, items: ref(key), description: v.description }]),
+  );
+  props.set.properties = Object.fromEntries(keys.map(([key, v]) => [key, { ...ref(key), description: v.description }]));
+  const space = props.random.properties!.space;
+  definitions['#distribution'] = space.additionalProperties as JsonSchema;
+  space.additionalProperties = ref('#distribution');
+  space.properties = Object.fromEntries(
+    keys.map(([key, v]) => [key, { ...ref('#distribution'), description: v.description }]),
+  );
+  return JSON.parse(JSON.stringify(schema)) as JsonSchema; // as written to the file (no undefined fields)
 }
 
 function typeOf(s: JsonSchema): string {

@@ -86,6 +86,37 @@ export function validateConfigText(
   return { config: resolvePaths(parsed.data, dir), source, problems };
 }
 
+/**
+ * Validates JSON text against another schema of this zod source (a `*.sweep.json`), with the
+ * config's located messages; never throws for bad input.
+ */
+export function validateJsonText<T extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: T,
+): { value?: z.output<T>; source: ConfigSource; problems: ConfigProblem[] } {
+  const errors: ParseError[] = [];
+  const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
+  const source: ConfigSource = { file, text, tree, lines: new LineIndex(text) };
+  if (errors.length > 0 || !tree) {
+    const problems = errors.map((e) => ({
+      ...problemAt({ ...source, tree: undefined }, [], `invalid JSON: ${describeParseError(e)}`),
+      ...source.lines.position(e.offset),
+      offset: e.offset,
+      length: e.length,
+    }));
+    if (problems.length === 0)
+      problems.push({ ...fileProblem(file, 'the file is empty; expected a JSON object'), line: 1, column: 1 });
+    return { source, problems };
+  }
+  const raw: unknown = JSON.parse(text);
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { value: parsed.data as z.output<T>, source, problems: [] };
+  const problems = parsed.error.issues.flatMap((issue) => issueProblems(issue, raw, source, schema));
+  problems.sort((a, b) => a.offset - b.offset);
+  return { source, problems };
+}
+
 function fileProblem(file: string, message: string): ConfigProblem {
   return { file, path: [], line: 0, column: 0, offset: 0, length: 0, message };
 }
@@ -130,7 +161,7 @@ function valueAt(root: unknown, p: JsonPath): unknown {
   return v;
 }
 
-function describeValue(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -153,7 +184,12 @@ function typeWord(t: string): string {
 
 type Issue = z.core.$ZodIssue;
 
-function issueProblems(issue: Issue, raw: unknown, source: ConfigSource): ConfigProblem[] {
+function issueProblems(
+  issue: Issue,
+  raw: unknown,
+  source: ConfigSource,
+  schema: z.ZodType = configSchema,
+): ConfigProblem[] {
   const p = issue.path as JsonPath;
   const found = valueAt(raw, p);
   switch (issue.code) {
@@ -188,7 +224,7 @@ function issueProblems(issue: Issue, raw: unknown, source: ConfigSource): Config
       ];
     }
     case 'unrecognized_keys': {
-      const known = knownKeysAt(raw, p);
+      const known = knownKeysAt(raw, p, schema);
       return issue.keys.map((key) => {
         const guess = closest(key, known);
         const hint = guess ? `did you mean "${guess}"?` : `expected one of ${known.map((k) => `"${k}"`).join(', ')}`;
@@ -230,8 +266,8 @@ function issueProblems(issue: Issue, raw: unknown, source: ConfigSource): Config
 }
 
 /** The keys an object at `p` may have, found by walking the schema along the data. */
-function knownKeysAt(raw: unknown, p: JsonPath): string[] {
-  let schema: unknown = configSchema;
+function knownKeysAt(raw: unknown, p: JsonPath, root: z.ZodType): string[] {
+  let schema: unknown = root;
   for (let i = 0; i <= p.length; i++) {
     schema = unwrap(schema, valueAt(raw, p.slice(0, i)));
     if (i === p.length) break;
@@ -363,6 +399,10 @@ export function resolvePaths(config: DistillConfig, dir: string): DistillConfig 
   } else if (data.source === 'csv' || data.source === 'images') {
     data.train = r(data.train);
     if (data.test) data.test = r(data.test);
+  } else if (data.source === 'text') {
+    data.train = r(data.train);
+    if (data.test) data.test = r(data.test);
+    if (data.tokenizer.type === 'huggingface') data.tokenizer.file = r(data.tokenizer.file);
   } else if (data.source === 'npy') {
     data.train = { ...data.train, x: r(data.train.x), y: r(data.train.y) };
     if (data.test) data.test = { ...data.test, x: r(data.test.x), y: r(data.test.y) };
@@ -373,6 +413,7 @@ export function resolvePaths(config: DistillConfig, dir: string): DistillConfig 
   else if (u?.source === 'npy') u.x = r(u.x);
   else if (u?.source === 'images') u.dir = r(u.dir);
   if (c.teacher.source === 'tfjs' || c.teacher.source === 'onnx') c.teacher.path = r(c.teacher.path);
+  if (c.teacher.source === 'onnx' && c.teacher.tokenizer) c.teacher.tokenizer = r(c.teacher.tokenizer);
   c.output.dir = r(c.output.dir);
   c.cache.dir = r(c.cache.dir);
   return c;

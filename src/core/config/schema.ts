@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { BACKEND_NAMES } from '../../protocol/backends.ts';
+import { seedsSchema, sweepSpecSchema } from '../sweep/schema.ts';
 
 const positiveInt = () => z.number().int().positive();
 const fraction = () => z.number().min(0).max(1);
@@ -57,6 +58,40 @@ const dropoutLayer = z.strictObject({
   rate: z.number().min(0).lt(1).describe('Fraction of units dropped during training (none at inference).'),
 });
 
+const embeddingLayer = z.strictObject({
+  type: z.literal('embedding'),
+  dim: positiveInt().describe('Width of each token vector; the vocabulary size comes from the text data.'),
+  maskPadding: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Mark padding (token id 0) as absent for the layers after it: `meanpool`, `lstm` and `gru` then ignore it. `conv1d` and `globalmaxpool1d` do not take a mask: set false before them.',
+    ),
+});
+const conv1dLayer = z.strictObject({
+  type: z.literal('conv1d'),
+  filters: positiveInt().describe('Number of output channels.'),
+  kernelSize: positiveInt().default(3).describe('Width of the window over the token axis.'),
+  padding: z
+    .enum(['same', 'valid'])
+    .default('same')
+    .describe('`same` keeps the sequence length; `valid` uses no padding.'),
+  activation: activation.default('relu').describe('Activation applied to the output.'),
+});
+const meanpoolLayer = z.strictObject({
+  type: z.literal('meanpool'),
+});
+const globalMaxpool1dLayer = z.strictObject({ type: z.literal('globalmaxpool1d') });
+const recurrentLayer = (kind: 'lstm' | 'gru') =>
+  z.strictObject({
+    type: z.literal(kind),
+    units: positiveInt().describe('Width of the hidden state (per direction).'),
+    bidirectional: z
+      .boolean()
+      .default(false)
+      .describe('Also read the sequence backwards and concatenate both final states (a BiLSTM / BiGRU).'),
+  });
+
 export const layerSchema = z.discriminatedUnion('type', [
   denseLayer,
   conv2dLayer,
@@ -66,6 +101,12 @@ export const layerSchema = z.discriminatedUnion('type', [
   poolLayer('avgpool'),
   flattenLayer,
   dropoutLayer,
+  embeddingLayer,
+  conv1dLayer,
+  meanpoolLayer,
+  globalMaxpool1dLayer,
+  recurrentLayer('lstm'),
+  recurrentLayer('gru'),
 ]);
 export type LayerSpec = z.infer<typeof layerSchema>;
 
@@ -98,8 +139,29 @@ const layersArchitecture = z.strictObject({
     .describe('Explicit layer list; the input is the data shape (e.g. [28, 28, 1] for images).'),
 });
 
+const textArchitecture = z.strictObject({
+  type: z
+    .literal('text')
+    .describe('A text classifier on token ids (`data.source: "text"`): an embedding, an encoder, then dense layers.'),
+  embeddingDim: positiveInt().default(64).describe('Width of the token embedding.'),
+  encoder: z
+    .enum(['mean', 'conv', 'lstm', 'gru'])
+    .default('mean')
+    .describe(
+      '`mean`: the mean of the token vectors, padding excluded (fastText, Joulin et al. 2017); `conv`: 1-D convolutions over the tokens, then the maximum over the sequence (Kim 2014, stacked rather than parallel widths); `lstm` / `gru`: a recurrent layer whose final state (at the last real token) is the text vector (Tang et al. 2019 use a BiLSTM).',
+    ),
+  units: positiveInt()
+    .default(64)
+    .describe('Channels of each conv layer (`conv`) or hidden width per direction (`lstm`, `gru`); unused by `mean`.'),
+  convLayers: positiveInt().default(1).describe('Number of stacked conv layers (`conv`).'),
+  kernelSize: positiveInt().default(3).describe('Window of the conv layers over the tokens (`conv`).'),
+  bidirectional: z.boolean().default(false).describe('Read the text both ways (`lstm`, `gru`).'),
+  dense: z.array(positiveInt()).default([]).describe('Widths of the dense layers (ReLU) after the encoder.'),
+  dropout: z.number().min(0).lt(1).default(0).describe('Dropout rate after the encoder (0 = none).'),
+});
+
 export const architectureSchema = z
-  .discriminatedUnion('type', [mlpArchitecture, cnnArchitecture, layersArchitecture])
+  .discriminatedUnion('type', [mlpArchitecture, cnnArchitecture, layersArchitecture, textArchitecture])
   .describe('Model architecture. A final dense layer with one output (logit) per class is always added.');
 export type ArchitectureSpec = z.infer<typeof architectureSchema>;
 
@@ -179,7 +241,39 @@ const unlabeledSchema = z
         ),
       limit: unlabeledLimit,
     }),
+    z.strictObject({
+      source: z
+        .literal('augment')
+        .describe(
+          "Text data only: Tang et al. 2019's transfer set, `copies` augmented copies of each training text (the validation and test texts are never used), made before tokenisation and seeded by `train.seed`. Per copy each word (a whitespace-separated piece) is masked with probability `mask` (the student's unknown id; the teacher's [MASK] token, else its unknown token) or replaced with probability `replace`; then with probability `ngram` only a random n-gram of it is kept (n uniform in 1..5).",
+        ),
+      mask: z.number().min(0).max(1).default(0.1).describe('p_mask: probability that a word is masked.'),
+      replace: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.1)
+        .describe(
+          "Probability that a word is replaced by a word drawn from the training texts by frequency. Tang et al.'s p_pos draws a word of the same part of speech, which needs a part-of-speech tagger; none is bundled, so this draw ignores parts of speech.",
+        ),
+      ngram: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.25)
+        .describe('p_ng: probability that a copy is cut to a random n-gram of itself, n uniform in 1..5.'),
+      copies: positiveInt().default(20).describe('n_iter: augmented copies per training text.'),
+      limit: unlabeledLimit,
+    }),
   ])
+  .superRefine((u, ctx) => {
+    if (u.source === 'augment' && u.mask + u.replace > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['replace'],
+        message: `mask + replace is ${u.mask + u.replace}: they are exclusive probabilities for one word, so expected a sum of at most 1`,
+      });
+  })
   .describe(
     'An unlabeled transfer set (Hinton et al. 2015): examples without labels, of the same shape and raw units as the labeled ones, normalised as they are (with the statistics of the labeled training split). Distillation stages that read a teacher train on the labeled and the unlabeled examples: soft-target terms on all of them, losses that read labels on the labeled ones only. The teacher (when trained in the run) and the from-scratch baseline train on the labeled examples alone.',
   );
@@ -366,8 +460,86 @@ const npyData = z.strictObject({
   ...dataCommon,
 });
 
+const textColumn = (what: string, fallback: string) =>
+  z
+    .union([z.string().min(1), z.number().int().min(0)])
+    .default(fallback)
+    .describe(
+      `The ${what}: a header name (CSV/TSV), a key (JSONL), or a 0-based column index (CSV/TSV). Unused for class folders.`,
+    );
+const wordTokenizer = z.strictObject({
+  type: z
+    .literal('words')
+    .describe(
+      'A word-level vocabulary built from the training split (after the validation split is taken out): lower-cased words and punctuation marks; id 0 is padding, id 1 an unknown word.',
+    ),
+  minFrequency: positiveInt().default(2).describe('Keep words seen at least this many times in the training split.'),
+  maxSize: positiveInt()
+    .default(20000)
+    .describe(
+      'Keep at most this many words (the most frequent; ties in first-seen order), padding and unknown included.',
+    ),
+});
+const huggingFaceTokenizer = z.strictObject({
+  type: z
+    .literal('huggingface')
+    .describe(
+      "A Hugging Face `tokenizer.json` (WordPiece, BPE, Unigram, ...) read locally by @huggingface/tokenizers, with its special tokens (e.g. [CLS] ... [SEP]). The student's ids are the tokenizer's plus 1, so that 0 is padding.",
+    ),
+  file: z.string().min(1).describe('The tokenizer.json file, relative to the config file.'),
+});
+const textData = z.strictObject({
+  source: z
+    .literal('text')
+    .describe(
+      'Labeled texts: a CSV, TSV or JSONL file with a text and a label column, or a folder with one subfolder of .txt files per class. Tokenised for the student by `tokenizer` and, for an ONNX teacher, by its own `teacher.tokenizer` (the two id sequences may differ: distillation happens on logits).',
+    ),
+  train: z
+    .string()
+    .min(1)
+    .describe('Training file (.csv, .tsv, .jsonl) or folder of class subfolders, relative to the config file.'),
+  test: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Test file or folder, in the same format. Without it, `testFraction` of the training texts is held out.'),
+  testFraction: z
+    .number()
+    .gt(0)
+    .max(0.5)
+    .default(0.2)
+    .describe('Fraction held out for testing when no `test` is given.'),
+  format: z
+    .enum(['auto', 'csv', 'tsv', 'jsonl', 'folders'])
+    .default('auto')
+    .describe('`auto`: from the path (a folder, or the extension .csv, .tsv, .jsonl / .ndjson).'),
+  text: textColumn('text column', 'text'),
+  label: textColumn('label column (class names or integers)', 'label'),
+  classes: z
+    .array(z.string().min(1))
+    .min(2)
+    .optional()
+    .describe(
+      'The class order (class index = position), when it must match a teacher trained elsewhere. Default: the label names sorted (integer labels: by value).',
+    ),
+  tokenizer: z
+    .discriminatedUnion('type', [wordTokenizer, huggingFaceTokenizer])
+    .prefault({ type: 'words' })
+    .describe("The student's tokenisation."),
+  maxLength: positiveInt()
+    .default(64)
+    .describe(
+      'Tokens per text for the student: longer texts are truncated (the end is dropped), shorter ones padded with id 0 at the end.',
+    ),
+  ...dataCommon,
+  normalize: z
+    .enum(['scale', 'standardize', 'none'])
+    .default('none')
+    .describe('Token ids are not normalised: only `none`.'),
+});
+
 export const dataSchema = z
-  .discriminatedUnion('source', [demoData, idxData, csvData, imagesData, npyData])
+  .discriminatedUnion('source', [demoData, idxData, csvData, imagesData, npyData, textData])
   .describe('Where the examples come from and how they are prepared.');
 export type DataSpec = z.infer<typeof dataSchema>;
 
@@ -405,6 +577,18 @@ const teacherSchema = z
         .min(1)
         .optional()
         .describe("Name of the output holding the logits; defaults to the model's first output."),
+      tokenizer: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "Text data only: the teacher's own Hugging Face tokenizer.json, relative to the config file. The model then takes `input_ids` and `attention_mask` (and `token_type_ids`, all zeros) as int64, fed by name. Defaults to `data.tokenizer.file` when the student uses a Hugging Face tokenizer too.",
+        ),
+      maxLength: positiveInt()
+        .optional()
+        .describe(
+          "Text data only: tokens per text for the teacher (truncated, keeping the tokenizer's final special token, or padded); defaults to `data.maxLength`.",
+        ),
     }),
     z.strictObject({
       source: z.literal('train').describe('Train the teacher in this run, before distilling.'),
@@ -435,7 +619,7 @@ const kdTerm = z.strictObject({
   type: z
     .literal('kd')
     .describe(
-      'Hinton et al. 2015: KL divergence between the softened teacher and student distributions, scaled by T².',
+      'Hinton et al. 2015: KL divergence between the softened teacher and student distributions, scaled by T² (or, with `divergence: "mse"`, the squared difference of the logits, Tang et al. 2019).',
     ),
   weight: termWeight(1, 'this term'),
   temperature: temperature(4).describe('Softening temperature T (> 0).'),
@@ -445,10 +629,10 @@ const kdTerm = z.strictObject({
     .optional()
     .describe("Anneal T linearly from `temperature` to this value over each phase's steps."),
   divergence: z
-    .enum(['forward', 'reverse'])
+    .enum(['forward', 'reverse', 'mse'])
     .default('forward')
     .describe(
-      '`forward`: KL(teacher || student), the usual mean-seeking form; `reverse`: KL(student || teacher), mode-seeking.',
+      '`forward`: KL(teacher || student), the usual mean-seeking form; `reverse`: KL(student || teacher), mode-seeking; `mse`: mean squared difference of the logits themselves (Tang et al. 2019; PyTorch `nn.MSELoss()(student_logits, teacher_logits)`), for which the temperature is not used.',
     ),
 });
 const hintTerm = z.strictObject({
@@ -513,8 +697,10 @@ const dkdTerm = z.strictObject({
   warmupEpochs: z
     .number()
     .min(0)
-    .default(0)
-    .describe('Scale the term linearly from 0 to 1 over this many epochs (the paper uses 20 of 240).'),
+    .default(5)
+    .describe(
+      "Scale the term by min(epoch / warmupEpochs, 1), epochs counted from 1, as the authors' code does; 0 = no warm-up. The default 5 is the paper's 20 of 240 CIFAR epochs scaled to a 60-epoch run.",
+    ),
 });
 const teacherFreeTerm = z.strictObject({
   type: z
@@ -536,6 +722,55 @@ const teacherFreeTerm = z.strictObject({
     ),
 });
 
+const activationBoundaryTerm = z.strictObject({
+  type: z
+    .literal('activation_boundary')
+    .describe(
+      "Activation boundaries (Heo et al. 2019): a connector (1x1 conv, or dense for flat outputs, without bias, then batch norm, as the authors' code) maps the student layer to the teacher layer's shape, and a hinge-style squared loss with a margin pushes each connector output to the side of 0 on which the teacher's neuron is: (c + margin)² where the teacher is inactive and c > -margin, (c - margin)² where it is active and c < margin; summed over the neurons, mean over the batch. Meant for a pre-training stage (`strategy.type: \"staged\"`), then KD or labels on the whole student.",
+    ),
+  weight: termWeight(0.003, "this term (the authors' code scales the sum by 3 / 1000)"),
+  student: layerName('student').describe(
+    "Student layer whose output the connector reads: its pre-activation (a dense or conv layer without activation, or a batchnorm, in a `layers` architecture) as the authors' code, or a layer with its activation.",
+  ),
+  teacher: layerName('teacher').describe(
+    'Teacher layer or ONNX value; only whether each neuron is active (> 0) is used, which is the same before and after a ReLU.',
+  ),
+  margin: z.number().positive().default(1).describe('Margin μ of the hinge (the authors use 1).'),
+});
+
+const crdTerm = z.strictObject({
+  type: z
+    .literal('crd')
+    .describe(
+      "Contrastive representation distillation (Tian et al. 2019, as the authors' RepDistiller code): learned linear embedding heads map a student and a teacher layer to `featureDim`, L2-normalised; each example's pair is contrasted (NCE) with `negatives` other examples' embeddings from a memory bank over the training rows, updated with `momentum` after every step and saved with each checkpoint. The heads are trained and checkpointed, not exported.",
+    ),
+  weight: termWeight(0.8, "this term (the authors' β = 0.8)"),
+  student: layerName('student').describe(
+    'Student layer whose (flattened) output is embedded; the paper uses the penultimate features (the last hidden layer, e.g. `dense_1` of a one-layer MLP).',
+  ),
+  teacher: layerName('teacher').describe(
+    'Teacher layer (tfjs) or value (ONNX) whose (flattened) output is embedded; the paper uses the penultimate features.',
+  ),
+  featureDim: positiveInt().default(128).describe('Width of the embedding space (the paper: 128).'),
+  negatives: positiveInt()
+    .optional()
+    .describe(
+      "Negatives K per example (the paper's nce_k: 16,384 of CIFAR-100's 50,000 training images). Default: the same fraction of this run's training rows, round(rows · 16384 / 50000), at most 16,384 (655 for the demo job's 2,000 rows). Each step gathers 2 · batch · (K + 1) · featureDim floats.",
+    ),
+  temperature: temperature(0.07).describe(
+    "Temperature of the scores exp(⟨memory, embedding⟩ / T) (the paper's nce_t: 0.07).",
+  ),
+  momentum: fraction()
+    .default(0.5)
+    .describe("Memory update: momentum · old + (1 - momentum) · new embedding, renormalised (the paper's nce_m: 0.5)."),
+  sampling: z
+    .enum(['other_classes', 'uniform'])
+    .default('other_classes')
+    .describe(
+      "Where a labeled example's negatives come from: `other_classes` (the authors' default `exact` mode: rows of other classes), or `uniform` (any row). Unlabeled rows (a transfer set's) always draw from all rows.",
+    ),
+});
+
 export const lossTermSchema = z.discriminatedUnion('type', [
   kdTerm,
   hintTerm,
@@ -543,6 +778,8 @@ export const lossTermSchema = z.discriminatedUnion('type', [
   rkdTerm,
   dkdTerm,
   teacherFreeTerm,
+  activationBoundaryTerm,
+  crdTerm,
 ]);
 export type LossTermSpec = z.infer<typeof lossTermSchema>;
 
@@ -582,9 +819,11 @@ const distillSchema = z
         .optional()
         .describe("Anneal T linearly from `temperature` to this value over each phase's steps."),
       divergence: z
-        .enum(['forward', 'reverse'])
+        .enum(['forward', 'reverse', 'mse'])
         .default('forward')
-        .describe('`forward`: KL(teacher || student); `reverse`: KL(student || teacher).'),
+        .describe(
+          '`forward`: KL(teacher || student); `reverse`: KL(student || teacher); `mse`: mean squared difference of the logits (Tang et al. 2019), without temperature.',
+        ),
       pseudoLabels,
     }),
     z.strictObject({
@@ -625,15 +864,23 @@ const strategySchema = z
       type: z
         .literal('born_again')
         .describe(
-          'Born-again networks (Furlanello et al. 2018): generation 1 learns from the teacher, each later generation (same architecture as the student) from the one before; the last generation is the distilled student.',
+          'Born-again networks (Furlanello et al. 2018): generation 1 learns from the teacher, each later generation (same architecture as the student) from the one before; the last generation is the distilled student. The test-time ensemble of all generations (BAN-E: the mean of their softmax outputs) is evaluated, timed and listed as `ban-ensemble`.',
         ),
       generations: z.number().int().min(2).max(10).default(3).describe('Number of student generations (2-10).'),
-      ensemble: z
-        .boolean()
-        .default(false)
+      generationTeacher: z
+        .enum(['previous', 'mean-of-earlier'])
+        .default('previous')
         .describe(
-          'From generation 3 on, learn from the mean logits of all earlier generations instead of the last one.',
+          "Who teaches generation 3 and later: `previous`, the generation before (the paper's sequence); `mean-of-earlier`, the mean logits of all earlier generations (a training-time ensemble teacher, not the paper's BAN-E, which is the `ban-ensemble` row).",
         ),
+      ensemble: z
+        .unknown()
+        .optional()
+        .refine((v) => v === undefined, {
+          message:
+            'the born-again `ensemble` option is now `generationTeacher`: "mean-of-earlier" trains later generations on the mean logits of earlier ones (what `ensemble: true` did), "previous" is the default; the test-time ensemble of the generations (BAN-E) is always reported, as the `ban-ensemble` row',
+        })
+        .describe('Replaced by `generationTeacher` (an error when present, saying so).'),
     }),
     z.strictObject({
       type: z
@@ -651,10 +898,94 @@ const strategySchema = z
       type: z
         .literal('mutual')
         .describe(
-          'Deep mutual learning (Zhang et al. 2018): the student and a peer train together, each on the labels plus KL(other || itself) at T = 1; with distill terms the student also learns from the teacher. With `distill.method: "none"` no teacher is used.',
+          'Deep mutual learning (Zhang et al. 2018): the student and a peer train together, each on the labels (the same hard-label weight and label smoothing) plus KL(other || itself) at T = 1, updated in turn as in the paper (`update`); with distill terms the student also learns from the teacher. With `distill.method: "none"` no teacher is used.',
         ),
       peer: architectureSchema.optional().describe("The peer's architecture; defaults to the student's."),
       weight: z.number().min(0).default(1).describe("Weight of each model's KL to the other (the paper uses 1)."),
+      update: z
+        .enum(['alternating', 'joint'])
+        .default('alternating')
+        .describe(
+          "`alternating` (the paper's algorithm): each step updates the student with the peer's outputs fixed, then runs both again and updates the peer with the updated student's outputs fixed; `joint`: one forward pass, and one summed loss updates both (each KL still treats the other model as a constant), cheaper by a forward pass.",
+        ),
+    }),
+    z.strictObject({
+      type: z
+        .literal('staged')
+        .describe(
+          "Several objectives in sequence for one student: each pre-training stage trains it with its own loss terms, starting from the weights the stage before left; then `distill` trains the whole student from the last stage's weights. Two-stage FitNets (Romero et al. 2015: a hint-only stage, then KD) and activation-boundary pre-training (Heo et al. 2019) are this. The from-scratch baseline starts from the same initial weights as the first stage.",
+        ),
+      stages: z
+        .array(
+          z.strictObject({
+            epochs: positiveInt().optional().describe('Epochs of this stage; defaults to `train.epochs`.'),
+            hardWeight: z
+              .number()
+              .min(0)
+              .default(0)
+              .describe(
+                'Weight of the hard-label cross-entropy in this stage. With 0 and terms that read no logits (hint, activation_boundary on inner layers), the stage trains only the student layers up to the deepest one its terms read, and their projections or connectors.',
+              ),
+            terms: z.array(lossTermSchema).min(1).describe("This stage's loss terms, as `distill.terms`."),
+          }),
+        )
+        .min(1)
+        .max(5)
+        .describe('The pre-training stages, in order; `distill` is the last stage.'),
+    }),
+    z.strictObject({
+      type: z
+        .literal('multi_teacher')
+        .describe(
+          'Multi-teacher KD: the student learns from `teacher` and the further `teachers` at once, each teacher\'s KL at T weighted per example by its confidence on the label (CA-MKD, Zhang et al. 2022) or by fixed weights. Each teacher\'s outputs are computed (or read from the cache) once, and each has its own summary row. Use with `distill.method: "none"` (labels plus this term) or `combined` terms that add to it.',
+        ),
+      teachers: z
+        .array(teacherSchema)
+        .min(1)
+        .max(4)
+        .describe(
+          'The further teachers (demo, tfjs or onnx files; `teacher` may be trained in the run), listed as teacher-2, teacher-3, ...',
+        ),
+      weighting: z
+        .enum(['confidence', 'fixed'])
+        .default('confidence')
+        .describe(
+          "`confidence`: the CA-MKD authors' rule: per example, w_k = (1 - softmax over teachers of their cross-entropies on the label) / (K - 1), and the term is Σ_k Σ_x w_k(x)·T²·KL(p_k(x) || p_s(x)) / (N·K); rows without a label weigh the teachers equally. `fixed`: Σ_k w_k·T²·KL(p_k || p_s), batch mean, with `weights`.",
+        ),
+      weights: z
+        .array(z.number().min(0))
+        .optional()
+        .describe(
+          "`fixed` only: one weight per teacher, `teacher` first, then `teachers` in order; divided by their sum. Default: equal (the mean of the teachers' KD losses).",
+        ),
+      temperature: temperature(4).describe('Softening temperature T (> 0) of every teacher and the student.'),
+      weight: z.number().min(0).default(1).describe('Weight of the multi-teacher term in the total loss.'),
+    }),
+    z.strictObject({
+      type: z
+        .literal('rocket')
+        .describe(
+          'Rocket launching (Zhou et al. 2018): the student ("light net") and a larger booster train together, sharing the student\'s lower layers up to `shared`; each learns the labels, and the student also matches the booster\'s logits (`weight` · Σ over classes of the squared difference, mean over the batch, as the authors\' code). With `gradientBlock` the hint does not update the booster. The student is exported; the booster (shared layers plus its own) gets its own summary row. With `distill.method: "none"` no teacher is used; with distill terms the student also learns from the teacher.',
+        ),
+      shared: layerName('student')
+        .default('dense_1')
+        .describe(
+          "The last student layer the booster shares (its output feeds the booster's own layers); the student's later layers are its own. `distill validate` lists the names.",
+        ),
+      booster: architectureSchema.describe(
+        "The booster's own layers, built on the output of the shared layer (an `mlp` or `layers` list for flat outputs, a `cnn` for conv outputs); a final dense layer with one logit per class is added.",
+      ),
+      weight: z
+        .number()
+        .min(0)
+        .default(0.03)
+        .describe("Weight λ of the hint between the logits (the authors' CIFAR-10 runs use 0.03)."),
+      gradientBlock: z
+        .boolean()
+        .default(true)
+        .describe(
+          "The paper's gradient block: the hint treats the booster's logits as a constant, so it updates the student and the shared layers only; false lets it pull the booster toward the student too (the paper's ablation).",
+        ),
     }),
   ])
   .describe('How many models are trained and who teaches whom.');
@@ -749,6 +1080,12 @@ const trainSchema = z
         "Also keep the checkpoint written at the end of each phase's best validation epoch (when one was written there: see `checkpointEvery`).",
       ),
     logEvery: positiveInt().default(20).describe('Record step metrics every this many steps.'),
+    step: z
+      .enum(['auto', 'tape'])
+      .default('auto')
+      .describe(
+        "How a training step runs. `auto`: on the tensorflow backend, a student that is a stack of dense layers (relu, tanh, sigmoid or linear; no dropout or batch norm) learning from the hard labels and at most one KD term (forward KL at a fixed temperature), with every row labeled, trains with its gradient written out as TensorFlow ops (about 45 per step instead of about 170); every other case, and `tape`, uses tfjs's automatic differentiation. Both minimise the same loss; their values agree to float32 rounding, not bit for bit.",
+      ),
   })
   .describe('Training loop settings.');
 
@@ -766,6 +1103,8 @@ export const configSchema = z
     student: studentSchema,
     distill: distillSchema.prefault({ method: 'kd' }),
     train: trainSchema.prefault({}),
+    seeds: seedsSchema.optional(),
+    sweep: sweepSpecSchema.optional(),
     strategy: strategySchema.prefault({ type: 'single' }),
     cache: z
       .strictObject({

@@ -27,14 +27,14 @@ export interface CsvTable {
   classNames?: string[];
 }
 
-interface Row {
+export interface Row {
   /** 1-based line on which the row starts. */
   line: number;
   cells: string[];
 }
 
 /** Splits CSV text into rows of cells (RFC 4180 quoting: "a, b" and "say ""hi"""), skipping blank lines. */
-function parseRows(file: string, text: string, delimiter: string): Row[] {
+export function parseRows(file: string, text: string, delimiter: string): Row[] {
   const rows: Row[] = [];
   let cells: string[] = [];
   let cell = '';

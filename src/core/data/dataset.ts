@@ -10,9 +10,12 @@ import { mixSeed, permutation } from '../random.ts';
 import { readCsv } from './csv.ts';
 import { DataError } from './dataError.ts';
 import { readIdxPair } from './idx.ts';
-import { loadUnlabeled } from './unlabeled.ts';
+import { loadUnlabeled, UnlabeledDataError } from './unlabeled.ts';
 import { readImageFolder, type ImageFolder, type ImageReadOptions } from './images.ts';
 import { readNpyExamples, readNpyLabels } from './npyExamples.ts';
+import { labelIndices, readTexts, textClasses } from './text.ts';
+import { augmentedTransferTexts } from './textAugment.ts';
+import { tokenizeSplits, type TextInfo } from './textDataset.ts';
 
 export interface Split {
   /** Row-major examples, `n * prod(inputShape)` values. */
@@ -35,6 +38,8 @@ export interface Dataset {
   unlabeled?: Split;
   /** Where the transfer set came from ("npy /path/x.npy"). */
   unlabeledSource?: string;
+  /** `data.source: "text"`: x holds the student's token ids; the texts stay for a teacher's own tokenizer. */
+  text?: TextInfo;
 }
 
 interface RawSplit {
@@ -43,6 +48,8 @@ interface RawSplit {
   n: number;
   /** Raw values are bytes (0..255), so `scale` divides by 255. */
   bytes: boolean;
+  /** Text data: the texts, row for row (x is filled by the tokenizer once the splits are known). */
+  texts?: string[];
 }
 
 const STANDARD_NAMES = {
@@ -73,7 +80,7 @@ function take(s: RawSplit, idx: ArrayLike<number>, dim: number): RawSplit {
     x.set(s.x.subarray(j * dim, (j + 1) * dim), i * dim);
     y[i] = s.y[j];
   }
-  return { x, y, n: idx.length, bytes: s.bytes };
+  return { x, y, n: idx.length, bytes: s.bytes, ...(s.texts ? { texts: Array.from(idx, (j) => s.texts![j]) } : {}) };
 }
 
 /** The first `limit` indices of `order`, class-balanced: each class gets its share while it has examples. */
@@ -185,7 +192,45 @@ function loadNpy(spec: Extract<DataSpec, { source: 'npy' }>, seed: number): RawD
   return { train: train.split, test: test.split, inputShape: train.shape };
 }
 
+/** Texts and labels; token ids come later, from the training split's vocabulary (tokenizeSplits). */
+function loadTextRaw(spec: Extract<DataSpec, { source: 'text' }>, seed: number): RawData {
+  if (spec.unlabeled && spec.unlabeled.source !== 'augment')
+    throw new UnlabeledDataError(
+      ['data', 'unlabeled', 'source'],
+      spec.train,
+      `is text data, for which an unlabeled transfer set of source "${spec.unlabeled.source}" is not read`,
+      'data.unlabeled {"source": "augment"}: augmented copies of the training texts (Tang et al. 2019)',
+    );
+  const options = { format: spec.format, text: spec.text, label: spec.label };
+  const train = readTexts(spec.train, options);
+  const test = spec.test ? readTexts(spec.test, options) : undefined;
+  const { names, integer } = textClasses(test ? [train, test] : [train], spec.classes);
+  const raw = (t: typeof train, y: Int32Array): RawSplit => ({
+    x: new Float32Array(0),
+    y,
+    n: t.texts.length,
+    bytes: false,
+    texts: t.texts,
+  });
+  const why = spec.classes ? 'data.classes does not list' : 'is not a class';
+  const rawTrain = raw(train, labelIndices(train, names, integer, why));
+  const classNames = integer ? undefined : names;
+  const inputShape = [spec.maxLength];
+  if (!test) {
+    const order = permutation(rawTrain.n, mixSeed(seed, 'test-split'));
+    const nTest = Math.max(1, Math.round(rawTrain.n * spec.testFraction));
+    return {
+      test: take(rawTrain, order.subarray(0, nTest), 0),
+      train: take(rawTrain, order.subarray(nTest), 0),
+      inputShape,
+      classNames,
+    };
+  }
+  return { train: rawTrain, test: raw(test, labelIndices(test, names, integer, why)), inputShape, classNames };
+}
+
 async function loadRaw(spec: DataSpec, seed: number, onProgress?: DataProgress, cacheDir?: string): Promise<RawData> {
+  if (spec.source === 'text') return loadTextRaw(spec, seed);
   if (spec.source === 'images') return loadImages(spec, seed, onProgress, cacheDir);
   if (spec.source === 'npy') return loadNpy(spec, seed);
   if (spec.source === 'csv') {
@@ -353,7 +398,18 @@ export async function loadDataset(
       `leaves ${train.n} training examples, fewer than one batch (data.batchSize = ${spec.batchSize})`,
       'a batch size no larger than the training set',
     );
-  const norm = normalizer(spec.normalize, train, dim);
+  // Text: the student's vocabulary is built from the training split alone, then every split is tokenised.
+  // Tang et al.'s transfer set: augmented copies of the training split's texts (after the validation split is removed).
+  const augmented =
+    spec.source === 'text' && spec.unlabeled?.source === 'augment'
+      ? { x: new Float32Array(0), n: 0, texts: augmentedTransferTexts(train.texts!, spec.unlabeled, seed) }
+      : undefined;
+  if (augmented) augmented.n = augmented.texts.length;
+  const text =
+    spec.source === 'text' ? tokenizeSplits(spec, { train, validation, test: raw.test }, augmented) : undefined;
+  const norm = text
+    ? { apply: (s: RawSplit) => s.x, detail: text.normalization }
+    : normalizer(spec.normalize, train, dim);
   const finish = (s: RawSplit): Split => ({ x: norm.apply(s), y: s.y, n: s.n });
   // The transfer set is normalised with the labeled training split's statistics, as the other splits are.
   const unlabeled = await loadUnlabeled(
@@ -363,9 +419,13 @@ export async function loadDataset(
     cacheDir,
     onProgress,
   );
-  const unlabeledSplit =
-    unlabeled &&
-    finish({ x: unlabeled.x, y: new Int32Array(unlabeled.n).fill(-1), n: unlabeled.n, bytes: unlabeled.bytes });
+  const unlabeledSplit = augmented
+    ? { x: augmented.x, y: new Int32Array(augmented.n).fill(-1), n: augmented.n }
+    : unlabeled &&
+      finish({ x: unlabeled.x, y: new Int32Array(unlabeled.n).fill(-1), n: unlabeled.n, bytes: unlabeled.bytes });
+  const unlabeledSource = augmented
+    ? `augment: ${augmented.n} augmented copies of the ${train.n} training texts (Tang et al. 2019)`
+    : unlabeled?.source;
   return {
     train: finish(train),
     validation: finish(validation),
@@ -374,13 +434,14 @@ export async function loadDataset(
     numClasses,
     classNames: raw.classNames,
     normalization: { kind: spec.normalize, detail: norm.detail },
-    ...(unlabeled ? { unlabeled: unlabeledSplit, unlabeledSource: unlabeled.source } : {}),
+    ...(unlabeledSplit ? { unlabeled: unlabeledSplit, unlabeledSource } : {}),
+    ...(text ? { text } : {}),
   };
 }
 
 export function describeSource(spec: DataSpec): string {
   if (spec.source === 'demo') return demoDataDir();
-  if (spec.source === 'csv' || spec.source === 'images') return spec.train;
+  if (spec.source === 'csv' || spec.source === 'images' || spec.source === 'text') return spec.train;
   if (spec.source === 'npy') return spec.train.x;
   return spec.dir ?? spec.train?.images ?? 'data';
 }

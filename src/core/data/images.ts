@@ -422,8 +422,11 @@ async function decodeImage(
     return gray;
   } catch (err) {
     const message = (err as Error).message.replace(/\s+/g, ' ').trim();
-    if (/premature end|truncat|unexpected end/i.test(message))
-      return `is truncated: the ${name} data ends early (${message})`;
+    // libvips's error text can be lost when decodes run concurrently ("Unknown error"), so a JPEG
+    // without its end-of-image marker is called truncated from its bytes too.
+    const noEndMarker = name === 'JPEG' && !(bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9);
+    if (/premature end|truncat|unexpected end/i.test(message) || noEndMarker)
+      return `is truncated: the ${name} data ends early (${noEndMarker ? 'no end-of-image marker; ' : ''}${message})`;
     return `is a corrupt ${name} file (${message})`;
   }
 }

@@ -47,15 +47,18 @@ export class UnlabeledDataError extends DataError {
   }
 }
 
+/** The sources that read examples from a file or folder (`augment` makes them from the training texts). */
+type ReadUnlabeledSpec = Exclude<UnlabeledSpec, { source: 'augment' }>;
+
 /** The config field that locates each source's examples. */
 const LOCATION = { idx: 'images', csv: 'file', npy: 'x', images: 'dir' } as const;
 
-export const unlabeledLocation = (spec: UnlabeledSpec): string =>
+export const unlabeledLocation = (spec: ReadUnlabeledSpec): string =>
   spec[LOCATION[spec.source] as keyof typeof spec] as string;
 
 const shapeText = (shape: number[]) => `[${shape.join(', ')}]`;
 
-function checkShape(spec: UnlabeledSpec, file: string, shape: number[], labeled: LabeledShape): void {
+function checkShape(spec: ReadUnlabeledSpec, file: string, shape: number[], labeled: LabeledShape): void {
   const same = shape.length === labeled.inputShape.length && shape.every((d, i) => d === labeled.inputShape[i]);
   if (!same)
     throw new UnlabeledDataError(
@@ -80,7 +83,7 @@ function checkFinite(file: string, x: Float32Array, per: number): void {
 const exampleShape = (dims: number[]) => (dims.length === 2 ? [...dims, 1] : dims);
 
 async function readRaw(
-  spec: UnlabeledSpec,
+  spec: ReadUnlabeledSpec,
   data: DataSpec,
   labeled: LabeledShape,
   cacheDir: string | undefined,
@@ -153,6 +156,16 @@ export async function loadUnlabeled(
 ): Promise<RawUnlabeled | undefined> {
   const spec = data.unlabeled;
   if (!spec) return undefined;
+  if (spec.source === 'augment') {
+    // Augmented copies are made from the training texts, after tokenisation is known (textAugment.ts).
+    if (data.source === 'text') return undefined;
+    throw new UnlabeledDataError(
+      ['data', 'unlabeled', 'source'],
+      'data.unlabeled',
+      `is "augment", which makes augmented copies of training texts, but data.source is "${data.source}"`,
+      'data.source "text" for an augmented transfer set, or an unlabeled source of examples (idx, csv, npy, images)',
+    );
+  }
   const file = unlabeledLocation(spec);
   const raw = await readRaw(spec, data, labeled, cacheDir, onProgress);
   checkShape(spec, file, raw.shape, labeled);

@@ -10,8 +10,10 @@ import { assertNever } from '../assertNever.ts';
 import { labeledRows } from './labeledRows.ts';
 import { crossEntropy, labelSmoothedCrossEntropy } from './terms.ts';
 import { LOGITS, termDefinition, type TermLoss, type TermReads } from './termRegistry.ts';
+import { TermStates, type PhaseRows, type TermPhaseState } from './termState.ts';
 
-export { temperatureAt } from './termRegistry.ts';
+import { temperatureAt } from './termRegistry.ts';
+export { temperatureAt };
 
 /** The `distill` section in one form: `kd` and `none` are shorthands of it. */
 export interface CanonicalObjective {
@@ -49,6 +51,13 @@ export interface StudentOutputRequest {
   hintOf?: string;
   /** For an attention pair: the teacher attention map it is compared with (height x width must match). */
   attentionOf?: string;
+  /** For activation boundaries: the teacher output that a connector (1x1 conv or dense, no bias, then batch norm) maps it to. */
+  connectorOf?: string;
+  /**
+   * For CRD: a learned linear embedding of width `dim` of the (flattened) output; with `teacher`,
+   * of the teacher output `layer` (a request key), fed to the training model as an extra input.
+   */
+  embedding?: { dim: number; teacher?: boolean };
   /** Index of the term (in `terms`) that needs it, for error messages. */
   term: number;
 }
@@ -98,7 +107,16 @@ export interface Objective {
   teacher: TeacherOutputRequest[];
   /** Names of the logged terms, in order (without `total`). */
   termNames: string[];
+  /** All terms, `total` their weighted sum: one update of every weight at once. */
   loss: ObjectiveLoss;
+  /** The terms as configured, where nothing else (a strategy's extension) adds to them: what the written-out dense step reads. */
+  canonical?: CanonicalObjective;
+  /** Where a training step is several updates in turn (ObjectiveExtension.ownUpdate), those updates. */
+  updates?: UpdateStep[];
+  /** The temperature of each annealed term at `at`, by its logged name; undefined when no term anneals. */
+  temperatures?: (at: TrainingProgress) => Record<string, number>;
+  /** Where a term keeps state across a phase's steps (CRD's memory bank): creates it for a phase. */
+  phaseState?: (rows: PhaseRows) => TermPhaseState;
 }
 
 /**
@@ -108,15 +126,34 @@ export interface Objective {
 export interface ObjectiveExtension {
   parts: readonly string[];
   loss: TermLoss;
+  /** Whether it reads the teacher's outputs (multi-teacher KD does; mutual learning's peer terms do not). */
+  usesTeacher?: boolean;
+  /**
+   * Parts that train a companion in an update of its own (the paper's deep mutual learning):
+   * after the student's update, on a fresh forward pass. Without it one summed loss updates the
+   * student and its companions from one forward pass.
+   */
+  ownUpdate?: { companion: string; parts: readonly string[] };
+}
+
+/**
+ * One update of a training step: a fresh forward pass, the loss (only the terms this update
+ * minimises, `total` their weighted sum) and the gradient with respect to the weights it trains:
+ * the student's (with its projections), or those of the companion whose logits are `companion`.
+ */
+export interface UpdateStep {
+  trains: 'student' | { companion: string };
+  loss: ObjectiveLoss;
 }
 
 export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtension): Objective {
   const { hardWeight, labelSmoothing, terms } = canonicalObjective(spec);
   const student: StudentOutputRequest[] = [];
   const teacher: TeacherOutputRequest[] = [];
-  const studentKey = (layer: string, term: number, project: boolean): string => {
+  const studentKey = (layer: string, term: number, project: boolean | 'connector'): string => {
     if (layer === LOGITS && !project) return LOGITS;
-    const key = project ? `hint:${term}:${layer}` : `raw:${layer}`;
+    const key =
+      project === 'connector' ? `connector:${term}:${layer}` : project ? `hint:${term}:${layer}` : `raw:${layer}`;
     if (!student.some((r) => r.key === key)) student.push({ key, layer, term });
     return key;
   };
@@ -139,9 +176,26 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
       if (request) request.attentionOf = teacherOutput;
       return key;
     },
+    studentConnector: (layer, teacherOutput) => {
+      const key = studentKey(layer, term, 'connector');
+      student.find((r) => r.key === key)!.connectorOf = teacherOutput;
+      return key;
+    },
     teacher: (layer) => teacherKey(layer, term),
     teacherAttention: (layer, p) => teacherKey(layer, term, p),
+    studentEmbedding: (layer, dim) => {
+      const key = `embed:${term}:student:${layer}`;
+      student.push({ key, layer, term, embedding: { dim } });
+      return key;
+    },
+    teacherEmbedding: (teacherOutput, dim) => {
+      const key = `embed:${term}:teacher:${teacherOutput}`;
+      student.push({ key, layer: teacherOutput, term, embedding: { dim, teacher: true } });
+      return key;
+    },
+    state: (create) => states.register(term, create),
   });
+  const states = new TermStates();
   // Names in the logs: the term's parts, with _2, _3 for repeats.
   const used = new Map<string, number>();
   const nameOf = (base: string) => {
@@ -153,39 +207,68 @@ export function compileObjective(spec: DistillSpec, extension?: ObjectiveExtensi
   const termNames: string[] = ['hard'];
   let usesTeacher = false;
 
+  const annealed: Array<[string, { temperature: number; finalTemperature?: number }]> = [];
   terms.forEach((term, i) => {
     const definition = termDefinition(term);
     usesTeacher ||= definition.usesTeacher;
     const names = definition.parts.map(nameOf);
     termNames.push(...names);
+    // A term with a temperature schedule reports its current T (temperatureAt) under its name.
+    if ('finalTemperature' in term && term.finalTemperature !== undefined) annealed.push([names[0], term]);
     parts.push({ names, loss: definition.compile(term, readsOf(i)) });
   });
   if (extension) {
+    usesTeacher ||= extension.usesTeacher ?? false;
     termNames.push(...extension.parts);
     parts.push({ names: extension.parts, loss: extension.loss });
   }
 
-  const loss: ObjectiveLoss = (s, t, y, at) => {
-    // Unlabeled rows (label -1, a transfer set's) do not count in the hard-label term.
-    const hard = tf.tidy(() => {
-      const rows = labeledRows(y);
-      return labelSmoothing > 0
-        ? labelSmoothedCrossEntropy(s.logits, rows.labels, labelSmoothing, rows.weights)
-        : crossEntropy(s.logits, rows.labels, rows.weights);
-    });
-    const out: Record<string, tf.Scalar> = { hard };
-    const weighted: Array<[tf.Scalar, number]> = [[hard, hardWeight]];
-    for (const part of parts)
-      part.loss(s, t, y, at).forEach(([value, weight], j) => {
-        out[part.names[j]] = value;
-        weighted.push([value, weight]);
+  // Only the named terms, `total` their weighted sum (undefined: all of them).
+  const lossOf =
+    (only?: (name: string) => boolean): ObjectiveLoss =>
+    (s, t, y, at) => {
+      // Unlabeled rows (label -1, a transfer set's) do not count in the hard-label term.
+      const hard = tf.tidy(() => {
+        const rows = labeledRows(y);
+        return labelSmoothing > 0
+          ? labelSmoothedCrossEntropy(s.logits, rows.labels, labelSmoothing, rows.weights)
+          : crossEntropy(s.logits, rows.labels, rows.weights);
       });
-    // Labels alone: the total is the hard term itself. Otherwise the weighted sum, keeping no intermediates.
-    const total =
-      weighted.length === 1 && hardWeight === 1
-        ? hard
-        : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
-    return { ...out, total } as LossTerms;
+      const out: Record<string, tf.Scalar> = {};
+      const weighted: Array<[tf.Scalar, number]> = [];
+      const add = (name: string, value: tf.Scalar, weight: number) => {
+        if (only && !only(name)) return;
+        out[name] = value;
+        weighted.push([value, weight]);
+      };
+      add('hard', hard, hardWeight);
+      for (const part of parts)
+        part.loss(s, t, y, at).forEach(([value, weight], j) => add(part.names[j], value, weight));
+      // Labels alone: the total is the hard term itself. Otherwise the weighted sum, keeping no intermediates.
+      const total =
+        weighted.length === 1 && weighted[0][0] === hard && hardWeight === 1
+          ? hard
+          : tf.tidy(() => tf.addN(weighted.map(([v, w]) => tf.mul(v, w))) as tf.Scalar);
+      return { ...out, total } as LossTerms;
+    };
+  const own = extension?.ownUpdate;
+  const companionPart = (name: string) => own!.parts.includes(name);
+  const updates: UpdateStep[] | undefined = own && [
+    { trains: 'student', loss: lossOf((name) => !companionPart(name)) },
+    { trains: { companion: own.companion }, loss: lossOf(companionPart) },
+  ];
+  return {
+    usesTeacher,
+    distills: parts.length > 0,
+    student,
+    teacher,
+    termNames,
+    loss: lossOf(),
+    ...(extension ? {} : { canonical: { hardWeight, labelSmoothing, terms } }),
+    ...(updates ? { updates } : {}),
+    ...(annealed.length
+      ? { temperatures: (at) => Object.fromEntries(annealed.map(([name, term]) => [name, temperatureAt(term, at)])) }
+      : {}),
+    ...(states.any ? { phaseState: (rows: PhaseRows) => states.begin(rows) } : {}),
   };
-  return { usesTeacher, distills: parts.length > 0, student, teacher, termNames, loss };
 }

@@ -240,7 +240,8 @@ function manifestHash(m: Manifest): string {
  * Writes the outputs atomically to `<cacheDir>/<key>/`; returns the bytes written (manifest and
  * payload), the folder, and `stored`: the outputs exactly as `readTeacherCache` returns them
  * (with top-k, the rebuilt rows), so that the run that writes an entry trains on the same targets
- * as every run, and every resume, that reads it. An existing entry for the key is replaced.
+ * as every run, and every resume, that reads it. An existing entry for the key is kept when it
+ * reads back whole (another process wrote the same outputs first); a damaged one is replaced.
  */
 export function writeTeacherCache(
   cacheDir: string,
@@ -314,10 +315,16 @@ export function writeTeacherCache(
   manifest.manifestSha256 = manifestHash(manifest);
   const manifestText = `${JSON.stringify(manifest, null, 1)}\n`;
   const dir = path.join(cacheDir, key);
-  writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, PAYLOAD), payload);
-    fs.writeFileSync(path.join(tmp, MANIFEST), manifestText);
-  });
+  // The key names the contents, so an entry another process (a Slurm array task of the same data)
+  // wrote first and that reads back whole is as good as this one: keep it.
+  writeDirAtomic(
+    dir,
+    (tmp) => {
+      fs.writeFileSync(path.join(tmp, PAYLOAD), payload);
+      fs.writeFileSync(path.join(tmp, MANIFEST), manifestText);
+    },
+    { isComplete: () => readTeacherCache(cacheDir, key) !== undefined },
+  );
   return {
     bytes: payloadBytes + Buffer.byteLength(manifestText),
     dir,

@@ -20,7 +20,8 @@ export interface Splits<T> {
 
 export type TeacherSource =
   | { kind: 'tfjs'; label: string; model: tf.LayersModel }
-  | { kind: 'onnx'; label: string; onnx: OnnxTeacher }
+  /** `inputs`: the teacher's own rows when they differ from the student's (a text teacher's token ids). */
+  | { kind: 'onnx'; label: string; onnx: OnnxTeacher; inputs?: Splits<Float32Array> }
   | { kind: 'ensemble'; label: string; members: tf.LayersModel[] };
 
 export interface TeacherTensors {
@@ -158,7 +159,7 @@ export async function computeTeacherOutputs(
   if (source.kind === 'tfjs') return tfjsOutputs(source.model, device, requests, batchSize);
   if (source.kind === 'onnx') {
     const counts = { train: device.train.shape[0], validation: device.validation.shape[0], test: device.test.shape[0] };
-    return onnxOutputs(source.onnx, host, counts, numClasses, requests, batchSize);
+    return onnxOutputs(source.onnx, source.inputs ?? host, counts, numClasses, requests, batchSize);
   }
   // The mean logits of earlier generations (born-again ensemble).
   const logits = {} as Splits<tf.Tensor2D>;

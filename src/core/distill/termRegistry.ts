@@ -11,7 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { LossTermSpec } from '../config/schema.ts';
 import { labeledRows } from './labeledRows.ts';
 import type { StudentBatch, TeacherBatch, TrainingProgress } from './objective.ts';
+import { CrdMemory } from './crdMemory.ts';
+import type { PhaseRows, TermPhaseState } from './termState.ts';
 import {
+  activationBoundaryLoss,
   attentionMap,
   dkdParts,
   hintLoss,
@@ -38,10 +41,18 @@ export interface TermReads {
   studentHint(layer: string, teacherKey: string): string;
   /** A student conv layer whose attention map is compared with the teacher's map `teacherKey`. */
   studentAttention(layer: string, teacherKey: string): string;
+  /** A student layer's output through a learned connector to the shape of the teacher output `teacherKey` (activation boundaries). */
+  studentConnector(layer: string, teacherKey: string): string;
   /** A teacher layer's (or ONNX value's) output as it is (`logits`: the logits). */
   teacher(layer: string): string;
   /** The attention map of a teacher conv layer (computed once per run, not per batch). */
   teacherAttention(layer: string, p: number): string;
+  /** A learned linear embedding of width `dim` of a student layer's (flattened) output (CRD's student head). */
+  studentEmbedding(layer: string, dim: number): string;
+  /** A learned linear embedding of the teacher output `teacherKey`, trained with the student (CRD's teacher head). */
+  teacherEmbedding(teacherKey: string, dim: number): string;
+  /** State the term keeps across a phase's steps (termState.ts); the accessor returns the current phase's. */
+  state<S extends TermPhaseState>(create: (rows: PhaseRows) => S): () => S;
 }
 
 /**
@@ -178,6 +189,30 @@ export const TERMS = {
         return teacherFreeLoss(s.logits, rows.labels, term.temperature, term.correctProbability, rows.weights);
       });
       return [[value, term.weight]];
+    },
+  },
+  activation_boundary: {
+    usesTeacher: true,
+    logitsOnly: false,
+    parts: ['activation_boundary'],
+    compile: (term, reads) => {
+      const tk = reads.teacher(term.teacher);
+      const sk = reads.studentConnector(term.student, tk);
+      return (s, t) => [[activationBoundaryLoss(pick(s, sk), pick(t!, tk), term.margin), term.weight]];
+    },
+  },
+  crd: {
+    usesTeacher: true,
+    logitsOnly: 'on logits',
+    parts: ['crd'],
+    compile: (term, reads) => {
+      // Both embedding heads are layers of the training model (the teacher's fed the teacher's
+      // output); the memory bank is the phase's state, stepped with each batch's rows.
+      const tk = reads.teacher(term.teacher);
+      const sk = reads.studentEmbedding(term.student, term.featureDim);
+      const tek = reads.teacherEmbedding(tk, term.featureDim);
+      const memory = reads.state((rows) => new CrdMemory(term, rows));
+      return (s) => [[memory().loss(pick(s, sk), pick(s, tek)), term.weight]];
     },
   },
 } satisfies { [K in TermType]: TermDefinition<K> };

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
  * scripts/golden/make_term_fixtures.py.
  */
 
-export type Divergence = 'forward' | 'reverse';
+export type Divergence = 'forward' | 'reverse' | 'mse';
 
 /** Identity whose gradient is zero: PyTorch's `detach()` / `torch.no_grad()` for the teacher side. */
 const constant = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
@@ -80,6 +80,8 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, rowWeight
  * (sum over classes, mean over rows).
  * PyTorch: F.kl_div(F.log_softmax(s/T,1), F.softmax(t/T,1), reduction='batchmean')*T*T  (forward)
  *          F.kl_div(F.log_softmax(t/T,1), F.log_softmax(s/T,1), reduction='batchmean', log_target=True)*T*T (reverse)
+ * mse: the squared difference of the logits themselves (Tang et al. 2019), no temperature, mean
+ * over all elements: nn.MSELoss()(s, t).
  */
 export function kdDivergence(
   student: tf.Tensor2D,
@@ -88,6 +90,8 @@ export function kdDivergence(
   divergence: Divergence,
 ): tf.Scalar {
   sameShape(student, teacher, 'kdDivergence');
+  if (divergence === 'mse')
+    return tf.tidy(() => tf.mean(tf.squaredDifference(student, constant(teacher))) as tf.Scalar);
   return tf.tidy(() => {
     const logQ = tf.logSoftmax(tf.div(student, temperature));
     const logP = tf.logSoftmax(tf.div(constant(teacher), temperature));
@@ -340,5 +344,175 @@ export function teacherFreeLoss(
     const logQ = tf.logSoftmax(student);
     // The virtual teacher is built from the label: with rowWeights, over the weighted rows only.
     return rowMean(klRows(logP, logQ), rowWeights);
+  });
+}
+
+/**
+ * Heo et al. 2019 activation-boundary transfer, the authors' `criterion_alternative_L2`
+ * (bhheo/AB_distillation; RepDistiller distiller_zoo/AB.py): with c the connector's output and t
+ * the teacher's, Σ (c + m)²·[c > −m]·[t ≤ 0] + (c − m)²·[c ≤ m]·[t > 0] over every neuron, divided
+ * by the batch size. The indicator masks carry no gradient (tf.step's is zero), as the
+ * reference's `.float()` masks; only the sign of t is read, so the teacher's output after a ReLU
+ * gives the same loss as before it. The authors' further × 3 / 1000 is the term's default weight.
+ */
+export function activationBoundaryLoss(connector: tf.Tensor, teacher: tf.Tensor, margin: number): tf.Scalar {
+  sameShape(connector, teacher, 'activationBoundaryLoss');
+  return tf.tidy(() => {
+    const active = tf.step(constant(teacher)); // [t > 0]
+    const inactive = tf.sub(1, active); // [t <= 0]
+    const aboveLow = tf.step(tf.add(connector, margin)); // [c > -m]
+    const belowHigh = tf.sub(1, tf.step(tf.sub(connector, margin))); // [c <= m]
+    const pushDown = tf.mul(tf.square(tf.add(connector, margin)), tf.mul(aboveLow, inactive));
+    const pushUp = tf.mul(tf.square(tf.sub(connector, margin)), tf.mul(belowHigh, active));
+    return tf.div(tf.sum(tf.add(pushDown, pushUp)), connector.shape[0]) as tf.Scalar;
+  });
+}
+
+/**
+ * Rocket launching's hint (Zhou et al. 2018, zhougr1993/Rocket-Launching rocket_interval.py):
+ * Σ (booster − light)² over every element divided by the batch, i.e. the squared L2 distance of
+ * the logits, mean over rows. With `gradientBlock` (the authors' `y.data` copy) the booster's
+ * logits are a constant, so the hint trains the light net only; without it, both.
+ */
+export function rocketHintLoss(light: tf.Tensor2D, booster: tf.Tensor2D, gradientBlock: boolean): tf.Scalar {
+  sameShape(light, booster, 'rocketHintLoss');
+  return tf.tidy(() => {
+    const target = gradientBlock ? constant(booster) : booster;
+    // d·d rather than squaredDifference: the kernels every run has (a strategy's terms are not in the kernel table).
+    const d = tf.sub(target, light);
+    return tf.div(tf.sum(tf.mul(d, d)), light.shape[0]) as tf.Scalar;
+  });
+}
+
+/** RepDistiller crd/criterion.py `eps`: keeps the NCE ratios finite. */
+const CRD_EPS = 1e-7;
+
+/** RepDistiller crd/criterion.py `Normalize(2)`: each row divided by its L2 norm (`Embed`'s last step). */
+export function crdNormalize(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => l2NormalizeLast(x, 1e-12) as tf.Tensor2D);
+}
+
+/**
+ * One side of RepDistiller crd/memory.py `ContrastMemory.forward`: exp(⟨memory row, anchor⟩ / T)
+ * for each anchor [B, D] and its K + 1 memory rows [B, K + 1, D] (the positive first), unnormalised
+ * ([B, K + 1]). The memory rows are a constant (the reference `.detach()`s them).
+ */
+export function crdScores(anchor: tf.Tensor2D, memoryRows: tf.Tensor3D, temperature: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, , dim] = memoryRows.shape;
+    const dots = tf.matMul(constant(memoryRows), tf.reshape(anchor, [batch, dim, 1]));
+    return tf.exp(tf.div(tf.squeeze(dots, [2]), temperature)) as tf.Tensor2D;
+  });
+}
+
+/**
+ * RepDistiller crd/criterion.py `ContrastLoss` (the paper's eq. 18, NCE with noise Pn = 1 / nData):
+ * −(Σ_b log(P_pos / (P_pos + m·Pn + eps)) + Σ_b Σ_k log(m·Pn / (P_neg + m·Pn + eps))) / B, with
+ * x = [B, K + 1] normalised scores (positive first), m = K.
+ */
+export function crdContrastLoss(x: tf.Tensor2D, nData: number): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, width] = x.shape;
+    const mPn = (width - 1) / nData;
+    const pos = tf.slice(x, [0, 0], [batch, 1]);
+    const neg = tf.slice(x, [0, 1], [batch, width - 1]);
+    const logD1 = tf.log(tf.div(pos, tf.add(pos, mPn + CRD_EPS)));
+    const logD0 = tf.log(tf.div(mPn, tf.add(neg, mPn + CRD_EPS)));
+    return tf.div(tf.neg(tf.add(tf.sum(logD1), tf.sum(logD0))), batch) as tf.Scalar;
+  });
+}
+
+/**
+ * The memory update of `ContrastMemory.forward`: momentum · old row + (1 − momentum) · embedding,
+ * renormalised to unit length (no gradient: the reference runs it under torch.no_grad()).
+ */
+export function crdMemoryUpdate(oldRows: tf.Tensor2D, embedding: tf.Tensor2D, momentum: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const mixed = tf.add(tf.mul(oldRows, momentum), tf.mul(constant(embedding), 1 - momentum));
+    return tf.div(mixed, tf.sqrt(tf.sum(tf.square(mixed), 1, true))) as tf.Tensor2D;
+  });
+}
+
+/**
+ * The CRD loss of a batch (Tian et al. 2019; RepDistiller `CRDLoss.forward` with `ContrastMemory`):
+ * the student embedding scored against the teacher memory's rows `contrastRows` (the positive, then
+ * K negatives), the teacher embedding against the student memory's, each divided by its Z, and the
+ * two NCE losses summed. Z is the reference's normalisation constant, mean(scores) · nData, fixed
+ * on the first batch: pass undefined to compute it here (returned, a constant thereafter).
+ * Returns the loss and the Z values used; the memory update is crdMemoryUpdate's, after the step.
+ */
+export function crdLoss(args: {
+  student: tf.Tensor2D;
+  teacher: tf.Tensor2D;
+  studentMemory: tf.Tensor2D;
+  teacherMemory: tf.Tensor2D;
+  contrastRows: tf.Tensor2D;
+  temperature: number;
+  nData: number;
+  zStudent?: tf.Scalar;
+  zTeacher?: tf.Scalar;
+}): { loss: tf.Scalar; zStudent: tf.Scalar; zTeacher: tf.Scalar } {
+  const { student, teacher, studentMemory, teacherMemory, contrastRows, temperature, nData } = args;
+  return tf.tidy(() => {
+    const [batch, width] = contrastRows.shape;
+    const dim = studentMemory.shape[1];
+    const flat = tf.reshape(contrastRows, [-1]);
+    const rowsOf = (memory: tf.Tensor2D) => tf.reshape(tf.gather(memory, flat), [batch, width, dim]) as tf.Tensor3D;
+    // out_v1: the student against the teacher's memory; out_v2: the teacher against the student's.
+    const outStudent = crdScores(student, rowsOf(teacherMemory), temperature);
+    const outTeacher = crdScores(teacher, rowsOf(studentMemory), temperature);
+    const zStudent = args.zStudent ?? (constant(tf.mul(tf.mean(outStudent), nData)) as tf.Scalar);
+    const zTeacher = args.zTeacher ?? (constant(tf.mul(tf.mean(outTeacher), nData)) as tf.Scalar);
+    const loss = tf.add(
+      crdContrastLoss(tf.div(outStudent, zStudent) as tf.Tensor2D, nData),
+      crdContrastLoss(tf.div(outTeacher, zTeacher) as tf.Tensor2D, nData),
+    ) as tf.Scalar;
+    return { loss, zStudent, zTeacher };
+  });
+}
+
+/**
+ * Multi-teacher KD on logits. `fixed`: Σ_k w_k · T²·KL(p_k || p_s), batch mean, w divided by its
+ * sum (equal weights: the mean of the teachers' KD losses, CA-MKD's AVERAGE_LOSS). `confidence`:
+ * the CA-MKD authors' rule (Zhang et al. 2022, train_student.py, ensemble_method 'CAMKD'): per
+ * example x, w_k(x) = (1 − softmax_k(CE_k(x))) / (K − 1) with CE_k teacher k's cross-entropy on the
+ * label at T = 1, and the term is Σ_k Σ_x w_k(x)·T²·KL_x(p_k || p_s) / (N·K). A row without a
+ * label (label −1) has CE_k = 0 for every k, so its teachers weigh 1/K each. The teachers are
+ * constants; so are the confidence weights.
+ */
+export function multiTeacherKd(
+  student: tf.Tensor2D,
+  teachers: tf.Tensor2D[],
+  labels: tf.Tensor1D,
+  temperature: number,
+  weighting: 'confidence' | 'fixed',
+  weights?: number[],
+): tf.Scalar {
+  const k = teachers.length;
+  if (k < 2) throw new Error(`multiTeacherKd: needs at least 2 teachers, got ${k}`);
+  teachers.forEach((t) => sameShape(student, t, 'multiTeacherKd'));
+  const [batch, classes] = student.shape;
+  const t2 = temperature * temperature;
+  return tf.tidy(() => {
+    const logQ = tf.logSoftmax(tf.div(student, temperature));
+    // [K, N]: each teacher's T²·KL per example.
+    const kl = tf.stack(
+      teachers.map((t) => tf.mul(klRows(tf.logSoftmax(tf.div(constant(t), temperature)), logQ), t2)),
+    ) as tf.Tensor2D;
+    if (weighting === 'fixed') {
+      const w = weights ?? teachers.map(() => 1);
+      const sum = w.reduce((a, b) => a + b, 0);
+      const column = tf.tensor2d(
+        w.map((v) => v / sum),
+        [k, 1],
+      );
+      return tf.div(tf.sum(tf.mul(kl, column)), batch) as tf.Scalar;
+    }
+    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), classes);
+    const ce = tf.stack(
+      teachers.map((t) => tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(constant(t))), 1))),
+    ) as tf.Tensor2D;
+    const attention = tf.div(tf.sub(1, tf.softmax(ce.transpose()).transpose()), k - 1);
+    return tf.div(tf.sum(tf.mul(attention, kl)), batch * k) as tf.Scalar;
   });
 }

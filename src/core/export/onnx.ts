@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { onnx } from 'onnx-proto';
+import { exportConv1d, exportEmbedding, exportMeanPool, exportRecurrent } from './onnxText.ts';
 
 export const OPSET = 13;
 
@@ -14,9 +15,10 @@ export class ExportError extends Error {
   override name = 'ExportError';
 }
 
-type Layout = 'flat' | 'nhwc' | 'nchw';
+/** flat: [batch, features]; nhwc / nchw: images; sequence: [batch, tokens, channels] (text layers). */
+type Layout = 'flat' | 'nhwc' | 'nchw' | 'sequence';
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: onnx.ITensorProto[] = [];
   private counter = 0;
@@ -53,6 +55,32 @@ class GraphBuilder {
     return name;
   }
 
+  /** A rank-1 int64 initializer (axes, shapes: inputs of ops since opset 13). */
+  int64s(base: string, values: number[]): string {
+    const name = this.name(base);
+    this.initializers.push({
+      name,
+      dataType: onnx.TensorProto.DataType.INT64,
+      dims: [values.length],
+      int64Data: values,
+    });
+    return name;
+  }
+
+  /** A node with several outputs (LSTM's Y, Y_h, Y_c); empty names are outputs not asked for. */
+  multi(
+    opType: string,
+    inputs: string[],
+    outputs: number,
+    attributes: onnx.IAttributeProto[],
+    keep: number[],
+  ): string[] {
+    const base = this.name(opType.toLowerCase());
+    const names = Array.from({ length: outputs }, (_, i) => (keep.includes(i) ? `${base}_out${i}` : ''));
+    this.nodes.push({ opType, input: inputs, output: names, name: base, attribute: attributes });
+    return names;
+  }
+
   op(opType: string, inputs: string[], attributes: onnx.IAttributeProto[] = [], base = opType.toLowerCase()): string {
     const output = this.name(base);
     this.nodes.push({ opType, input: inputs, output: [output], name: output, attribute: attributes });
@@ -60,12 +88,12 @@ class GraphBuilder {
   }
 }
 
-const ints = (name: string, v: number[]): onnx.IAttributeProto => ({
+export const ints = (name: string, v: number[]): onnx.IAttributeProto => ({
   name,
   type: onnx.AttributeProto.AttributeType.INTS,
   ints: v,
 });
-const int = (name: string, v: number): onnx.IAttributeProto => ({
+export const int = (name: string, v: number): onnx.IAttributeProto => ({
   name,
   type: onnx.AttributeProto.AttributeType.INT,
   i: v,
@@ -76,7 +104,7 @@ const float = (name: string, v: number): onnx.IAttributeProto => ({
   f: v,
 });
 
-function activation(g: GraphBuilder, x: string, fn: string, layerName: string): string {
+export function activation(g: GraphBuilder, x: string, fn: string, layerName: string): string {
   switch (fn) {
     case 'linear':
       return x;
@@ -139,7 +167,12 @@ async function buildOnnx(
 ): Promise<Uint8Array> {
   const inputShape = (model.inputs[0].shape as Array<number | null>).slice(1) as number[];
   let x = 'input';
-  let layout: Layout = inputShape.length === 3 ? 'nhwc' : 'flat';
+  let layout: Layout = inputShape.length === 3 ? 'nhwc' : inputShape.length === 2 ? 'sequence' : 'flat';
+  /** Text: the padding mask [batch, tokens] (1 = token) of an embedding with maskZero, until a layer reads it. */
+  let mask: string | undefined;
+  const sequence = (what: string) => {
+    if (layout !== 'sequence') throw new ExportError(`layer "${what}" needs a [batch, tokens, channels] input`);
+  };
   const toNchw = () => {
     if (layout === 'nhwc') {
       x = g.op('Transpose', [x], [ints('perm', [0, 3, 1, 2])], 'to_nchw');
@@ -240,9 +273,39 @@ async function buildOnnx(
         break;
       case 'Dropout':
         break; // identity at inference
+      case 'Embedding': {
+        const out = exportEmbedding(g, x, w[0], c, ln);
+        x = out.x;
+        mask = out.mask;
+        layout = 'sequence';
+        break;
+      }
+      case 'Conv1D':
+        sequence(ln);
+        x = exportConv1d(g, x, w, c, inShape, ln);
+        break;
+      case 'GlobalMaxPooling1D':
+        sequence(ln);
+        x = g.op('ReduceMax', [x], [ints('axes', [1]), int('keepdims', 0)], 'maxpool1d');
+        layout = 'flat';
+        break;
+      case 'MaskedMeanPooling1D':
+        sequence(ln);
+        x = exportMeanPool(g, x, mask);
+        mask = undefined;
+        layout = 'flat';
+        break;
+      case 'LSTM':
+      case 'GRU':
+      case 'Bidirectional':
+        sequence(ln);
+        x = exportRecurrent(g, x, layer, mask, ln);
+        mask = undefined;
+        layout = 'flat';
+        break;
       default:
         throw new ExportError(
-          `layer "${ln}" (${cls}) has no ONNX mapping; supported: Dense, Conv2D, MaxPooling2D, AveragePooling2D, BatchNormalization, Activation, Flatten, Dropout`,
+          `layer "${ln}" (${cls}) has no ONNX mapping; supported: Dense, Conv2D, MaxPooling2D, AveragePooling2D, BatchNormalization, Activation, Flatten, Dropout, Embedding, Conv1D, GlobalMaxPooling1D, MaskedMeanPooling1D, LSTM, GRU, Bidirectional (LSTM, GRU)`,
         );
     }
   }

@@ -7,7 +7,7 @@ export interface ModelCost {
   params: number;
   /** Weights at fp32 (trainable and running statistics). */
   bytes: number;
-  /** Multiply-adds for one example: dense in*out, conv outH*outW*out*kh*kw*in; others count 0. */
+  /** Multiply-adds for one example: dense in*out, conv outH*outW*out*kh*kw*in, conv1d, lstm / gru per token; others (an embedding lookup) count 0. */
   macs: number;
 }
 
@@ -22,6 +22,18 @@ export function modelCost(model: tf.LayersModel): ModelCost {
       const [kh, kw] = (layer.getConfig().kernelSize as number[]) ?? [1, 1];
       const [, oh, ow, oc] = outShape as number[];
       macs += oh * ow * oc * kh * kw * (inShape[3] as number);
+    } else if (cls === 'Conv1D') {
+      const [k] = (layer.getConfig().kernelSize as number[]) ?? [1];
+      const [, steps, oc] = outShape as number[];
+      macs += steps * oc * k * (inShape[2] as number);
+    } else if (cls === 'LSTM' || cls === 'GRU' || cls === 'Bidirectional') {
+      // Per token: gates x (input + hidden) x hidden; a bidirectional layer runs two.
+      const inner =
+        cls === 'Bidirectional' ? (layer as unknown as { forwardLayer: tf.layers.Layer }).forwardLayer : layer;
+      const gates = inner.getClassName() === 'LSTM' ? 4 : 3;
+      const units = inner.getConfig().units as number;
+      const [, steps, features] = inShape as number[];
+      macs += (cls === 'Bidirectional' ? 2 : 1) * steps * gates * (features + units) * units;
     }
   }
   const params = model.countParams();

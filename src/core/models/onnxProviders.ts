@@ -230,3 +230,67 @@ export async function onnxProviders(): Promise<OnnxProviderReport[]> {
   );
   return reports;
 }
+
+/** How a teacher checks and probes a session on one provider; the failure hooks throw the teacher's own errors. */
+export interface SessionProbe {
+  /** cpu (the reference, always last) could not create a session: the model's fault. */
+  loadFailed(err: unknown): never;
+  /** Checks made before running (may release the session and throw). */
+  check?(session: ortTypes.InferenceSession): Promise<void>;
+  run(session: ortTypes.InferenceSession): Promise<ortTypes.InferenceSession.ReturnType>;
+  /** cpu could not run the probe batch. */
+  runFailed(err: unknown): never;
+}
+
+export interface OpenedSession {
+  session: ortTypes.InferenceSession;
+  provider: OnnxProviderName;
+  probe: ortTypes.InferenceSession.ReturnType;
+  /** Which provider was chosen and why each one before it was not. */
+  providerDetail: string;
+}
+
+/**
+ * The first provider of the plan on which the session is created and runs the probe batch before
+ * any training; why each one before it did not is noted. cpu, always last, is the reference: its
+ * failures are the model's.
+ */
+export async function openOnFirstProvider(
+  bytes: Uint8Array,
+  requested: readonly OnnxProviderName[] | undefined,
+  probe: SessionProbe,
+): Promise<OpenedSession> {
+  const plan = await providerPlan(requested);
+  const notes = [...plan.skipped];
+  for (const provider of plan.order) {
+    const last = provider === 'cpu';
+    let session: ortTypes.InferenceSession;
+    try {
+      session = await ort().InferenceSession.create(bytes, { executionProviders: [provider], logSeverityLevel: 3 });
+    } catch (err) {
+      if (last) probe.loadFailed(err);
+      notes.push(`${provider}: no session (${firstLine(err)})`);
+      continue;
+    }
+    await probe.check?.(session);
+    let out: ortTypes.InferenceSession.ReturnType;
+    try {
+      out = await probe.run(session);
+    } catch (err) {
+      await session.release();
+      if (last) probe.runFailed(err);
+      notes.push(`${provider}: fails on the first batch (${firstLine(err)})`);
+      continue;
+    }
+    const chosen =
+      provider === 'cuda'
+        ? 'cuda: CUDA device 0'
+        : provider === 'webgpu'
+          ? `webgpu: on ${(await webgpuAdapter()).detail}`
+          : notes.length === 0
+            ? 'cpu: as requested'
+            : undefined;
+    return { session, provider, probe: out, providerDetail: [...(chosen ? [chosen] : []), ...notes].join('; ') };
+  }
+  throw new Error('no onnxruntime execution provider was tried'); // cpu is always in the plan
+}

@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import type * as ortTypes from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { ModelFileError } from './io.ts';
-import { providerPlan, webgpuAdapter, type OnnxProviderName } from './onnxProviders.ts';
+import { openOnFirstProvider, type OnnxProviderName } from './onnxProviders.ts';
 
 export type OnnxLayout = 'auto' | 'nhwc' | 'nchw' | 'flat';
 
@@ -339,60 +339,26 @@ export async function openOnnxTeacher(
   const probeBatch = fixedBatch ?? 1;
   const probeInput = new Float32Array(probeBatch * prod(dataShape));
 
-  // The first provider on which the session is created and runs one example (or the model's fixed
-  // batch) before any training; why each one before it did not is noted. cpu, always last, is the
-  // reference: its failures are the model's.
-  const plan = await providerPlan(options.providers);
-  const notes = [...plan.skipped];
-  let opened:
-    | { session: ortTypes.InferenceSession; provider: OnnxProviderName; probe: ortTypes.InferenceSession.ReturnType }
-    | undefined;
-  for (const provider of plan.order) {
-    const last = provider === 'cpu';
-    let candidate: ortTypes.InferenceSession;
-    try {
-      candidate = await ort.InferenceSession.create(modelBytes, {
-        executionProviders: [provider],
-        logSeverityLevel: 3,
-      });
-    } catch (err) {
-      if (last) return loadError(err);
-      notes.push(`${provider}: no session (${firstLine(err)})`);
-      continue;
-    }
-    const metadata = new Map(candidate.outputMetadata.map((m) => [m.name, m]));
-    for (const name of fetches) {
-      const m = metadata.get(name);
-      if (m && (!m.isTensor || m.type !== 'float32')) {
-        await candidate.release();
-        fail(
-          `${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`,
-        );
+  const { session, provider, probe, providerDetail } = await openOnFirstProvider(modelBytes, options.providers, {
+    loadFailed: loadError,
+    check: async (candidate) => {
+      const metadata = new Map(candidate.outputMetadata.map((m) => [m.name, m]));
+      for (const name of fetches) {
+        const m = metadata.get(name);
+        if (m && (!m.isTensor || m.type !== 'float32')) {
+          await candidate.release();
+          fail(
+            `${name === logitsName ? 'logits output' : 'feature'} "${name}" is ${m.isTensor ? m.type : 'not a tensor'}; expected float32`,
+          );
+        }
       }
-    }
-    try {
-      opened = { session: candidate, provider, probe: await candidate.run(feed(probeInput, probeBatch), fetches) };
-      break;
-    } catch (err) {
-      await candidate.release();
-      if (last)
-        fail(
-          `fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${firstLine(err)}`,
-        );
-      notes.push(`${provider}: fails on the first batch (${firstLine(err)})`);
-    }
-  }
-  if (!opened) throw new Error('no onnxruntime execution provider was tried'); // cpu is always in the plan
-  const { session, provider, probe } = opened;
-  const chosen =
-    provider === 'cuda'
-      ? 'cuda: CUDA device 0'
-      : provider === 'webgpu'
-        ? `webgpu: on ${(await webgpuAdapter()).detail}`
-        : notes.length === 0
-          ? 'cpu: as requested'
-          : undefined;
-  const providerDetail = [...(chosen ? [chosen] : []), ...notes].join('; ');
+    },
+    run: (candidate) => candidate.run(feed(probeInput, probeBatch), fetches),
+    runFailed: (err) =>
+      fail(
+        `fails in onnxruntime on an input of shape [${modelInputDims(probeBatch).join(', ')}] (layout ${layout}): ${firstLine(err)}`,
+      ),
+  });
   const closeAndFail = async (problem: string): Promise<never> => {
     await session.release();
     return fail(problem);

@@ -3,11 +3,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DistillConfig } from '../config/schema.ts';
-import type { ArtifactKind, LatencyResult, RunEventInput } from '../../protocol/events.ts';
+import type { ArtifactKind, LatencyResult, MeasuredModel, RunEventInput } from '../../protocol/events.ts';
 import { toOnnx, ExportError } from '../export/onnx.ts';
 import { onnxMaxAbsDiff, exportTolerance } from '../export/verify.ts';
-import { benchOnnx, benchTfjs, machineInfo, type BenchOptions, type MachineInfo } from '../bench/latency.ts';
+import {
+  benchOnnx,
+  benchOnnxEnsemble,
+  benchTfjs,
+  benchTfjsEnsemble,
+  machineInfo,
+  type BenchOptions,
+  type MachineInfo,
+} from '../bench/latency.ts';
+import { benchOnnxWeb, loadOrtWeb } from '../bench/webLatency.ts';
 import { loadModel } from '../models/io.ts';
+import { benchTextTeacher, textStudentFeeds, textStudentInputs } from '../bench/textLatency.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../fsutil.ts';
 import { demoTeacherPath } from '../paths.ts';
 import { onnxInputShape, openOnnxTeacher } from '../models/onnxTeacher.ts';
@@ -84,23 +94,62 @@ export interface BenchReport {
   machine: MachineInfo;
   options: BenchOptions;
   results: LatencyResult[];
-  onnxBytes: Partial<Record<'teacher' | 'student', number>>;
+  onnxBytes: Partial<Record<MeasuredModel, number>>;
+  /** The reduced-precision exports found in artifacts/ and timed beside fp32. */
+  precisionFiles: Array<{ model: 'teacher' | 'student'; precision: 'fp16' | 'int8'; file: string; bytes: number }>;
+  /** With `web`: why onnxruntime-web was not timed, when it was not. */
+  webUnavailable?: string;
 }
 
-/** Times teacher and student in onnxruntime (CPU) and the current tfjs backend; writes bench.json. */
+/** Also time the student in onnxruntime-web's wasm backend (`distill bench`; not at the end of every run: its wasm compiles for seconds). */
+export interface BenchExtras {
+  web?: boolean;
+  /** Test-time ensembles of the run (BAN-E), timed running all their members; in-process only, at the end of a run. */
+  ensembles?: BenchEnsemble[];
+}
+
+/** A test-time ensemble to time: its row name and its member models (in memory). */
+export interface BenchEnsemble {
+  model: MeasuredModel;
+  members: tf.LayersModel[];
+}
+
+const REDUCED_PRECISIONS = ['fp16', 'int8'] as const;
+
+/**
+ * Times teacher and student in onnxruntime (CPU) and the current tfjs backend, and each
+ * artifacts/<model>.<fp16|int8>.onnx beside its fp32 export; with `web`, the student (all its
+ * precisions) in onnxruntime-web's wasm backend too. Writes bench.json.
+ */
 export async function benchRun(
   runDir: string,
   config: DistillConfig,
   options: BenchOptions,
   emit?: (e: RunEventInput) => void,
+  extras: BenchExtras = {},
 ): Promise<BenchReport> {
   const results: LatencyResult[] = [];
   const onnxBytes: BenchReport['onnxBytes'] = {};
+  const precisionFiles: BenchReport['precisionFiles'] = [];
+  const record = (rs: LatencyResult[]) => {
+    for (const r of rs) {
+      results.push(r);
+      emit?.({ type: 'benchmark', result: r });
+    }
+  };
+  const web = extras.web ? loadOrtWeb() : undefined;
+  const webOrt = web && 'ort' in web ? web.ort : undefined;
   const { model: student } = await loadModel(runModelPath(runDir, config, 'student'));
   const dataShape = (student.inputs[0].shape as number[]).slice(1);
   const numClasses = student.outputs[0].shape[1] as number;
   student.dispose();
   for (const which of ['teacher', 'student'] as const) {
+    if (which === 'teacher' && config.teacher.source === 'onnx' && config.data.source === 'text') {
+      const text = await benchTextTeacher(config, numClasses, options);
+      onnxBytes.teacher = text.bytes;
+      record(text.results);
+      continue;
+    }
     if (which === 'teacher' && config.teacher.source === 'onnx') {
       // An ONNX teacher is timed as it is, in onnxruntime only: there is no tfjs version of it.
       // Opened for its layout and input name only, so on cpu: no GPU session for nothing.
@@ -130,21 +179,47 @@ export async function benchRun(
     try {
       const bytes = await toOnnx(model, { name: which });
       onnxBytes[which] = bytes.length;
-      for (const r of await benchOnnx(which, bytes, inputShape, options)) {
-        results.push(r);
-        emit?.({ type: 'benchmark', result: r });
+      record(await benchOnnx(which, bytes, inputShape, options, ['cpu'], 'input', undefined, textStudentFeeds(model)));
+      const onWeb = webOrt && which === 'student';
+      if (onWeb) record(await benchOnnxWeb(webOrt, which, bytes, inputShape, options));
+      for (const precision of REDUCED_PRECISIONS) {
+        const file = path.join(runDir, 'artifacts', `${which}.${precision}.onnx`);
+        if (!fs.existsSync(file)) continue;
+        const variant = new Uint8Array(fs.readFileSync(file));
+        precisionFiles.push({ model: which, precision, file, bytes: variant.length });
+        record(await benchOnnx(which, variant, inputShape, options, ['cpu'], 'input', precision));
+        if (onWeb) record(await benchOnnxWeb(webOrt, which, variant, inputShape, options, precision));
       }
     } catch (err) {
       if (!(err instanceof ExportError)) throw err;
       emit?.({ type: 'warning', message: `the ${which} was not timed in onnxruntime: ${err.message}` });
     }
-    for (const r of await benchTfjs(which, model, inputShape, options)) {
+    for (const r of await benchTfjs(which, model, inputShape, options, textStudentInputs(model))) {
       results.push(r);
       emit?.({ type: 'benchmark', result: r });
     }
     model.dispose();
   }
-  const report: BenchReport = { machine: machineInfo(), options, results, onnxBytes };
+  for (const e of extras.ensembles ?? []) {
+    const inputShape = (e.members[0].inputs[0].shape as number[]).slice(1);
+    try {
+      const bytes = await Promise.all(e.members.map((m, i) => toOnnx(m, { name: `${e.model}-${i + 1}` })));
+      onnxBytes[e.model] = bytes.reduce((a, b) => a + b.length, 0);
+      record(await benchOnnxEnsemble(e.model, bytes, inputShape, options));
+    } catch (err) {
+      if (!(err instanceof ExportError)) throw err;
+      emit?.({ type: 'warning', message: `the ${e.model} was not timed in onnxruntime: ${err.message}` });
+    }
+    record(await benchTfjsEnsemble(e.model, e.members, inputShape, options));
+  }
+  const report: BenchReport = {
+    machine: machineInfo(),
+    options,
+    results,
+    onnxBytes,
+    precisionFiles,
+    ...(web && 'unavailable' in web ? { webUnavailable: web.unavailable } : {}),
+  };
   writeJsonAtomic(path.join(runDir, 'bench.json'), report);
   return report;
 }

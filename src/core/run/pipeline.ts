@@ -53,13 +53,19 @@ export async function runDistillation(options: RunOptions): Promise<RunResult> {
           break;
         }
         case 'stage':
-          if (!(await session.trainStage(step.stage, objective, (build) => strategy.companions(step.stage, build))))
+          if (
+            !(await session.trainStage(step.stage, prepared.stageObjectives.get(step.phase) ?? objective, (build) =>
+              strategy.companions(step.stage, build),
+            ))
+          )
             return session.stop();
           break;
         default:
           assertNever(step, 'plan step');
       }
     }
+    // Test-time ensembles of the trained stages (born-again's BAN-E): evaluated, then timed with the others.
+    await session.evaluateEnsembles(strategy.ensembles());
     return session.finish(await session.deliver());
   } catch (err) {
     throw session.fail(err);

@@ -13,7 +13,8 @@ import { saveModel } from '../models/io.ts';
 import { modelCost, onnxModelCost } from '../models/cost.ts';
 import { mixSeed, seedGlobalRandom } from '../random.ts';
 import type { Objective, TeacherOutputRequest } from '../distill/objective.ts';
-import { buildTrainingModel } from '../distill/studentOutputs.ts';
+import { buildTrainingModel, companionCost, standaloneCompanion } from '../distill/studentOutputs.ts';
+import { updateMasks } from '../distill/updateMasks.ts';
 import {
   batchTeacher,
   computeTeacherOutputs,
@@ -29,27 +30,34 @@ import { hashFiles, readTeacherCache, teacherCacheKey, writeTeacherCache } from 
 import { evaluate, evaluateLogits, type DeviceSplit } from '../train/evaluate.ts';
 import { trainPhase, DivergenceError } from '../train/loop.ts';
 import {
+  CheckpointError,
   latestCheckpoint,
+  MismatchError,
   pruneCheckpoints,
   restoreWeights,
   writeCheckpoint,
   CHECKPOINT_VERSION,
+  type LoadedCheckpoint,
   type PhaseProgress,
 } from '../train/checkpoint.ts';
-import type { Companion, ModelBuilder, Stage } from '../strategies/index.ts';
+import type { TermPhaseState } from '../distill/termState.ts';
+import type { Companion, ModelBuilder, Stage, TestTimeEnsemble } from '../strategies/index.ts';
+import { ensembleLogits } from '../models/ensemble.ts';
 import {
   phaseModelName,
   type BackendInfo,
   type EvalMetrics,
   type LatencyResult,
+  type MeasuredModel,
   type Phase,
   type RunEvent,
   type RunEventInput,
   type SummaryRow,
 } from '../../protocol/events.ts';
-import { benchOptions, benchRun, exportRunOnnx } from './deliverables.ts';
+import { benchOptions, benchRun, exportRunOnnx, type BenchEnsemble } from './deliverables.ts';
 import { exportRunPrecisions } from './precisionExport.ts';
 import { teacherLabel } from './plan.ts';
+import { stageTeacher } from './stageTeacher.ts';
 import { stageRows, transferRows } from './transferSet.ts';
 import type { Prepared } from './prepare.ts';
 import { disposeTeacher } from './prepare.ts';
@@ -81,6 +89,8 @@ export interface RunOptions {
   runDir?: string;
   /** Overrides the config's backend (a new run only; a resumed run keeps its own). */
   backend?: DistillConfig['backend'];
+  /** onnxruntime benchmark threads where the config leaves `bench.threads` at 0 (`distill train --threads`). */
+  benchThreads?: number;
   /** Called for every event after it is appended to events.jsonl. */
   onEvent?: (event: RunEvent) => void;
   /** Polled between steps (with the run folder's stop.request); when true the run checkpoints and ends as `stopped`. */
@@ -94,7 +104,7 @@ export interface RunResult {
   status: RunStatus;
   summary: SummaryRow[];
   latency?: LatencyResult[];
-  onnxBytes?: Partial<Record<'teacher' | 'student', number>>;
+  onnxBytes?: Partial<Record<MeasuredModel, number>>;
 }
 
 /** One phase to train: its model, its objective, and what teaches it. */
@@ -110,6 +120,10 @@ export interface PhaseJob {
   onlineTeacher?: BatchTeacher;
   /** Models trained with it (the strategy's companions). */
   companions?: (build: ModelBuilder) => Companion[];
+  /** An earlier phase whose trained weights it starts from (a staged run's next stage). */
+  initFrom?: Phase;
+  /** Train only the student layers up to the deepest of these (a pre-training stage that reads no logits). */
+  trainsUpTo?: string[];
 }
 
 /** A phase trained (or restored from its final checkpoint), or stopped by a signal. */
@@ -141,7 +155,19 @@ const tfjsBackendKey = (backend: BackendInfo) => ({
 
 /** The seed label of a phase's initial weights: the scratch and distilled students start from the same weights, so the comparison is fair. */
 const initSeed = (phase: Phase) =>
-  phase === 'teacher' ? 'teacher' : phase === 'scratch' || phase === 'distill' ? 'student' : phase;
+  phase === 'teacher'
+    ? 'teacher'
+    : phase === 'scratch' || phase === 'distill' || phase.startsWith('pretrain-')
+      ? 'student'
+      : phase;
+
+/** Freezes the layers above the deepest of `layers` (a stage that trains the student only up to them). */
+function freezeAbove(model: tf.LayersModel, layers: string[]): void {
+  const deepest = Math.max(...layers.map((name) => model.layers.findIndex((l) => l.name === name)));
+  model.layers.forEach((l, i) => {
+    if (i > deepest) l.trainable = false;
+  });
+}
 
 function toDevice(split: Split, inputShape: number[]): DeviceSplit {
   return { x: tf.tensor(split.x, [split.n, ...inputShape]), y: tf.tensor1d(split.y, 'int32'), n: split.n };
@@ -149,6 +175,8 @@ function toDevice(split: Split, inputShape: number[]): DeviceSplit {
 
 export class RunSession {
   readonly summary: SummaryRow[] = [];
+  /** The test-time ensembles evaluated (evaluateEnsembles), with their member models, for the benchmark. */
+  private readonly ensembles: BenchEnsemble[] = [];
   /** Trained (or restored) models by phase: later stages learn from them. */
   readonly models = new Map<Phase, tf.LayersModel>();
   /** The reference teacher's outputs (every stage that learns from `teacher` reads them). */
@@ -217,6 +245,7 @@ export class RunSession {
       resuming ? readFold(runDir) : undefined,
     );
     session.defer(() => disposeTeacher(prepared.teacher));
+    for (const extra of prepared.extraTeachers) session.defer(() => disposeTeacher(extra.source));
     // A stop asked for and served (or one that came too late to matter) is not left for the next resume.
     session.defer(() => clearStopRequest(runDir));
     session.defer(() => {
@@ -317,11 +346,28 @@ export class RunSession {
   }
 
   /** Builds a model from its seed; the session disposes it. */
-  readonly build: ModelBuilder = (architecture, seedLabel, prefix) => {
+  readonly build: ModelBuilder = (architecture, seedLabel, prefix, on) => {
+    if (on) throw new Error(`a model built on the student layer "${on}" needs the stage's student (companionBuilder)`);
+    return this.buildFor(architecture, seedLabel, prefix, this.prepared.data.inputShape);
+  };
+
+  private buildFor(architecture: ArchitectureSpec, seedLabel: string, prefix: string, inputShape: number[]) {
     const { config, data } = this.prepared;
     seedGlobalRandom(mixSeed(config.train.seed, 'init', seedLabel));
-    return this.own(buildModel(architecture, data.inputShape, data.numClasses, prefix));
-  };
+    const vocabSize = inputShape === data.inputShape ? data.text?.vocabSize : undefined; // token ids need the vocabulary
+    return this.own(buildModel(architecture, inputShape, data.numClasses, prefix, vocabSize));
+  }
+
+  /** The builder of a stage's companions: one built `on` a student layer takes that layer's output. */
+  private companionBuilder(student: tf.LayersModel): ModelBuilder {
+    return (architecture, seedLabel, prefix, on) =>
+      this.buildFor(
+        architecture,
+        seedLabel,
+        prefix,
+        on ? (student.getLayer(on).outputShape as number[]).slice(1) : this.prepared.data.inputShape,
+      );
+  }
 
   /** Trains one phase from its seeded initial weights, or continues it from its last checkpoint. */
   async train(job: PhaseJob): Promise<PhaseResult> {
@@ -329,7 +375,9 @@ export class RunSession {
     const { phase, objective: goal, epochs, learningRate, teacherOut } = job;
     this.currentPhase = phase;
     const model = this.build(job.architecture, initSeed(phase), '');
-    const companions = job.companions?.(this.build) ?? [];
+    if (job.initFrom) model.setWeights(this.models.get(job.initFrom)!.getWeights());
+    if (job.trainsUpTo) freezeAbove(model, job.trainsUpTo);
+    const companions = job.companions?.(this.companionBuilder(model)) ?? [];
     const training = buildTrainingModel(
       model,
       goal.student,
@@ -355,6 +403,7 @@ export class RunSession {
     const trainRows = rows?.split ?? this.device.train;
     const examples = rows?.examples ?? { labeled: data.train.n, unlabeled: 0 };
     const stepsPerEpoch = countSteps(trainRows.n, config.data.batchSize, config.data.dropLast ?? false);
+    const termState = await this.termStateFor(goal, phase, trainRows, checkpoint);
     this.emit({
       type: 'phase_started',
       phase,
@@ -380,6 +429,10 @@ export class RunSession {
         examples,
         teacherValidation: this.reference?.logits.validation,
         loss: goal.loss,
+        objective: goal.canonical,
+        updates: goal.updates && updateMasks(goal.updates, training.model, companions),
+        temperatures: goal.temperatures,
+        termState,
         epochs,
         learningRate,
         batchSize: config.data.batchSize,
@@ -400,6 +453,7 @@ export class RunSession {
             model: training.model,
             optimizerSlots: (await optimizer.getState()).slots,
             bestWeights,
+            termState: await termState?.arrays(),
           });
           this.lastCheckpoint = dir;
           this.emit({ type: 'checkpoint', phase, epoch: progress.epochsDone, path: dir });
@@ -410,6 +464,7 @@ export class RunSession {
         stopRequested: () => this.stopRequested(),
       },
     );
+    termState?.dispose();
     if (outcome.stopped) return { stopped: true };
     const seconds = (performance.now() - phaseStart) / 1000;
     const test = await evaluate(model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test, true);
@@ -437,9 +492,36 @@ export class RunSession {
       bestEpoch,
       stoppedEarly: outcome.stoppedEarly,
       seconds,
+      step: outcome.step,
     });
     this.folder.sync();
     return this.trained(phase, model, test, companions);
+  }
+
+  /**
+   * The state the phase's loss terms keep across steps (CRD's memory bank), for its training rows;
+   * continued from the checkpoint the phase resumes from, which must hold it.
+   */
+  private async termStateFor(
+    goal: Objective,
+    phase: Phase,
+    rows: DeviceSplit,
+    checkpoint: LoadedCheckpoint | undefined,
+  ): Promise<TermPhaseState | undefined> {
+    if (!goal.phaseState) return undefined;
+    const labels = Int32Array.from(await rows.y.data());
+    const state = goal.phaseState({ phase, n: rows.n, labels, seed: this.prepared.config.train.seed });
+    this.defer(() => state.dispose()); // also on a failure mid-phase (disposing twice is harmless)
+    if (checkpoint) {
+      try {
+        const saved = checkpoint.termState();
+        if (!saved) throw new MismatchError('it holds no state of the loss terms (terms.bin), which this config keeps');
+        state.restore(saved);
+      } catch (err) {
+        throw err instanceof MismatchError ? new CheckpointError(checkpoint.dir, err.message) : err;
+      }
+    }
+    return state;
   }
 
   /** Deletes the checkpoints of `phase` that train.keepCheckpoints / keepBestCheckpoint do not keep. */
@@ -472,14 +554,8 @@ export class RunSession {
     let teacherOut: TeacherTensors | undefined;
     let onlineTeacher: BatchTeacher | undefined;
     if (objective.usesTeacher) {
-      const from = stage.learnsFrom;
-      const reference = from.length === 1 && from[0] === 'teacher';
-      const members = reference ? [] : from.map((p) => this.models.get(p)!);
-      const source: TeacherSource = reference
-        ? this.referenceSource!
-        : members.length === 1
-          ? { kind: 'tfjs', label: from[0], model: members[0] }
-          : { kind: 'ensemble', label: teacherLabel(from), members };
+      const source = stageTeacher(stage.learnsFrom, this.models, this.referenceSource!);
+      const reference = source === this.referenceSource;
       // Augmented batches have no precomputed outputs: the teacher runs on each one.
       if (config.data.augment) onlineTeacher = batchTeacher(source, requests);
       else if (reference) teacherOut = this.reference!;
@@ -505,6 +581,8 @@ export class RunSession {
         teacherOut,
         onlineTeacher,
         companions,
+        initFrom: stage.initFrom,
+        trainsUpTo: stage.trainsUpTo,
       });
     } finally {
       if (teacherOut !== this.reference) disposeTeacherTensors(teacherOut);
@@ -513,47 +591,67 @@ export class RunSession {
     const distilling = objective.distills;
     const from = [
       ...(objective.usesTeacher ? [teacherLabel(stage.learnsFrom)] : []),
+      // A strategy's further teachers teach whoever learns from the teacher.
+      ...(objective.usesTeacher && stage.learnsFrom.join() === 'teacher'
+        ? this.prepared.extraTeachers.map((e) => e.model)
+        : []),
       ...r.companions.map((c) => c.teaches),
     ];
     const name = distilling ? phaseModelName(stage.phase) : 'scratch';
+    // A staged run's stages say what they learned and where they started.
+    const own = stage.objective?.distill;
+    const terms =
+      own?.method === 'combined' ? objective.termNames.filter((n) => n !== 'hard' || own.hardWeight > 0) : [];
+    const learnedFrom = [
+      from.join(' + '),
+      ...(stage.objective ? [` (${terms.join(', ')})`] : []),
+      ...(stage.initFrom ? [`, from ${phaseModelName(stage.initFrom)}'s weights`] : []),
+    ].join('');
     this.summary.push({
       model: name,
       accuracy: r.test.accuracy,
       agreement: r.test.agreement,
-      ...(distilling && from.length ? { learnedFrom: from.join(' + ') } : {}),
+      ...(distilling && from.length ? { learnedFrom } : {}),
       ...modelCost(r.model),
     });
     for (const c of r.companions) {
-      const test = await evaluate(c.model, this.device.test, config.data.evalBatchSize, this.reference?.logits.test);
+      const test = await evaluate(
+        standaloneCompanion(r.model, c),
+        this.device.test,
+        config.data.evalBatchSize,
+        this.reference?.logits.test,
+      );
       this.summary.push({
         model: c.row.model,
         accuracy: test.accuracy,
         agreement: test.agreement,
         learnedFrom: c.row.learnedFrom,
-        ...modelCost(c.model),
+        ...companionCost(r.model, c),
       });
     }
     return true;
   }
 
   /**
-   * The reference teacher's outputs, once for all epochs and students (exact: no augmentation),
-   * from the on-disk cache when the same teacher has seen the same inputs before; then its test
-   * evaluation (unless it was trained in the run) and its summary row. With augmentation, the
-   * training batches get the teacher's outputs online instead (trainStage), and these serve
-   * validation and test.
+   * A teacher's outputs on every split (and the requested ones on the training split): read from
+   * the on-disk cache when the same teacher has seen the same inputs before, else computed (and
+   * stored, when the teacher is a file). With a lossy top-k cache, what was stored.
    */
-  async teach(teacher: TeacherSource, trainedTest?: EvalMetrics): Promise<void> {
-    const { config, data, objective } = this.prepared;
-    const requests = objective.usesTeacher ? objective.teacher : [];
-    this.referenceSource = teacher;
-    const started = performance.now();
+  private async teacherOutputs(
+    teacher: TeacherSource,
+    spec: DistillConfig['teacher'],
+    files: string[],
+    requests: TeacherOutputRequest[],
+  ) {
+    const { config, data } = this.prepared;
     const counts = { train: this.transfer?.device.n ?? data.train.n, validation: data.validation.n, test: data.test.n };
-    const cacheable = config.cache.teacherOutputs && this.prepared.teacherFiles.length > 0;
+    const cacheable = config.cache.teacherOutputs && files.length > 0;
     // An ONNX teacher's layout and logits name change what its bytes compute.
     const teacherOptions =
-      config.teacher.source === 'onnx'
-        ? { layout: config.teacher.layout, logits: config.teacher.logits ?? null, dataShape: data.inputShape }
+      spec.source === 'onnx'
+        ? teacher.kind === 'onnx' && teacher.inputs
+          ? { logits: spec.logits ?? null, tokens: spec.maxLength ?? null } // a text teacher: its own rows (the key's inputs)
+          : { layout: spec.layout, logits: spec.logits ?? null, dataShape: data.inputShape }
         : undefined;
     // And so does the execution provider that runs it (see CacheKeyParts.provider).
     const onnx =
@@ -563,8 +661,9 @@ export class RunSession {
     const tfjsBackend = computedOnTfjs(teacher, requests) ? tfjsBackendKey(this.prepared.backend) : undefined;
     const key = cacheable
       ? teacherCacheKey({
-          teacherHash: hashFiles(this.prepared.teacherFiles),
-          inputs: this.hostX,
+          teacherHash: hashFiles(files),
+          // A text teacher's own token ids (its tokenizer, its maxLength) are what it computes on.
+          inputs: (teacher.kind === 'onnx' && teacher.inputs) || this.hostX,
           featureNames: requests.map((r) => r.key),
           topK: config.cache.topK,
           teacherOptions,
@@ -583,7 +682,7 @@ export class RunSession {
           requests,
           config.data.evalBatchSize,
         );
-    await outputs.logits.test.data(); // wait for the backend, so the time below is the real cost
+    await outputs.logits.test.data(); // wait for the backend, so the time measured is the real cost
     let cache: { hit: boolean; dir: string; bytes?: number } | undefined;
     const lossy = key !== undefined && config.cache.topK !== undefined && config.cache.topK < data.numClasses;
     if (key && !cached) {
@@ -593,7 +692,7 @@ export class RunSession {
         await toCached(outputs, data.numClasses),
         config.cache.topK,
         {
-          teacher: this.prepared.teacherFiles[0],
+          teacher: files[0],
           createdBy: this.folder.id,
           ...(onnx ? { provider: onnx.provider } : {}),
           ...(tfjsBackend ? { backend: tfjsBackend } : {}),
@@ -607,6 +706,52 @@ export class RunSession {
         outputs = fromCached(written.stored, counts);
       }
     } else if (key) cache = { hit: true, dir: path.join(config.cache.dir, key) };
+    return { outputs, cache, cached: cached !== undefined, lossy, onnx };
+  }
+
+  /**
+   * A strategy's further teachers (multi-teacher KD): each one's outputs from its own cache entry
+   * (or computed), its training-split logits added to the reference outputs under its key, its
+   * test evaluation and summary row.
+   */
+  private async teachFurther(): Promise<void> {
+    for (const extra of this.prepared.extraTeachers) {
+      const { outputs, lossy, cached } = await this.teacherOutputs(extra.source, extra.spec, extra.files, []);
+      this.reference!.outputs.set(extra.key, outputs.logits.train);
+      const test = await evaluateLogits(outputs.logits.test, this.device.test.y, undefined, true);
+      tf.dispose([outputs.logits.validation, outputs.logits.test]);
+      if (lossy)
+        this.emit({
+          type: 'warning',
+          message: `${extra.model}'s logits come from a top-${this.prepared.config.cache.topK} cache (${cached ? 'read' : 'written'} now): exact for the most likely classes at T = 1, approximate for the rest`,
+        });
+      const cost =
+        extra.source.kind === 'onnx'
+          ? onnxModelCost(extra.source.onnx.file)
+          : modelCost((extra.source as { model: tf.LayersModel }).model);
+      this.summary.push({ model: extra.model, accuracy: test.accuracy, ...cost });
+    }
+  }
+
+  /**
+   * The reference teacher's outputs, once for all epochs and students (exact: no augmentation),
+   * from the on-disk cache when the same teacher has seen the same inputs before; then its test
+   * evaluation (unless it was trained in the run) and its summary row. With augmentation, the
+   * training batches get the teacher's outputs online instead (trainStage), and these serve
+   * validation and test.
+   */
+  async teach(teacher: TeacherSource, trainedTest?: EvalMetrics): Promise<void> {
+    const { config, data, objective } = this.prepared;
+    const requests = this.prepared.teacherRequests;
+    this.referenceSource = teacher;
+    const started = performance.now();
+    const counts = { train: this.transfer?.device.n ?? data.train.n, validation: data.validation.n, test: data.test.n };
+    const { outputs, cache, cached, lossy, onnx } = await this.teacherOutputs(
+      teacher,
+      config.teacher,
+      this.prepared.teacherFiles,
+      requests,
+    );
     this.reference = outputs;
     this.emit({
       type: 'teacher_outputs',
@@ -636,6 +781,36 @@ export class RunSession {
         ? onnxModelCost(teacher.onnx.file)
         : modelCost((teacher as { model: tf.LayersModel }).model);
     this.summary.push({ model: 'teacher', accuracy: test.accuracy, ...cost });
+    await this.teachFurther();
+  }
+
+  /**
+   * Each test-time ensemble's summary row: the mean of its members' softmax outputs on the test
+   * split (accuracy, agreement with the teacher), its cost the sum of theirs; kept for the benchmark.
+   */
+  async evaluateEnsembles(ensembles: TestTimeEnsemble[]): Promise<void> {
+    const { config } = this.prepared;
+    for (const e of ensembles) {
+      const members = e.members.map((phase) => this.models.get(phase)!);
+      const logits = ensembleLogits(members, this.device.test.x, config.data.evalBatchSize);
+      let test: EvalMetrics;
+      try {
+        test = await evaluateLogits(logits, this.device.test.y, this.reference?.logits.test);
+      } finally {
+        logits.dispose();
+      }
+      const costs = members.map(modelCost);
+      this.summary.push({
+        model: e.model,
+        accuracy: test.accuracy,
+        agreement: test.agreement,
+        learnedFrom: `mean softmax of ${e.members.map(phaseModelName).join(', ')}`,
+        params: costs.reduce((a, c) => a + c.params, 0),
+        bytes: costs.reduce((a, c) => a + c.bytes, 0),
+        macs: costs.reduce((a, c) => a + c.macs, 0),
+      });
+      this.ensembles.push({ model: e.model, members });
+    }
   }
 
   /** The trained models as artifacts (tfjs, ONNX when asked) and the latency benchmark. */
@@ -662,6 +837,8 @@ export class RunSession {
       });
       this.emit({ type: 'artifact', kind, path: path.join(dir, 'model.json'), bytes });
     }
+    // Text: the ids of the students' input rows mean nothing without the recipe (vocabulary, padding).
+    if (data.text) writeJsonAtomic(path.join(this.runDir, 'artifacts', 'text-input.json'), data.text.input);
     if (config.export.onnx)
       await exportRunOnnx(
         this.runDir,
@@ -674,7 +851,9 @@ export class RunSession {
         (e) => this.emit(e),
       );
     await exportRunPrecisions(this.runDir, config.export.precisions, 'student', student, data, (e) => this.emit(e));
-    return config.bench.enabled ? benchRun(this.runDir, config, benchOptions(config), (e) => this.emit(e)) : undefined;
+    return config.bench.enabled
+      ? benchRun(this.runDir, config, benchOptions(config), (e) => this.emit(e), { ensembles: this.ensembles })
+      : undefined;
   }
 
   finish(bench: Awaited<ReturnType<typeof benchRun>> | undefined): RunResult {

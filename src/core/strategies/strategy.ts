@@ -4,11 +4,11 @@
  * `Strategy`; the registry in index.ts is checked against the schema's union.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { ArchitectureSpec, DistillConfig, StrategySpec } from '../config/schema.ts';
+import type { ArchitectureSpec, DistillConfig, DistillSpec, StrategySpec, TeacherSpec } from '../config/schema.ts';
 import type { JsonPath } from '../config/problems.ts';
 import type { Objective, ObjectiveExtension } from '../distill/objective.ts';
 import { teacherTermsText } from '../distill/termRegistry.ts';
-import type { Phase, SummaryRow } from '../../protocol/events.ts';
+import type { MeasuredModel, Phase, SummaryRow } from '../../protocol/events.ts';
 
 export type StrategyType = StrategySpec['type'];
 export type StrategyOf<K extends StrategyType> = Extract<StrategySpec, { type: K }>;
@@ -27,6 +27,18 @@ export interface Stage {
    * teacher is); `student`: the student's architecture, trained after it.
    */
   role: 'assistant' | 'student';
+  /**
+   * Its own objective, where a stage does not train on `distill` (a staged run's pre-training
+   * stages), and where it is in the config (for messages about its terms).
+   */
+  objective?: { at: JsonPath; distill: DistillSpec };
+  /** An earlier phase (same architecture) whose trained weights it starts from, instead of its seeded ones. */
+  initFrom?: Phase;
+  /**
+   * The student layers its loss reads, where it reads no logits: it trains only the layers up to
+   * the deepest of them (and its projections or connectors); the layers above keep their weights.
+   */
+  trainsUpTo?: string[];
 }
 
 /** A problem of the config: where it is and what is wrong, as in ConfigProblem. */
@@ -35,14 +47,32 @@ export interface StrategyProblem {
   message: string;
 }
 
-/** Builds a model of the run: seeded with `mixSeed(seed, 'init', seedLabel)`, its layers named with `prefix`. */
-export type ModelBuilder = (architecture: ArchitectureSpec, seedLabel: string, prefix: string) => tf.LayersModel;
+/**
+ * Builds a model of the run: seeded with `mixSeed(seed, 'init', seedLabel)`, its layers named with
+ * `prefix`; with `on`, a model whose input is the output of the stage's student layer `on` (a
+ * rocket-launching booster's own layers), else one that takes the data.
+ */
+export type ModelBuilder = (
+  architecture: ArchitectureSpec,
+  seedLabel: string,
+  prefix: string,
+  on?: string,
+) => tf.LayersModel;
+
+/** An architecture a strategy trains; with `on`, built on the output of that student layer (named at `on.at`). */
+export interface StrategyArchitecture {
+  at: JsonPath;
+  architecture: ArchitectureSpec;
+  on?: { layer: string; at: JsonPath };
+}
 
 /** A model trained together with a stage, in one training model (the mutual-learning peer). */
 export interface Companion {
   /** Its logits' key among the training model's outputs: the strategy's terms read them there. */
   key: string;
   model: tf.LayersModel;
+  /** The student layer whose output it takes (the layers it shares with the student); default the student's input. */
+  on?: string;
   /** Added to the stage's `learnedFrom` in the summary. */
   teaches: string;
   /** Its own summary row, after the stage's: evaluated on the test split, with its cost. */
@@ -56,13 +86,37 @@ export interface Strategy<K extends StrategyType> {
    */
   check(config: ConfigWith<K>, objective: Objective): StrategyProblem[];
   /** Architectures it trains besides the student's and the teacher's, where they are in the config (checked against the data, and for the backend's kernels). */
-  architectures(config: ConfigWith<K>): Array<{ at: JsonPath; architecture: ArchitectureSpec }>;
+  architectures(config: ConfigWith<K>): StrategyArchitecture[];
   /** The distillation stages in training order: assistants first, the final student (`distill`) last. */
   stages(config: ConfigWith<K>): Stage[];
   /** Loss terms it adds to every distillation stage, after the configured ones. */
   terms?(config: ConfigWith<K>): ObjectiveExtension;
   /** Models trained together with a stage, built right after its student. */
   companions?(config: ConfigWith<K>, stage: Stage, build: ModelBuilder): Companion[];
+  /**
+   * Teachers from files besides `teacher`, where they are in the config: loaded and checked with
+   * it, their outputs computed (or read from the cache) once each, each with its own summary row
+   * (`teacher-2`, ...); their training-split logits reach the loss as the teacher output `key`.
+   */
+  teachers?(config: ConfigWith<K>): ExtraTeacher[];
+  /** Test-time ensembles of trained stages, each evaluated, timed and listed as its own summary row. */
+  ensembles?(config: ConfigWith<K>): TestTimeEnsemble[];
+}
+
+/** A test-time ensemble: the mean of its members' softmax outputs (born-again's BAN-E). */
+export interface TestTimeEnsemble {
+  model: SummaryRow['model'] & MeasuredModel;
+  members: Phase[];
+}
+
+/** A further teacher of a strategy (multi-teacher KD). */
+export interface ExtraTeacher {
+  at: JsonPath;
+  spec: TeacherSpec;
+  /** Its summary row and label, `teacher-2`, ... */
+  model: `teacher-${number}`;
+  /** Its logits' key among the teacher's outputs on a training batch. */
+  key: string;
 }
 
 /** The one stage of a strategy that trains the student alone. */

@@ -91,6 +91,8 @@ export interface CheckpointPayload {
   optimizerSlots: NamedArray[];
   /** The best weights so far, in the order of `model.getWeights()`. */
   bestWeights?: tf.Tensor[];
+  /** The state the loss terms keep across steps (CRD's memory bank), named. */
+  termState?: NamedArray[];
 }
 
 export const checkpointName = (p: PhaseProgress) =>
@@ -162,6 +164,7 @@ export async function writeCheckpoint(runDir: string, payload: CheckpointPayload
     fs.renameSync(modelDir, path.join(tmp, 'model'));
     writeArrays(path.join(tmp, 'optimizer.bin'), payload.optimizerSlots);
     if (best) writeArrays(path.join(tmp, 'best.bin'), best);
+    if (payload.termState) writeArrays(path.join(tmp, 'terms.bin'), payload.termState);
     fs.writeFileSync(path.join(tmp, 'state.json'), `${JSON.stringify(payload.progress, null, 2)}\n`);
   });
   return dir;
@@ -173,6 +176,8 @@ export interface LoadedCheckpoint {
   modelJson: string;
   optimizerSlots: () => NamedArray[];
   bestWeights: () => NamedArray[] | undefined;
+  /** The loss terms' state (terms.bin), when the phase has one. */
+  termState: () => NamedArray[] | undefined;
 }
 
 /** The most advanced complete checkpoint of a phase (`final` first), or undefined. */
@@ -208,6 +213,7 @@ export function latestCheckpoint(runDir: string, phase: Phase): LoadedCheckpoint
     modelJson: path.join(dir, 'model', 'model.json'),
     optimizerSlots: () => readArrays(path.join(dir, 'optimizer.bin')),
     bestWeights: () => (fs.existsSync(path.join(dir, 'best.bin')) ? readArrays(path.join(dir, 'best.bin')) : undefined),
+    termState: () => (fs.existsSync(path.join(dir, 'terms.bin')) ? readArrays(path.join(dir, 'terms.bin')) : undefined),
   };
 }
 

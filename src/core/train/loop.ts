@@ -16,7 +16,8 @@ import type {
   StepEvent,
 } from '../../protocol/events.ts';
 import type { AugmentSpec } from '../config/schema.ts';
-import type { ObjectiveLoss } from '../distill/objective.ts';
+import type { CanonicalObjective, ObjectiveLoss, TrainingProgress } from '../distill/objective.ts';
+import type { TermPhaseState } from '../distill/termState.ts';
 import type { BatchTeacher } from '../distill/teacherOutputs.ts';
 import type { TrainingModel } from '../distill/studentOutputs.ts';
 import { mixSeed, permutation, seedGlobalRandom } from '../random.ts';
@@ -31,9 +32,11 @@ import {
 } from './checkpoint.ts';
 import { batchSource, disposeBatch, type TeacherTrainOutputs } from './batches.ts';
 import { evaluate, type DeviceSplit } from './evaluate.ts';
-import { Optimizer } from './optimizer.ts';
+import { GroupedOptimizer } from './groupedOptimizer.ts';
+import type { OptimizerState } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
 import { stepsPerEpoch as countSteps } from './epochSteps.ts';
+import { DenseStep, denseStepFits } from './denseStep.ts';
 
 export type { TeacherTrainOutputs } from './batches.ts';
 
@@ -46,7 +49,11 @@ export interface PhaseHooks {
   emitStep(e: EventPayload<StepEvent>): void;
   emitEpoch(e: EventPayload<EpochEvent>): void;
   /** Persists a checkpoint; returns its path. */
-  checkpoint(progress: PhaseProgress, optimizer: Optimizer, bestWeights: tf.Tensor[] | undefined): Promise<string>;
+  checkpoint(
+    progress: PhaseProgress,
+    optimizer: { getState(): Promise<OptimizerState> },
+    bestWeights: tf.Tensor[] | undefined,
+  ): Promise<string>;
   /** True once a stop was requested (SIGTERM/SIGINT): the phase checkpoints and returns. */
   stopRequested(): boolean;
 }
@@ -72,6 +79,18 @@ export interface PhaseSetup {
   /** The reference teacher's logits on `validation`, for agreement. */
   teacherValidation?: tf.Tensor2D;
   loss: ObjectiveLoss;
+  /** The configured terms behind `loss` (Objective.canonical), where nothing else adds to it: lets a dense student take the written-out step. */
+  objective?: CanonicalObjective;
+  /**
+   * A step made of several updates in turn (the paper's deep mutual learning): each a fresh
+   * forward pass, its own loss, and the trainable weights of `training.model` it updates (a mask
+   * in their order). Without it one update of every weight minimises `loss`.
+   */
+  updates?: Array<{ loss: ObjectiveLoss; trains: boolean[] }>;
+  /** The annealed terms' temperatures at a point of training (Objective.temperatures), logged with each epoch. */
+  temperatures?: (at: TrainingProgress) => Record<string, number>;
+  /** The state its loss terms keep across steps (CRD's memory bank): told each batch's rows, committed after each step. */
+  termState?: TermPhaseState;
   epochs: number;
   learningRate: number;
   batchSize: number;
@@ -84,6 +103,8 @@ export interface PhaseSetup {
 
 export interface PhaseOutcome {
   progress: PhaseProgress;
+  /** How the steps ran (PhaseFinishedEvent.step). */
+  step: { kind: 'dense' } | { kind: 'tape'; reason: string };
   stopped: boolean;
   stoppedEarly: boolean;
   lastCheckpoint?: string;
@@ -93,12 +114,12 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
   const { model, train, phase, train_: cfg } = setup;
   const weights = setup.training.model.trainableWeights;
   const variables = weights.map((w) => w.read() as tf.Variable);
+  const updates: Array<{ loss: ObjectiveLoss; trains?: boolean[] }> = setup.updates ?? [{ loss: setup.loss }];
+  const slotNames = weights.map((w) => w.originalName);
+  // Each update trains its own variables (all of them, with one update).
+  const groups = updates.map((u) => variables.flatMap((_, i) => (!u.trains || u.trains[i] ? [i] : [])));
   // Slots are named after the weights' stable names (dense_1/kernel), as the checkpoint stores them.
-  const optimizer = new Optimizer(
-    cfg.optimizer,
-    variables,
-    weights.map((w) => w.originalName),
-  );
+  const optimizer = new GroupedOptimizer(cfg.optimizer, variables, slotNames, groups);
   const stepsPerEpoch = countSteps(train.n, setup.batchSize, setup.dropLast ?? false);
   let progress: PhaseProgress = {
     version: CHECKPOINT_VERSION,
@@ -134,6 +155,16 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     onlineTeacher: setup.onlineTeacher,
     pseudoLabelThreshold: setup.pseudoLabelThreshold,
   });
+  const dense = denseStepFor(setup);
+  const denseStep =
+    'layers' in dense
+      ? new DenseStep(dense.layers, setup.objective!, cfg.optimizer, await optimizer.getState(), weights)
+      : undefined;
+  const step: PhaseOutcome['step'] = 'layers' in dense ? { kind: 'dense' } : { kind: 'tape', reason: dense.reason };
+  // The written-out step keeps the weights and slots in its own tensors: back into the model and the optimizer before they are read.
+  const writeBack = () => {
+    if (denseStep) optimizer.setState(denseStep.writeBack(slotNames));
+  };
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;
   let stoppedEarly = false;
@@ -162,6 +193,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       let labeled: tf.Scalar = tf.scalar(0);
       // Online pseudo-labels: unlabeled rows that took the teacher's class, summed over the epoch.
       let pseudoLabeled: tf.Scalar = tf.scalar(0);
+      // The dense step's correct rows, read with each window's sums.
+      let denseCorrect = 0;
       let lr = setup.learningRate;
 
       for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
@@ -170,9 +203,11 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         if (hooks.stopRequested()) {
           progress.stepInEpoch = s;
           progress.rngState = rng.state;
+          denseStep?.readSums(); // the window's sums are not logged, as the tape step's are not
+          writeBack();
           await saveCheckpoint();
           tf.dispose([...Object.values(lossSums), correct, labeled, pseudoLabeled]);
-          return { progress, stopped: true, stoppedEarly: false, lastCheckpoint };
+          return { progress, stopped: true, stoppedEarly: false, lastCheckpoint, step };
         }
         const start = s * setup.batchSize;
         const end = Math.min(train.n, start + setup.batchSize);
@@ -184,41 +219,63 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         const prevPseudoLabeled = pseudoLabeled;
         // The batch (and any async work for it: an online ONNX teacher) before the step's scope.
         const batch = await nextBatch(epoch, s, order.subarray(start, end));
+        setup.termState?.beforeStep(order.subarray(start, end), epoch, s);
         // One scope per step: everything the step makes is released at its end, except the running
         // sums (kept: they survive the gradient's own scope, and are read after the window).
         try {
-          tf.tidy(() => {
-            const { grads } = tf.variableGrads(() => {
-              const student = setup.training.forward(batch.x, true);
-              const terms = setup.loss(student, batch.teacher, batch.y, at);
+          if (denseStep) denseStep.step({ x: batch.x, y: batch.y, teacherLogits: batch.teacher?.logits }, lr);
+          else
+            tf.tidy(() => {
+              // This step's loss sums (the batch's), kept through each update's gradient scope.
+              const stepSums: Record<string, tf.Scalar> = {};
+              updates.forEach((update, u) => {
+                const trained = groups[u].map((i) => variables[i]);
+                const { grads } = tf.variableGrads(() => {
+                  const student = setup.training.forward(batch.x, true, batch.teacher);
+                  const terms = update.loss(student, batch.teacher, batch.y, at);
+                  for (const [k, v] of Object.entries(terms))
+                    if (v) {
+                      // Each update's `total` adds to the step's; the other names are its own.
+                      const before = stepSums[k];
+                      const batchSum = v.mul(end - start) as tf.Scalar;
+                      stepSums[k] = tf.keep(before ? before.add(batchSum) : batchSum);
+                      before?.dispose();
+                    }
+                  if (u === 0) {
+                    // Accuracy is the student's before its update. A label of -1 never equals an
+                    // argmax, so only labeled rows can count as correct.
+                    correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(batch.y).sum().cast('float32')));
+                    labeled = tf.keep(prevLabeled.add(batch.y.greaterEqual(0).sum().cast('float32')));
+                    if (batch.pseudoLabeled)
+                      pseudoLabeled = tf.keep(prevPseudoLabeled.add(batch.pseudoLabeled.cast('float32')));
+                  }
+                  return terms.total;
+                }, trained);
+                optimizer.apply(
+                  u,
+                  trained.map((v) => grads[v.name]),
+                  lr,
+                );
+              });
               const sums: Record<string, tf.Scalar> = {};
-              for (const [k, v] of Object.entries(terms))
-                if (v) {
-                  const batchSum = v.mul(end - start) as tf.Scalar;
-                  sums[k] = tf.keep(prevSums[k] ? prevSums[k].add(batchSum) : batchSum);
-                }
+              for (const [k, v] of Object.entries(stepSums)) {
+                sums[k] = prevSums[k] ? tf.keep(prevSums[k].add(v)) : v;
+                if (prevSums[k]) v.dispose();
+              }
               lossSums = sums;
-              // A label of -1 never equals an argmax, so only labeled rows can count as correct.
-              correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(batch.y).sum().cast('float32')));
-              labeled = tf.keep(prevLabeled.add(batch.y.greaterEqual(0).sum().cast('float32')));
-              if (batch.pseudoLabeled)
-                pseudoLabeled = tf.keep(prevPseudoLabeled.add(batch.pseudoLabeled.cast('float32')));
-              return terms.total;
-            }, variables);
-            optimizer.apply(
-              variables.map((v) => grads[v.name]),
-              lr,
-            );
-          });
+            });
+          setup.termState?.afterStep();
         } finally {
           disposeBatch(batch);
         }
-        tf.dispose([
-          ...Object.values(prevSums),
-          prevCorrect,
-          prevLabeled,
-          ...(pseudoLabeled !== prevPseudoLabeled ? [prevPseudoLabeled] : []),
-        ]);
+        // The tape step replaced the running sums and counts (the dense step keeps its own).
+        if (!denseStep)
+          tf.dispose([
+            ...Object.values(prevSums),
+            prevCorrect,
+            prevLabeled,
+            ...(pseudoLabeled !== prevPseudoLabeled ? [prevPseudoLabeled] : []),
+          ]);
 
         progress.globalStep += 1;
         windowSteps += 1;
@@ -226,10 +283,19 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         epochSamples += end - start;
         const lastStep = s === stepsPerEpoch - 1;
         if (progress.globalStep % cfg.logEvery === 0 || lastStep) {
-          const names = Object.keys(lossSums);
-          const stacked = tf.tidy(() => tf.stack(names.map((k) => lossSums[k])));
-          const values = await stacked.data(); // the one host read per window (async: WebGPU has no sync reads)
-          stacked.dispose();
+          let names: string[];
+          let values: ArrayLike<number>;
+          if (denseStep) {
+            const sums = denseStep.readSums()!;
+            names = Object.keys(sums.loss);
+            values = names.map((k) => sums.loss[k]);
+            denseCorrect += sums.correct;
+          } else {
+            names = Object.keys(lossSums);
+            const stacked = tf.tidy(() => tf.stack(names.map((k) => lossSums[k])));
+            values = await stacked.data(); // the one host read per window (async: WebGPU has no sync reads)
+            stacked.dispose();
+          }
           const loss: LossValues = {};
           // Name the term that went bad first: a bad term makes the total bad too.
           const bad = [...names.keys()]
@@ -262,8 +328,11 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         }
       }
       const counts = tf.stack([correct, labeled, pseudoLabeled]);
-      const [correctCount, labeledCount, pseudoCount] = await counts.data();
+      const read = await counts.data();
       tf.dispose([counts, correct, labeled, pseudoLabeled]);
+      // The dense step trains on labeled rows only (denseStepFits).
+      const [correctCount, labeledCount, pseudoCount] = denseStep ? [denseCorrect, epochSamples, 0] : read;
+      writeBack();
       const trainAccuracy = labeledCount > 0 ? correctCount / labeledCount : 0;
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
@@ -285,6 +354,15 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         validation,
         seconds,
         samplesPerSecond: epochSamples / seconds,
+        // T as the epoch's last step used it.
+        ...(setup.temperatures
+          ? {
+              temperatures: setup.temperatures({
+                epoch,
+                fraction: (progress.globalStep - 1) / (stepsPerEpoch * setup.epochs),
+              }),
+            }
+          : {}),
         ...(setup.examples && setup.pseudoLabelThreshold !== undefined
           ? { examples: { ...setup.examples, pseudoLabeled: pseudoCount } }
           : {}),
@@ -305,9 +383,31 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       if (stoppedEarly) break;
     }
     if (early?.restoreBest && bestWeights) setup.training.model.setWeights(bestWeights);
-    return { progress, stopped: false, stoppedEarly, lastCheckpoint };
+    return { progress, stopped: false, stoppedEarly, lastCheckpoint, step };
   } finally {
+    denseStep?.dispose();
     optimizer.dispose();
     tf.dispose(bestWeights ?? []);
   }
+}
+
+/** The dense layers of the phase's student where the written-out step applies to the phase (denseStep.ts), or why not. */
+function denseStepFor(setup: PhaseSetup): ReturnType<typeof denseStepFits> {
+  if (setup.train_.step === 'tape') return { reason: 'train.step is "tape"' };
+  if (!setup.objective) return { reason: "a strategy's own loss terms" };
+  return denseStepFits({
+    backend: tf.getBackend(),
+    model: setup.model,
+    trainingModel: setup.training.model,
+    objective: setup.objective,
+    needsMore:
+      !!setup.updates ||
+      !!setup.termState ||
+      !!setup.temperatures ||
+      !!setup.onlineTeacher ||
+      (setup.teacherTrain?.outputs.size ?? 0) > 0 ||
+      (setup.objective.terms.length > 0 && !setup.teacherTrain),
+    allLabeled: (setup.examples?.unlabeled ?? 0) === 0 && setup.pseudoLabelThreshold === undefined,
+    optimizer: setup.train_.optimizer,
+  });
 }

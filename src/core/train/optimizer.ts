@@ -14,15 +14,27 @@ export interface OptimizerState {
 }
 
 /** The slots each variable has, by name. */
-function slotNames(spec: OptimizerSpec): string[] {
+export function slotNames(spec: OptimizerSpec): string[] {
   if (spec.type === 'sgd') return spec.momentum > 0 ? ['momentum'] : [];
   return ['m', 'v'];
 }
 
+/**
+ * The update runs on one flat buffer: the gradients are concatenated, each slot (m, v, momentum)
+ * is one float32 variable over every parameter, and the update is sliced back per parameter. The
+ * same elementwise maths as one update per variable, so the same values, in about 35 kernel
+ * dispatches per step for any number of variables instead of about 15 per variable.
+ */
 export class Optimizer {
   private step = 0;
-  private readonly slots: tf.Variable[][];
-  private readonly slotNames: string[][];
+  /** One flat variable per slot name (slotNames order), over every variable in order. */
+  private readonly flatSlots: tf.Variable[];
+  private readonly perVariable: string[];
+  private readonly names: string[];
+  private readonly sizes: number[];
+  private readonly offsets: number[];
+  /** The hyper-parameters as scalars made once (per-step constants are not re-uploaded each step). */
+  private readonly constants: Record<string, tf.Scalar>;
 
   /**
    * `names`: stable names of the variables (a layer weight's `dense_1/kernel`) that the state's
@@ -33,69 +45,108 @@ export class Optimizer {
     private readonly variables: tf.Variable[],
     names: string[] = variables.map((_, i) => String(i)),
   ) {
-    const perVariable = slotNames(spec);
-    this.slotNames = names.map((n) => perVariable.map((slot) => `${n}/${slot}`));
+    for (const v of variables)
+      if (v.dtype !== 'float32') throw new Error(`the optimizer updates float32 variables; ${v.name} is ${v.dtype}`);
+    this.perVariable = slotNames(spec);
+    this.names = names;
+    this.sizes = variables.map((v) => v.size);
+    this.offsets = this.sizes.map((_, i) => this.sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    const total = this.sizes.reduce((a, b) => a + b, 0);
     // tidy: the zeros a slot starts from are released (a variable keeps its own reference).
-    this.slots = variables.map((v) => perVariable.map(() => tf.tidy(() => tf.variable(tf.zerosLike(v), false))));
+    this.flatSlots = this.perVariable.map(() => tf.tidy(() => tf.variable(tf.zeros([total]), false)));
+    const scalars: Record<string, number> =
+      spec.type === 'sgd'
+        ? { momentum: spec.momentum, weightDecay: spec.weightDecay }
+        : {
+            beta1: spec.beta1,
+            oneMinusBeta1: 1 - spec.beta1,
+            beta2: spec.beta2,
+            oneMinusBeta2: 1 - spec.beta2,
+            epsilon: spec.epsilon,
+            weightDecay: spec.weightDecay,
+          };
+    this.constants = Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k, tf.scalar(v)]));
   }
 
   get stepCount(): number {
     return this.step;
   }
 
+  /** Every variable's values (or `tensors`') as one flat vector, in variable order. */
+  private flatten(tensors: readonly tf.Tensor[]): tf.Tensor1D {
+    const flat = tensors.map((t) => t.reshape([-1]));
+    return (flat.length === 1 ? flat[0] : tf.concat(flat)) as tf.Tensor1D;
+  }
+
   /** Applies one update with learning rate `lr`; `grads` are in variable order and are not disposed. */
   apply(grads: tf.Tensor[], lr: number): void {
     this.step += 1;
     const spec = this.spec;
+    const k = this.constants;
     tf.tidy(() => {
-      this.variables.forEach((p, i) => {
-        let g = grads[i];
-        const slots = this.slots[i];
-        if (spec.type === 'sgd') {
-          if (spec.weightDecay > 0) g = g.add(p.mul(spec.weightDecay));
-          if (spec.momentum > 0) {
-            const buf = this.step === 1 ? g : slots[0].mul(spec.momentum).add(g);
-            slots[0].assign(buf);
-            g = spec.nesterov ? g.add(buf.mul(spec.momentum)) : buf;
-          }
-          p.assign(p.sub(g.mul(lr)));
-          return;
+      let g: tf.Tensor = this.flatten(grads);
+      // L2 weight decay (sgd, adam) reads the parameters; otherwise they are not gathered into a flat buffer.
+      const params = spec.type !== 'adamw' && spec.weightDecay > 0 ? this.flatten(this.variables) : undefined;
+      let delta: tf.Tensor;
+      if (spec.type === 'sgd') {
+        if (params) g = g.add(params.mul(k.weightDecay));
+        if (spec.momentum > 0) {
+          const slot = this.flatSlots[0];
+          const buf = this.step === 1 ? g : slot.mul(k.momentum).add(g);
+          slot.assign(buf);
+          g = spec.nesterov ? g.add(buf.mul(k.momentum)) : buf;
         }
-        if (spec.type === 'adam' && spec.weightDecay > 0) g = g.add(p.mul(spec.weightDecay));
-        const base = spec.type === 'adamw' && spec.weightDecay > 0 ? p.mul(1 - lr * spec.weightDecay) : p;
-        const m = slots[0].mul(spec.beta1).add(g.mul(1 - spec.beta1));
-        const v = slots[1].mul(spec.beta2).add(g.square().mul(1 - spec.beta2));
-        slots[0].assign(m);
-        slots[1].assign(v);
+        delta = g.mul(lr);
+      } else {
+        if (spec.type === 'adam' && params) g = g.add(params.mul(k.weightDecay));
+        const [mSlot, vSlot] = this.flatSlots;
+        const m = mSlot.mul(k.beta1).add(g.mul(k.oneMinusBeta1));
+        const v = vSlot.mul(k.beta2).add(g.square().mul(k.oneMinusBeta2));
+        mSlot.assign(m);
+        vSlot.assign(v);
         const c1 = 1 - spec.beta1 ** this.step;
         const c2 = 1 - spec.beta2 ** this.step;
-        const update = m.div(c1).div(v.div(c2).sqrt().add(spec.epsilon)).mul(lr);
-        p.assign(base.sub(update));
+        delta = m.div(c1).div(v.div(c2).sqrt().add(k.epsilon)).mul(lr);
+      }
+      const decay = spec.type === 'adamw' && spec.weightDecay > 0 ? 1 - lr * spec.weightDecay : undefined;
+      this.variables.forEach((p, i) => {
+        const d = (this.variables.length === 1 ? delta : delta.slice(this.offsets[i], this.sizes[i])).reshape(p.shape);
+        p.assign((decay !== undefined ? p.mul(decay) : p).sub(d));
       });
     });
   }
 
+  /** The slots as the checkpoint stores them: one array per variable and slot, named `<variable>/<slot>`. */
   async getState(): Promise<OptimizerState> {
-    const names = this.slotNames.flat();
-    const slots = this.slots.flat();
-    const data = (await Promise.all(slots.map((s) => s.data()))) as Float32Array[];
-    return { step: this.step, slots: slots.map((s, i) => ({ name: names[i], shape: s.shape, data: data[i] })) };
+    const data = (await Promise.all(this.flatSlots.map((s) => s.data()))) as Float32Array[];
+    const slots: NamedArray[] = [];
+    this.variables.forEach((v, i) =>
+      this.perVariable.forEach((slot, j) =>
+        slots.push({
+          name: `${this.names[i]}/${slot}`,
+          shape: v.shape,
+          data: data[j].slice(this.offsets[i], this.offsets[i] + this.sizes[i]),
+        }),
+      ),
+    );
+    return { step: this.step, slots };
   }
 
   /** Restores a state, matched by slot name: a state of other variables or another optimizer is a MismatchError naming the slots. */
   setState(state: OptimizerState): void {
-    const flat = this.slots.flat();
-    const names = this.slotNames.flat();
-    const values = matchByName(
-      state.slots,
-      flat.map((s, i) => ({ name: names[i], shape: s.shape })),
-      'optimizer slots',
+    const expected = this.variables.flatMap((v, i) =>
+      this.perVariable.map((slot) => ({ name: `${this.names[i]}/${slot}`, shape: v.shape })),
     );
-    flat.forEach((s, i) => tf.tidy(() => s.assign(tf.tensor(values[i].data, s.shape))));
+    const values = matchByName(state.slots, expected, 'optimizer slots');
+    this.flatSlots.forEach((s, j) => {
+      const flat = new Float32Array(s.size);
+      this.variables.forEach((_, i) => flat.set(values[i * this.perVariable.length + j].data, this.offsets[i]));
+      tf.tidy(() => s.assign(tf.tensor1d(flat)));
+    });
     this.step = state.step;
   }
 
   dispose(): void {
-    for (const s of this.slots.flat()) s.dispose();
+    tf.dispose([...this.flatSlots, ...Object.values(this.constants)]);
   }
 }

@@ -6,6 +6,7 @@
  * is visible: a hidden panel keeps what it has and, once shown, gets the lines after its offset.
  * Free of `vscode`: the tests drive it with real run folders.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EventsProblem } from '../../protocol/eventLines.ts';
 import { MESSAGES_VERSION, type HostMessage, type RunPayload } from '../../protocol/messages.ts';
@@ -19,6 +20,15 @@ export interface FeedOptions {
   /** Lines skipped in a run's events.jsonl (for the Runs view and the log). */
   onProblems?(dir: string, problems: EventsProblem[]): void;
   batchMs?: number;
+}
+
+/** A run folder's config.json (written once, before training), or undefined when it cannot be read. */
+async function readConfig(dir: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fs.promises.readFile(path.join(dir, 'config.json'), 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export class DashboardFeed {
@@ -43,6 +53,7 @@ export class DashboardFeed {
     for (const [dir, tail] of tails) {
       const batch = await tail.read();
       const live = this.options.isLive(dir);
+      const config = await readConfig(dir);
       runs.push({
         dir,
         id: path.basename(dir),
@@ -50,6 +61,7 @@ export class DashboardFeed {
         offset: batch.to,
         problems: batch.problems,
         live,
+        ...(config === undefined ? {} : { config }),
       });
       if (batch.problems.length) this.options.onProblems?.(dir, batch.problems);
     }

@@ -1,0 +1,2 @@
+/** A mistake in the command line itself: the CLI prints it with the usage and exits 2. */
+export class UsageError extends Error {}
