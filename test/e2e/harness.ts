@@ -168,6 +168,25 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * Runs a palette command whose first step is a quick pick and picks the row labelled `text`. That
+ * pick was seen closing by itself in CI right after a dashboard opened (a webview taking the focus as
+ * it loads): it is then run again, as a user would.
+ */
+export async function runCommandAndPick(page: Page, title: string, text: string): Promise<void> {
+  const row = `.quick-input-list .monaco-list-row[aria-label*="${text}"]`;
+  for (let attempt = 1; ; attempt++) {
+    await runCommand(page, title);
+    const shown = await page.waitForSelector(row, { state: 'visible', timeout: 15000 }).then(
+      () => true,
+      () => false,
+    );
+    if (shown) return page.click(row);
+    if (attempt === 3) throw new Error(`"${title}" showed no "${text}" to pick after ${attempt} tries`);
+    await page.keyboard.press('Escape');
+  }
+}
+
 /** Opens a workspace file from the Explorer, as a user clicks it. */
 export async function openFile(page: Page, name: string): Promise<void> {
   await page.click(`.explorer-folders-view .monaco-list-row[aria-label*="${name}"]`);
@@ -290,9 +309,40 @@ export async function answerStep(
 ): Promise<void> {
   await waitForQuickInputTitle(page, title);
   if (kind === 'pick') return answer(page, text, kind);
+  const shown = await quickInputTitle(page);
   // Enter on the input itself: a quick input opened from a walkthrough button may not hold the focus.
-  await page.fill('.quick-input-widget input', text);
-  await page.press('.quick-input-widget input', 'Enter');
+  // Even so an Enter was seen lost there (CI: the walkthrough re-renders as its step completes), the
+  // step then still shown and enabled: type and accept again. An accepted input is disabled until the
+  // next step replaces it, so a repeated Enter never answers the next step.
+  for (let attempt = 1; ; attempt++) {
+    await page.fill('.quick-input-widget input', text);
+    await page.press('.quick-input-widget input', 'Enter');
+    const left = await page
+      .waitForFunction(
+        (t) => {
+          const el = document.querySelector('.quick-input-widget .quick-input-title');
+          const input = document.querySelector<HTMLInputElement>('.quick-input-widget input');
+          return (el?.textContent ?? '') !== t || !input || input.disabled;
+        },
+        shown,
+        { timeout: 5000 },
+      )
+      .then(
+        () => true,
+        () => false,
+      );
+    if (left) return;
+    if (attempt === 3) {
+      const message = await page.$$eval('.quick-input-widget .quick-input-message', (els) =>
+        els.map((e) => e.textContent ?? '').join(' '),
+      );
+      throw new Error(`the step "${shown}" did not accept "${text}" after ${attempt} Enters; message: ${message}`);
+    }
+  }
+}
+
+async function quickInputTitle(page: Page): Promise<string> {
+  return page.$eval('.quick-input-widget .quick-input-title', (el) => el.textContent ?? '');
 }
 
 /** Clicks the quick input's Back button (QuickInputButtons.Back). */

@@ -28,6 +28,7 @@ import {
   waitForStatus,
   trainWithCli,
   runRow,
+  runCommandAndPick,
   type VsCode,
 } from './harness.ts';
 import { root } from '../helpers/cli.ts';
@@ -307,8 +308,7 @@ test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the pal
         .sort((x, y) => (x.includes('alpha') ? -1 : y.includes('alpha') ? 1 : 0));
       assert.match(alpha, /alpha/);
 
-      await runCommand(page, 'Distill: Export Student');
-      await answer(page, alpha);
+      await runCommandAndPick(page, 'Distill: Export Student', alpha);
       await answer(page, 'onnx');
       await page.waitForSelector('.quick-input-widget input', { state: 'visible' }); // the save dialog, with the default path
       await page.keyboard.press('Enter');
@@ -316,8 +316,7 @@ test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the pal
       assert.match(exported, /onnxruntime matches tfjs within/);
       assert.ok(fs.statSync(path.join(vs.workspace, `${alpha}-student.onnx`)).size > 1000);
 
-      await runCommand(page, 'Distill: Benchmark Run');
-      await answer(page, beta);
+      await runCommandAndPick(page, 'Distill: Benchmark Run', beta);
       await notificationText(page, /Benchmark written to/, 120000);
       assert.ok(JSON.parse(fs.readFileSync(path.join(runsDir, beta, 'bench.json'), 'utf8')).results.length > 0);
 
@@ -330,8 +329,7 @@ test('7. Export Student, Benchmark Run, Compare Runs and Delete Run from the pal
       await frame.waitForFunction(() => document.querySelectorAll('table.summary').length === 2);
       await shot(page, '7-compare');
 
-      await runCommand(page, 'Distill: Delete Run');
-      await answer(page, beta);
+      await runCommandAndPick(page, 'Distill: Delete Run', beta);
       const confirm = page.getByRole('button', { name: 'Delete', exact: true });
       await confirm.waitFor();
       await shot(page, '7-delete-confirm');
