@@ -1,7 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterInfo } from '../src/protocol/backends.ts';
-import { EVENTS_VERSION, type BackendInfo, type RunStartedEvent } from '../src/protocol/events.ts';
+import {
+  EVENTS_VERSION,
+  type BackendInfo,
+  type PhaseFinishedEvent,
+  type RunStartedEvent,
+} from '../src/protocol/events.ts';
 import type { RunPayload } from '../src/protocol/messages.ts';
 import {
   chromiumPath,
@@ -123,5 +128,43 @@ test(
     );
     assert.match(h.text[0][1]!, /^backend wasm on CPU \(WebAssembly SIMD, 1 thread\)/);
     assert.deepEqual(h.warnings, []);
+  },
+);
+
+test(
+  'the header says how each finished phase trained: the written-out dense step, or the tape and why',
+  { skip },
+  async () => {
+    const run = started('steps', {
+      name: 'tensorflow',
+      reason: 'best available',
+      device: 'CPU (native TensorFlow)',
+      tried: [],
+    });
+    const finished = (phase: 'scratch' | 'distill', step: PhaseFinishedEvent['step']): PhaseFinishedEvent => ({
+      v: EVENTS_VERSION,
+      t: '2026-12-01T20:01:00.000Z',
+      type: 'phase_finished',
+      phase,
+      epochs: 2,
+      bestEpoch: 2,
+      stoppedEarly: false,
+      seconds: 3,
+      step,
+    });
+    const before = started('older', { name: 'wasm', reason: 'best available', device: 'CPU', tried: [] });
+    run.events.push(
+      finished('scratch', { kind: 'dense' }),
+      finished('distill', { kind: 'tape', reason: 'label smoothing' }),
+    );
+    const { page, violations } = await openDashboard(browser, served.base);
+    await showRuns(page, [run, before]);
+    const lines = await page.$$eval('#summary p.training-steps', (ps) => ps.map((p) => p.textContent ?? ''));
+    await page.close();
+    assert.deepEqual(violations, []);
+    // The run from before phase_finished said so has no line.
+    assert.deepEqual(lines, [
+      'training steps: scratch written-out dense step · distilled tfjs tape (dense step not used: label smoothing)',
+    ]);
   },
 );

@@ -16,6 +16,24 @@ import { shownStatus, type Dashboard } from './state.ts';
 import { renderTrainingData } from './trainingData.ts';
 import { renderConfigDiff } from './configDiffSection.ts';
 
+/** How each finished phase trained: the written-out dense step, or tfjs's tape and why (absent before any phase has said). */
+function trainingSteps(run: RunModel): HTMLElement | undefined {
+  const said = orderedPhases(run).filter((p) => p.step);
+  if (said.length === 0) return undefined;
+  return el(
+    'p',
+    { class: 'muted training-steps' },
+    'training steps: ' +
+      said
+        .map((p) =>
+          p.step?.kind === 'dense'
+            ? `${phaseModelName(p.phase)} written-out dense step`
+            : `${phaseModelName(p.phase)} tfjs tape (dense step not used: ${p.step?.reason})`,
+        )
+        .join(' · '),
+  );
+}
+
 export type SectionBuilder = (d: Dashboard, list: RunModel[], width: number) => HTMLElement;
 
 function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
@@ -53,6 +71,8 @@ function renderSummary(d: Dashboard, list: RunModel[]): HTMLElement {
           ),
         );
     }
+    const steps = trainingSteps(run);
+    if (steps) section.append(steps);
     if (run.state.error) section.append(el('p', { class: 'failure', role: 'alert' }, `Failed: ${run.state.error}`));
     for (const w of run.state.warnings) section.append(el('p', { class: 'warning' }, `Warning: ${w}`));
     for (const p of d.problems.get(run.dir) ?? [])

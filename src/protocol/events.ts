@@ -178,8 +178,11 @@ export interface PhaseFinishedEvent extends Base {
    * How its training steps ran: `dense`, the dense student's gradient written out as TensorFlow
    * ops; `tape`, tfjs's automatic differentiation, with why the dense step did not apply.
    */
-  step?: { kind: 'dense' } | { kind: 'tape'; reason: string };
+  step?: TrainingStep;
 }
+
+/** How a phase's training steps ran (see PhaseFinishedEvent.step). */
+export type TrainingStep = { kind: 'dense' } | { kind: 'tape'; reason: string };
 
 export type ArtifactKind = `${'student' | 'teacher' | 'scratch'}-${'tfjs' | 'onnx' | 'onnx-fp16' | 'onnx-int8'}`;
 

@@ -21,6 +21,7 @@ import type {
   Phase,
   RunEvent,
   SummaryRow,
+  TrainingStep,
   UnlabeledData,
 } from './events.ts';
 
@@ -95,6 +96,8 @@ export interface PhaseState {
   best?: EvalMetrics;
   finished: boolean;
   stoppedEarly?: boolean;
+  /** How its training steps ran, once finished (phase_finished). */
+  step?: TrainingStep;
   /** The phase's test evaluation. */
   test?: EvalMetrics;
 }
@@ -241,6 +244,7 @@ export function foldRun(events: readonly RunEvent[], previous?: RunState): RunSt
       case 'phase_finished': {
         const p = phase(e.phase);
         Object.assign(p, { finished: true, bestEpoch: e.bestEpoch, stoppedEarly: e.stoppedEarly });
+        if (e.step) p.step = e.step;
         break;
       }
       case 'checkpoint':
