@@ -14,6 +14,7 @@ import type {
   LossValues,
   Phase,
   StepEvent,
+  TrainingStep,
 } from '../../protocol/events.ts';
 import type { AugmentSpec } from '../config/schema.ts';
 import type { CanonicalObjective, ObjectiveLoss, TrainingProgress } from '../distill/objective.ts';
@@ -36,7 +37,7 @@ import { GroupedOptimizer } from './groupedOptimizer.ts';
 import type { OptimizerState } from './optimizer.ts';
 import { learningRateAt } from './schedule.ts';
 import { stepsPerEpoch as countSteps } from './epochSteps.ts';
-import { DenseStep, denseStepFits } from './denseStep.ts';
+import { createStepRunner } from './stepRunner.ts';
 
 export type { TeacherTrainOutputs } from './batches.ts';
 
@@ -104,7 +105,7 @@ export interface PhaseSetup {
 export interface PhaseOutcome {
   progress: PhaseProgress;
   /** How the steps ran (PhaseFinishedEvent.step). */
-  step: { kind: 'dense' } | { kind: 'tape'; reason: string };
+  step: TrainingStep;
   stopped: boolean;
   stoppedEarly: boolean;
   lastCheckpoint?: string;
@@ -155,16 +156,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     onlineTeacher: setup.onlineTeacher,
     pseudoLabelThreshold: setup.pseudoLabelThreshold,
   });
-  const dense = denseStepFor(setup);
-  const denseStep =
-    'layers' in dense
-      ? new DenseStep(dense.layers, setup.objective!, cfg.optimizer, await optimizer.getState(), weights)
-      : undefined;
-  const step: PhaseOutcome['step'] = 'layers' in dense ? { kind: 'dense' } : { kind: 'tape', reason: dense.reason };
-  // The written-out step keeps the weights and slots in its own tensors: back into the model and the optimizer before they are read.
-  const writeBack = () => {
-    if (denseStep) optimizer.setState(denseStep.writeBack(slotNames));
-  };
+  const runner = await createStepRunner({ setup, optimizer, weights, variables, updates, groups, slotNames });
+  const step = runner.kind;
   const early = cfg.earlyStopping;
   let lastCheckpoint: string | undefined;
   let stoppedEarly = false;
@@ -185,16 +178,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
       let windowSteps = 0;
       let windowSamples = 0;
       let epochSamples = 0;
-      let lossSums: Record<string, tf.Scalar> = {};
-      let epochLossSums: Record<string, number> = {};
+      const epochLossSums: Record<string, number> = {};
       let epochSteps = 0;
-      let correct: tf.Scalar = tf.scalar(0);
-      // Unlabeled rows (label -1) have no accuracy: it is over the labeled rows only.
-      let labeled: tf.Scalar = tf.scalar(0);
-      // Online pseudo-labels: unlabeled rows that took the teacher's class, summed over the epoch.
-      let pseudoLabeled: tf.Scalar = tf.scalar(0);
-      // The dense step's correct rows, read with each window's sums.
-      let denseCorrect = 0;
       let lr = setup.learningRate;
 
       for (let s = progress.stepInEpoch; s < stepsPerEpoch; s++) {
@@ -203,79 +188,24 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         if (hooks.stopRequested()) {
           progress.stepInEpoch = s;
           progress.rngState = rng.state;
-          denseStep?.readSums(); // the window's sums are not logged, as the tape step's are not
-          writeBack();
+          runner.dropWindow();
+          runner.writeBack();
           await saveCheckpoint();
-          tf.dispose([...Object.values(lossSums), correct, labeled, pseudoLabeled]);
           return { progress, stopped: true, stoppedEarly: false, lastCheckpoint, step };
         }
         const start = s * setup.batchSize;
         const end = Math.min(train.n, start + setup.batchSize);
         lr = learningRateAt(cfg.schedule, setup.learningRate, progress.globalStep, stepsPerEpoch, setup.epochs);
         const at = { epoch, fraction: progress.globalStep / (stepsPerEpoch * setup.epochs) };
-        const prevSums = lossSums;
-        const prevCorrect = correct;
-        const prevLabeled = labeled;
-        const prevPseudoLabeled = pseudoLabeled;
-        // The batch (and any async work for it: an online ONNX teacher) before the step's scope.
+        // The batch (and any async work for it: an online ONNX teacher) before the step.
         const batch = await nextBatch(epoch, s, order.subarray(start, end));
         setup.termState?.beforeStep(order.subarray(start, end), epoch, s);
-        // One scope per step: everything the step makes is released at its end, except the running
-        // sums (kept: they survive the gradient's own scope, and are read after the window).
         try {
-          if (denseStep) denseStep.step({ x: batch.x, y: batch.y, teacherLogits: batch.teacher?.logits }, lr);
-          else
-            tf.tidy(() => {
-              // This step's loss sums (the batch's), kept through each update's gradient scope.
-              const stepSums: Record<string, tf.Scalar> = {};
-              updates.forEach((update, u) => {
-                const trained = groups[u].map((i) => variables[i]);
-                const { grads } = tf.variableGrads(() => {
-                  const student = setup.training.forward(batch.x, true, batch.teacher);
-                  const terms = update.loss(student, batch.teacher, batch.y, at);
-                  for (const [k, v] of Object.entries(terms))
-                    if (v) {
-                      // Each update's `total` adds to the step's; the other names are its own.
-                      const before = stepSums[k];
-                      const batchSum = v.mul(end - start) as tf.Scalar;
-                      stepSums[k] = tf.keep(before ? before.add(batchSum) : batchSum);
-                      before?.dispose();
-                    }
-                  if (u === 0) {
-                    // Accuracy is the student's before its update. A label of -1 never equals an
-                    // argmax, so only labeled rows can count as correct.
-                    correct = tf.keep(prevCorrect.add(student.logits.argMax(1).equal(batch.y).sum().cast('float32')));
-                    labeled = tf.keep(prevLabeled.add(batch.y.greaterEqual(0).sum().cast('float32')));
-                    if (batch.pseudoLabeled)
-                      pseudoLabeled = tf.keep(prevPseudoLabeled.add(batch.pseudoLabeled.cast('float32')));
-                  }
-                  return terms.total;
-                }, trained);
-                optimizer.apply(
-                  u,
-                  trained.map((v) => grads[v.name]),
-                  lr,
-                );
-              });
-              const sums: Record<string, tf.Scalar> = {};
-              for (const [k, v] of Object.entries(stepSums)) {
-                sums[k] = prevSums[k] ? tf.keep(prevSums[k].add(v)) : v;
-                if (prevSums[k]) v.dispose();
-              }
-              lossSums = sums;
-            });
+          runner.step(batch, end - start, lr, at);
           setup.termState?.afterStep();
         } finally {
           disposeBatch(batch);
         }
-        // The tape step replaced the running sums and counts (the dense step keeps its own).
-        if (!denseStep)
-          tf.dispose([
-            ...Object.values(prevSums),
-            prevCorrect,
-            prevLabeled,
-            ...(pseudoLabeled !== prevPseudoLabeled ? [prevPseudoLabeled] : []),
-          ]);
 
         progress.globalStep += 1;
         windowSteps += 1;
@@ -283,19 +213,7 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
         epochSamples += end - start;
         const lastStep = s === stepsPerEpoch - 1;
         if (progress.globalStep % cfg.logEvery === 0 || lastStep) {
-          let names: string[];
-          let values: ArrayLike<number>;
-          if (denseStep) {
-            const sums = denseStep.readSums()!;
-            names = Object.keys(sums.loss);
-            values = names.map((k) => sums.loss[k]);
-            denseCorrect += sums.correct;
-          } else {
-            names = Object.keys(lossSums);
-            const stacked = tf.tidy(() => tf.stack(names.map((k) => lossSums[k])));
-            values = await stacked.data(); // the one host read per window (async: WebGPU has no sync reads)
-            stacked.dispose();
-          }
+          const { names, values } = await runner.readWindow();
           const loss: LossValues = {};
           // Name the term that went bad first: a bad term makes the total bad too.
           const bad = [...names.keys()]
@@ -320,19 +238,13 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
             loss,
             samplesPerSecond: windowSamples / ((now - windowStart) / 1000),
           });
-          tf.dispose(Object.values(lossSums));
-          lossSums = {};
           windowStart = now;
           windowSteps = 0;
           windowSamples = 0;
         }
       }
-      const counts = tf.stack([correct, labeled, pseudoLabeled]);
-      const read = await counts.data();
-      tf.dispose([counts, correct, labeled, pseudoLabeled]);
-      // The dense step trains on labeled rows only (denseStepFits).
-      const [correctCount, labeledCount, pseudoCount] = denseStep ? [denseCorrect, epochSamples, 0] : read;
-      writeBack();
+      const [correctCount, labeledCount, pseudoCount] = await runner.readEpochCounts();
+      runner.writeBack();
       const trainAccuracy = labeledCount > 0 ? correctCount / labeledCount : 0;
       progress.stepInEpoch = 0;
       progress.epochsDone = epoch;
@@ -385,29 +297,8 @@ export async function trainPhase(setup: PhaseSetup, hooks: PhaseHooks): Promise<
     if (early?.restoreBest && bestWeights) setup.training.model.setWeights(bestWeights);
     return { progress, stopped: false, stoppedEarly, lastCheckpoint, step };
   } finally {
-    denseStep?.dispose();
+    runner.dispose();
     optimizer.dispose();
     tf.dispose(bestWeights ?? []);
   }
-}
-
-/** The dense layers of the phase's student where the written-out step applies to the phase (denseStep.ts), or why not. */
-function denseStepFor(setup: PhaseSetup): ReturnType<typeof denseStepFits> {
-  if (setup.train_.step === 'tape') return { reason: 'train.step is "tape"' };
-  if (!setup.objective) return { reason: "a strategy's own loss terms" };
-  return denseStepFits({
-    backend: tf.getBackend(),
-    model: setup.model,
-    trainingModel: setup.training.model,
-    objective: setup.objective,
-    needsMore:
-      !!setup.updates ||
-      !!setup.termState ||
-      !!setup.temperatures ||
-      !!setup.onlineTeacher ||
-      (setup.teacherTrain?.outputs.size ?? 0) > 0 ||
-      (setup.objective.terms.length > 0 && !setup.teacherTrain),
-    allLabeled: (setup.examples?.unlabeled ?? 0) === 0 && setup.pseudoLabelThreshold === undefined,
-    optimizer: setup.train_.optimizer,
-  });
 }
