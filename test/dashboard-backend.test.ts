@@ -9,6 +9,7 @@ import {
 } from '../src/protocol/events.ts';
 import type { RunPayload } from '../src/protocol/messages.ts';
 import {
+  browserSkipReason,
   chromiumPath,
   CHROMIUM_ARGS,
   loadPlaywright,
@@ -20,11 +21,7 @@ import {
 // The dashboard's header names the run's actual backend from its run_started event: its device,
 // for webgpu the adapter, and a visible warning when that adapter is a software rasterizer.
 const playwright = loadPlaywright();
-const skip = !chromiumPath
-  ? 'Debian chromium is not installed (apt-get install chromium)'
-  : !playwright
-    ? 'playwright-core is not installed'
-    : false;
+const skip = browserSkipReason(playwright);
 
 let served: { base: string; close: () => void };
 let browser: import('playwright-core').Browser;

@@ -6,6 +6,7 @@ import { dashboardHtml } from '../src/extension/dashboard/html.ts';
 import { parseEvents, type RunEvent, type RunFinishedEvent } from '../src/protocol/events.ts';
 import { MESSAGES_VERSION, parseWebviewMessage, type RunPayload } from '../src/protocol/messages.ts';
 import {
+  browserSkipReason,
   chromiumPath,
   CHROMIUM_ARGS,
   loadPlaywright,
@@ -19,11 +20,7 @@ import { root, runCli, tempDir, writeConfig, smallConfig, runFolders } from './h
 // The built dashboard in Debian's Chromium (playwright-core, no browser download), fed events
 // recorded from real runs. Screenshots go to test-results/dashboard-*.png.
 const playwright = loadPlaywright();
-const skip = !chromiumPath
-  ? 'Debian chromium is not installed (apt-get install chromium)'
-  : !playwright
-    ? 'playwright-core is not installed'
-    : false;
+const skip = browserSkipReason(playwright);
 const shots = path.join(root, 'test-results');
 
 let served: { base: string; close: () => void };

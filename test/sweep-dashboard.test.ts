@@ -12,6 +12,7 @@ import { SweepStore, sweepMessageOf } from '../src/extension/sweeps/sweepStore.t
 import { plannedFolder } from '../src/extension/sweeps/sweepRunner.ts';
 import { gainText, paretoFront, costPoints } from '../webview/sweep/model.ts';
 import {
+  browserSkipReason,
   chromiumPath,
   CHROMIUM_ARGS,
   loadPlaywright,
@@ -22,11 +23,7 @@ import {
 import { root, runCli, smallConfig, tempDir, writeConfig } from './helpers/cli.ts';
 
 const playwright = loadPlaywright();
-const skip = !chromiumPath
-  ? 'Debian chromium is not installed (apt-get install chromium)'
-  : !playwright
-    ? 'playwright-core is not installed'
-    : false;
+const skip = browserSkipReason(playwright);
 const shots = path.join(root, 'test-results');
 
 let message: SweepViewMessage;

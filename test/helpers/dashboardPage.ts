@@ -27,6 +27,15 @@ export function loadPlaywright(): typeof import('playwright-core') | undefined {
   }
 }
 
+/** Why the browser tests cannot run here (no Debian Chromium, no playwright-core), or false. */
+export function browserSkipReason(playwright: ReturnType<typeof loadPlaywright>): string | false {
+  return !chromiumPath
+    ? 'Debian chromium is not installed (apt-get install chromium)'
+    : !playwright
+      ? 'playwright-core is not installed'
+      : false;
+}
+
 /** Serves the dashboard HTML (the extension's own, with its CSP) and the built bundle (`main`, or another panel's: `sweep`, `history`). */
 export async function serveDashboard(bundle = 'main'): Promise<{ base: string; close: () => void }> {
   const webview = path.join(root, 'dist', 'webview');
