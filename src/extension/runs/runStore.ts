@@ -186,21 +186,10 @@ export class RunStore {
   private async load(): Promise<boolean> {
     const seen = new Set<string>();
     const views: RunView[] = [];
-    for (const runsDir of this.runsDirs()) {
-      let names: string[];
-      try {
-        names = await fs.promises.readdir(runsDir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (name.startsWith('.')) continue;
-        const dir = path.join(runsDir, name);
-        if (seen.has(dir)) continue;
-        seen.add(dir);
-        const record = await this.record(dir);
-        if (record) views.push({ ...viewOf(dir, record), problems: this.problemsOf.get(dir) });
-      }
+    for (const dir of await runsDirFolders(this.runsDirs())) {
+      seen.add(dir);
+      const record = await this.record(dir);
+      if (record) views.push({ ...viewOf(dir, record), problems: this.problemsOf.get(dir) });
     }
     for (const dir of this.records.keys()) if (!seen.has(dir)) this.records.delete(dir);
     views.sort(newestFirst);
@@ -232,4 +221,19 @@ export class RunStore {
       return cached?.record;
     }
   }
+}
+
+/** The folders in each runs directory, each once (names starting with "." left out); a directory that cannot be read is skipped. */
+export async function runsDirFolders(runsDirs: string[]): Promise<string[]> {
+  const dirs = new Set<string>();
+  for (const runsDir of runsDirs) {
+    let names: string[];
+    try {
+      names = await fs.promises.readdir(runsDir);
+    } catch {
+      continue;
+    }
+    for (const name of names) if (!name.startsWith('.')) dirs.add(path.join(runsDir, name));
+  }
+  return [...dirs];
 }

@@ -16,7 +16,7 @@ import {
   type SweepViewMessage,
 } from '../../protocol/sweepView.ts';
 import type { SweepAggregate } from '../../protocol/sweep.ts';
-import { RunStore, type RunDisplayStatus, type RunView } from '../runs/runStore.ts';
+import { RunStore, runsDirFolders, type RunDisplayStatus, type RunView } from '../runs/runStore.ts';
 
 export const PLAN_FILE = 'sweep.json';
 export const AGGREGATE_FILE = 'aggregate.json';
@@ -234,42 +234,31 @@ export class SweepStore {
   /** Re-reads the sweeps; resolves true when what they show changed. */
   async refresh(): Promise<boolean> {
     const seen = new Set<string>();
-    for (const runsDir of this.runsDirs()) {
-      let names: string[];
+    for (const dir of await runsDirFolders(this.runsDirs())) {
+      let stamp: string;
       try {
-        names = await fs.promises.readdir(runsDir);
+        const st = await fs.promises.stat(path.join(dir, PLAN_FILE));
+        stamp = `${st.mtimeMs}:${st.size}`;
       } catch {
-        continue;
+        continue; // not a sweep (an ordinary run folder, or something else)
       }
-      for (const name of names) {
-        if (name.startsWith('.')) continue;
-        const dir = path.join(runsDir, name);
-        if (seen.has(dir)) continue;
-        let stamp: string;
-        try {
-          const st = await fs.promises.stat(path.join(dir, PLAN_FILE));
-          stamp = `${st.mtimeMs}:${st.size}`;
-        } catch {
-          continue; // not a sweep (an ordinary run folder, or something else)
-        }
-        let entry = this.sweeps.get(dir);
-        if (!entry || entry.planStamp !== stamp) {
-          const plan = readPlan(dir);
-          if (!plan) continue;
-          entry = {
-            planStamp: stamp,
-            plan,
-            tasks: new RunStore(() => [path.join(dir, 'tasks')]),
-            aggregated: false,
-            submissions: [],
-          };
-          this.sweeps.set(dir, entry);
-        }
-        seen.add(dir);
-        await entry.tasks.refresh();
-        entry.aggregated = fs.existsSync(path.join(dir, AGGREGATE_FILE));
-        entry.submissions = readSubmissions(dir);
+      let entry = this.sweeps.get(dir);
+      if (!entry || entry.planStamp !== stamp) {
+        const plan = readPlan(dir);
+        if (!plan) continue;
+        entry = {
+          planStamp: stamp,
+          plan,
+          tasks: new RunStore(() => [path.join(dir, 'tasks')]),
+          aggregated: false,
+          submissions: [],
+        };
+        this.sweeps.set(dir, entry);
       }
+      seen.add(dir);
+      await entry.tasks.refresh();
+      entry.aggregated = fs.existsSync(path.join(dir, AGGREGATE_FILE));
+      entry.submissions = readSubmissions(dir);
     }
     for (const dir of this.sweeps.keys())
       if (!seen.has(dir)) {
