@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { parseEvents, type RunEvent } from '../src/protocol/events.ts';
+import { requestStop } from '../src/core/run/stopRequest.ts';
 import { runCli, smallConfig, startCli, tempDir, writeConfig } from './helpers/cli.ts';
 
 function events(runDir: string): RunEvent[] {
@@ -70,6 +71,9 @@ test('SIGTERM stops every task at a checkpoint; the next sweep run resumes them'
       t,
     );
   }
+  // A stop request written as a task stopped (Stop Sweep writes one, the stopping runner another)
+  // outlives its trainer: it must not stop the trainer that resumes the task a moment later.
+  for (const t of tasks) requestStop(t, 'a stop that came as the task stopped');
   const resumed = runCli(['sweep', 'run', folder], dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   for (const t of tasks) {

@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DistillConfig } from '../config/schema.ts';
-import { requestStop } from '../run/stopRequest.ts';
+import { clearStopRequest, requestStop } from '../run/stopRequest.ts';
 import type { SweepPlan, SweepTask, SweepTaskStatus } from '../../protocol/sweep.ts';
 import { claimTask, releaseClaim, taskStatus } from './folder.ts';
 
@@ -197,6 +197,9 @@ export async function runSweepLocally(dir: string, plan: SweepPlan, options: Loc
       return;
     }
     const runDir = path.join(dir, task.dir);
+    // A request left by the task's previous trainer (Stop Sweep writes one, the stopping runner
+    // another, and one may land after it stopped) would stop this trainer too: stops are for live ones.
+    clearStopRequest(runDir);
     const config = JSON.parse(fs.readFileSync(path.join(dir, task.config), 'utf8')) as DistillConfig;
     const resume = fs.existsSync(path.join(runDir, 'run.json'));
     const args = resume
